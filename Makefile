@@ -1,0 +1,33 @@
+# The two set-up commands of README.md: `make demo` and `make test`. Everything else here serves them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= demo
+DEMO_SCALE ?= 3000
+
+.PHONY: install test test-fast demo bench clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	bash .ci/ensure-java
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+# The whole suite, end-to-end tests included.
+test: install
+	$(PY) -m pytest
+
+# Everything but the slow end-to-end tests that start real services.
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+demo: install
+	bash scripts/demo.sh "$(DEMO_DIR)" "$(DEMO_SCALE)"
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

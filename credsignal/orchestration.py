@@ -1,0 +1,105 @@
+"""What the DAG tasks do, kept out of the DAG files so those only wire tasks.
+
+Every function here takes the Airflow task context (or plain values) and calls into jobs/. Airflow and Spark
+are imported inside the functions, so importing this module is cheap for the DAG processor.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Mapping
+
+from credsignal import lake
+from credsignal.config import Config, _FIELD_TYPES
+
+log = logging.getLogger(__name__)
+
+AIRFLOW_VARIABLE_PREFIX = "credsignal_"
+
+
+def config_from_airflow(**overrides: Any) -> Config:
+    """Defaults, then CREDSIGNAL_* environment, then Airflow Variables `credsignal_<field>`, then overrides."""
+    from airflow.sdk import Variable
+
+    from_variables = {
+        name: Variable.get(AIRFLOW_VARIABLE_PREFIX + name, default=None) for name in _FIELD_TYPES
+    }
+    return Config.from_env().with_overrides(**from_variables).with_overrides(**overrides)
+
+
+@dataclass(frozen=True)
+class ExportWindow:
+    """The export days one DAG run covers, both ends included."""
+
+    since: date
+    until: date
+
+    @classmethod
+    def for_run(cls, context: Mapping[str, Any]) -> "ExportWindow":
+        """The run's params `since`/`until` when given (initial loads, repairs), else its data interval's day."""
+        params = context.get("params") or {}
+        interval_start = context.get("data_interval_start") or context.get("logical_date")
+        default_day = interval_start.date() if interval_start is not None else None
+        since = _as_date(params.get("since")) or default_day
+        until = _as_date(params.get("until")) or since
+        if since is None or until is None:
+            raise ValueError("this run has no data interval: pass params since/until")
+        if until < since:
+            raise ValueError(f"until {until} is before since {since}")
+        return cls(since, until)
+
+    def days(self) -> list[date]:
+        return [self.since + timedelta(days=n) for n in range((self.until - self.since).days + 1)]
+
+
+def _as_date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def exports_missing(config: Config, window: ExportWindow) -> list[str]:
+    """Sources whose export for the window's last day has no `_SUCCESS` marker yet."""
+    return [
+        source
+        for source in lake.PLATFORM_SOURCES
+        if not (lake.landing_partition(config.landing, source, window.until) / lake.SUCCESS_MARKER).exists()
+    ]
+
+
+def ingest_for_run(source: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Ingest one source over the run's window; returns the row accounting for XCom and logs it."""
+    from credsignal.spark import spark_session
+    from jobs import ingest
+
+    config = config_from_airflow()
+    window = ExportWindow.for_run(context)
+    days = ingest.ingestible_days(config, source, window.since, window.until)
+    spark = spark_session(config, app_name=f"credsignal-ingest-{source}")
+    result = ingest.ingest_source(spark, config, source, days)
+    total = result.total()
+    log.info("%s", result.summary_line())
+    return {
+        "source": source,
+        "days": [d.isoformat() for d in days],
+        "rows_in": total.rows_in,
+        "rows_kept": total.rows_kept,
+        "rows_quarantined": total.rows_quarantined,
+        "duplicates": total.duplicates,
+        "quarantined": total.quarantined,
+    }
+
+
+def summarise_ingest(accounts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One line per source, and the totals, for the run's log and the Asset event."""
+    totals = {key: sum(a[key] for a in accounts) for key in ("rows_in", "rows_kept", "rows_quarantined", "duplicates")}
+    for account in accounts:
+        log.info(
+            "bronze %s: rows_in=%d kept=%d quarantined=%d duplicates=%d",
+            account["source"], account["rows_in"], account["rows_kept"], account["rows_quarantined"],
+            account["duplicates"],
+        )
+    log.info("bronze total: %s", totals)
+    return {"sources": {a["source"]: a for a in accounts}, **totals}

@@ -1,0 +1,47 @@
+"""Building the SparkSession from the Config: the only place that knows Spark settings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from credsignal.config import Config
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def spark_session(config: Config, app_name: str = "credsignal") -> "SparkSession":
+    """Return the process's SparkSession, creating it from the config if there is none yet.
+
+    An existing session (the tests' shared one, or one made by `dag.test()` in the same process) is reused:
+    Spark allows one per JVM.
+    """
+    # Workers must run the same interpreter as the driver, or they miss the venv's packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # Without it Spark resolves the machine's hostname and warns (or binds a non-loopback address).
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(config.spark_master)
+        .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
+        .config("spark.default.parallelism", str(max(2, config.shuffle_partitions)))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", config.driver_memory)
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.sql.parquet.compression.codec", "zstd")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+    )
+    for key, value in config.extra_spark_conf.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
