@@ -39,6 +39,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from credsignal.status import render
+
+    config = Config.from_env(lake=args.lake)
+    print(render(config.lake))
+    return 0
+
+
 def _cmd_classify(args: argparse.Namespace) -> int:
     from credsignal.reference import audit
 
@@ -65,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", type=date.fromisoformat, help="last export day to use (default: the newest)")
     run.add_argument("--spark-master", help="e.g. local[2] or spark://host:7077")
     run.set_defaults(handler=_cmd_run)
+
+    status = commands.add_parser("status", help="list the lake's tables with partitions and row counts")
+    status.add_argument("--lake", type=Path)
+    status.set_defaults(handler=_cmd_status)
 
     classify = commands.add_parser("classify", help="classify job or degree titles read from stdin, CSV to stdout")
     classify.add_argument("kind", choices=["titles", "degrees"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -44,4 +45,6 @@ def spark_session(config: Config, app_name: str = "credsignal") -> "SparkSession
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    # py4j logs its shutdown at INFO after pytest or Airflow closed the streams, which prints tracebacks.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     return session

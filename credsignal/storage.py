@@ -12,11 +12,8 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from credsignal.lake import partition_name
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -24,17 +21,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def overwrite_day_partitions(
+def overwrite_partitions(
     frame: "DataFrame",
     table: Path,
-    days: Iterable[date],
+    column: str,
+    values: Iterable[Any],
     *,
     staging: Path,
     sort_by: Sequence[str],
 ) -> None:
-    """Replace exactly the `dt=` partitions of `table` listed in `days` with the rows of `frame`.
+    """Replace exactly the `<column>=<value>` partitions of `table` listed in `values` with `frame`'s rows.
 
-    A listed day with no rows in `frame` ends up with no partition (stale rows from an earlier run go away);
+    A listed value with no rows in `frame` ends up with no partition (stale rows from an earlier run go away);
     partitions not listed are untouched. Rows are sorted and files named deterministically, so re-running
     the same input gives the same files.
     """
@@ -42,17 +40,18 @@ def overwrite_day_partitions(
 
     staged_table = staging / table.name
     (
-        frame.repartition(F.col("dt"))
-        .sortWithinPartitions("dt", *sort_by)
+        frame.repartition(F.col(column))
+        .sortWithinPartitions(column, *sort_by)
         .write.mode("overwrite")
-        .partitionBy("dt")
+        .partitionBy(column)
         .parquet(str(staged_table))
     )
-    for day in sorted(set(days)):
-        staged = staged_table / partition_name(day)
+    for value in sorted(set(values)):
+        name = f"{column}={value.isoformat() if hasattr(value, 'isoformat') else value}"
+        staged = staged_table / name
         if staged.is_dir():
             _normalise_file_names(staged)
-        replace_directory(staged if staged.is_dir() else None, table / partition_name(day))
+        replace_directory(staged if staged.is_dir() else None, table / name)
     shutil.rmtree(staged_table, ignore_errors=True)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -36,7 +37,7 @@ from pyspark.sql.types import (
 from credsignal import lake
 from credsignal.config import Config
 from credsignal.schemas import EXPORT_LINE_SCHEMA, EXPORT_SOURCES, ExportSource, bronze_schema
-from credsignal.storage import overwrite_day_partitions
+from credsignal.storage import overwrite_partitions
 
 log = logging.getLogger(__name__)
 
@@ -97,36 +98,45 @@ class IngestResult:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def _read_file_lines(task: tuple[date, str, str]) -> Iterator[tuple]:
-    day, relative_name, absolute_path = task
+def _read_file_lines(task: tuple[Any, str, str]) -> Iterator[tuple]:
+    partition, relative_name, absolute_path = task
     try:
         with gzip.open(absolute_path, "rb") as handle:
             lines = handle.read().split(b"\n")
     except (OSError, EOFError, zlib.error) as error:
-        yield (day, relative_name, UNREADABLE_FILE_LINE, f"{type(error).__name__}: {error}", False)
+        yield (partition, relative_name, UNREADABLE_FILE_LINE, f"{type(error).__name__}: {error}", False)
         return
     for number, line in enumerate(lines, start=1):
         line = line.rstrip(b"\r")
         if not line.strip():
             continue
         try:
-            yield (day, relative_name, number, line.decode("utf-8"), True)
+            yield (partition, relative_name, number, line.decode("utf-8"), True)
         except UnicodeDecodeError:
-            yield (day, relative_name, number, line.decode("utf-8", errors="replace"), False)
+            yield (partition, relative_name, number, line.decode("utf-8", errors="replace"), False)
+
+
+def read_jsonl_lines(
+    spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Path]], schema: StructType
+) -> DataFrame:
+    """One row per non-blank line of the given gzipped JSON-lines files, decompressed on the executors.
+
+    `files` pairs each file with its partition value; `schema` is (partition, source_file, line_number, raw,
+    utf8_valid), e.g. EXPORT_LINE_SCHEMA. A file that cannot be decompressed yields one row with line number
+    UNREADABLE_FILE_LINE and the error in `raw` (see `unreadable_files`).
+    """
+    tasks = [(partition, str(path.relative_to(landing)), str(path.resolve())) for partition, path in files]
+    if not tasks:
+        return spark.createDataFrame([], schema)
+    slices = max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4))
+    rows = spark.sparkContext.parallelize(tasks, slices).flatMap(_read_file_lines)
+    return spark.createDataFrame(rows, schema)
 
 
 def read_export_lines(spark: SparkSession, landing: Path, source: str, days: Sequence[date]) -> DataFrame:
     """One row per non-blank line of the source's export files for `days` (EXPORT_LINE_SCHEMA)."""
-    tasks = [
-        (day, str(path.relative_to(landing)), str(path.resolve()))
-        for day in days
-        for path in lake.export_files(landing, source, day)
-    ]
-    if not tasks:
-        return spark.createDataFrame([], EXPORT_LINE_SCHEMA)
-    slices = max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4))
-    rows = spark.sparkContext.parallelize(tasks, slices).flatMap(_read_file_lines)
-    return spark.createDataFrame(rows, EXPORT_LINE_SCHEMA)
+    files = [(day, path) for day in days for path in lake.export_files(landing, source, day)]
+    return read_jsonl_lines(spark, landing, files, EXPORT_LINE_SCHEMA)
 
 
 def unreadable_files(lines: DataFrame) -> list[tuple[str, str]]:
@@ -268,18 +278,20 @@ def ingest_source(spark: SparkSession, config: Config, source_name: str, days: S
         staging = lake.staging_root(config.lake, f"ingest-{source_name}-{uuid.uuid4().hex[:12]}")
         try:
             bronze_columns = [f.name for f in bronze_schema(source).fields]
-            overwrite_day_partitions(
+            overwrite_partitions(
                 marked.where(F.col("status") == KEPT).select(*bronze_columns),
                 lake.bronze_table(config.lake, source_name),
+                "dt",
                 days,
                 staging=staging,
                 sort_by=[*source.natural_key, "source_file", "line_number"],
             )
-            overwrite_day_partitions(
+            overwrite_partitions(
                 marked.where(~F.col("status").isin(KEPT, DUPLICATE)).select(
                     "source_file", "line_number", "raw", "reason", "dt"
                 ),
                 lake.quarantine_table(config.lake, source_name),
+                "dt",
                 days,
                 staging=staging,
                 sort_by=["source_file", "line_number"],
