@@ -58,3 +58,62 @@ def ingest_report(lake: Path, source: str, dt: date) -> Path:
 def staging_root(lake: Path, run_id: str) -> Path:
     """Scratch space of one run; nothing under it is ever read by analysts."""
     return lake / "_staging" / run_id
+
+
+SILVER_PROFILE_TABLES = (
+    "profiles",
+    "profile_positions",
+    "profile_education",
+    "profile_certifications",
+    "profile_parse_failures",
+)
+
+
+def crawl_ids(landing: Path) -> list[str]:
+    root = landing / "linkedin"
+    if not root.is_dir():
+        return []
+    return sorted(child.name[len("crawl="):] for child in root.iterdir() if child.name.startswith("crawl="))
+
+
+def crawl_files(landing: Path, crawl_id: str) -> list[Path]:
+    return sorted((landing / "linkedin" / f"crawl={crawl_id}").glob("part-*.jsonl.gz"))
+
+
+def silver_table(lake: Path, table: str) -> Path:
+    return lake / "silver" / table
+
+
+# ------------------------------------------------------------------------------------------------ curated
+# What analysts read. `curated/<table>` is a relative symlink to one immutable snapshot folder, swapped
+# atomically by jobs/publish.py; the layout and the reasoning are in docs/publishing.md.
+
+CURATED_TABLES = (
+    "learner_outcomes_full",
+    "learner_outcomes_linkedin",
+    "data_quality_report",
+    "readout_estimates",
+)
+SNAPSHOTS_DIR = "_snapshots"
+
+
+def curated_root(lake: Path) -> Path:
+    return lake / "curated"
+
+
+def curated_table(lake: Path, table: str) -> Path:
+    """The path analysts read (`pandas.read_parquet`, DuckDB `read_parquet('<path>/*.parquet')`)."""
+    return curated_root(lake) / table
+
+
+def curated_snapshots(lake: Path, table: str) -> Path:
+    return curated_root(lake) / SNAPSHOTS_DIR / table
+
+
+def curated_snapshot(lake: Path, table: str, snapshot_id: str) -> Path:
+    return curated_snapshots(lake, table) / snapshot_id
+
+
+def published_manifest(lake: Path) -> Path:
+    """Which snapshot of each table is published, by which run, and the history of publishes and rollbacks."""
+    return curated_root(lake) / SNAPSHOTS_DIR / "_published.json"

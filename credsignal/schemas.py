@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyspark.sql.types import (
+    ArrayType,
     BooleanType,
     DataType,
     DateType,
@@ -146,3 +147,66 @@ QUARANTINE_SCHEMA = StructType([
 def bronze_schema(source: ExportSource) -> StructType:
     """The bronze table: the export's typed fields, then lineage, then the partition column."""
     return StructType([*source.schema.fields, *LINEAGE_FIELDS, PARTITION_FIELD])
+
+
+# ------------------------------------------------------------------------------------------------ crawls
+
+# What the parse job reads: one row per non-blank line of a crawl file.
+CRAWL_LINE_SCHEMA = StructType([
+    StructField("crawl_id", StringType(), nullable=False),
+    *LINEAGE_FIELDS,
+    StructField("raw", StringType(), nullable=True),
+    StructField("utf8_valid", BooleanType(), nullable=False),
+])
+
+POSITION_STRUCT = StructType([
+    StructField("title", StringType()),
+    StructField("company", StringType()),
+    StructField("location", StringType()),
+    StructField("start", StringType()),
+    StructField("end", StringType()),
+    StructField("is_current", BooleanType()),
+    StructField("length_chars", IntegerType()),
+])
+EDUCATION_STRUCT = StructType([
+    StructField("school", StringType()),
+    StructField("degree", StringType()),
+    StructField("field", StringType()),
+    StructField("start_year", StringType()),
+    StructField("end_year", StringType()),
+])
+CERTIFICATION_STRUCT = StructType([
+    StructField("name", StringType()),
+    StructField("issuer", StringType()),
+    StructField("issued", StringType()),
+    StructField("expires", StringType()),
+    StructField("credential_id", StringType()),
+    StructField("credential_url", StringType()),
+    StructField("credential_id_normalized", StringType()),
+])
+
+# One parsed crawl record (the parse job's intermediate, never written as such: it is split into the silver
+# tables below, and the page body is dropped).
+PARSED_PROFILE_SCHEMA = StructType([
+    StructField("crawl_id", StringType(), nullable=False),
+    *LINEAGE_FIELDS,
+    StructField("profile_url", StringType()),
+    StructField("profile_url_normalized", StringType()),
+    StructField("fetched_at", TimestampType()),
+    StructField("http_status", IntegerType()),
+    StructField("content_type", StringType()),
+    StructField("body_bytes", LongType()),
+    StructField("status", StringType(), nullable=False),
+    StructField("reason", StringType()),
+    StructField("layout", StringType()),
+    StructField("language", StringType()),
+    StructField("profile_length_chars", IntegerType()),
+    StructField("length_about", IntegerType()),
+    StructField("length_experience", IntegerType()),
+    StructField("length_education", IntegerType()),
+    StructField("length_certifications", IntegerType()),
+    StructField("length_other", IntegerType()),
+    StructField("positions", ArrayType(POSITION_STRUCT)),
+    StructField("education", ArrayType(EDUCATION_STRUCT)),
+    StructField("certifications", ArrayType(CERTIFICATION_STRUCT)),
+])

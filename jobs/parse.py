@@ -1,0 +1,239 @@
+"""Parse job: crawled LinkedIn pages -> silver profile tables, one crawl partition at a time.
+
+Pages are parsed on the executors (`parse_crawl_lines`: one parser per Spark partition, pages streamed, never
+collected); the page bodies stop there. `split_profiles` turns the parsed records into the silver tables:
+`profiles` (one row per fetched record), `profile_positions`, `profile_education`, `profile_certifications`
+and `profile_parse_failures` (status and reason, never the raw page). Re-running a crawl overwrites exactly
+that crawl's partitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from credsignal import lake
+from credsignal.config import Config
+from credsignal.schemas import CRAWL_LINE_SCHEMA, PARSED_PROFILE_SCHEMA
+from credsignal.storage import overwrite_partitions
+from jobs.ingest import ExportFileError, UNREADABLE_FILE_LINE, read_jsonl_lines
+
+log = logging.getLogger(__name__)
+
+PARSED_STATUSES = ("ok", "partial")
+HTTP_OK = 200
+
+
+def _parse_record(crawl_id: str, source_file: str, line_number: int, raw: str, utf8_valid: bool) -> tuple:
+    from parsers.linkedin import parse_profile
+    from parsers.profile_url import normalize_profile_url
+
+    def failure(status: str, reason: str, record: dict | None = None) -> tuple:
+        record = record or {}
+        url = record.get("profile_url") if isinstance(record.get("profile_url"), str) else None
+        return (crawl_id, source_file, line_number, url, normalize_profile_url(url), _timestamp(record.get("fetched_at")),
+                _int(record.get("http_status")), record.get("content_type") if isinstance(record.get("content_type"), str) else None,
+                None, status, reason, None, None, 0, 0, 0, 0, 0, 0, [], [], [])
+
+    if line_number == UNREADABLE_FILE_LINE:
+        return failure("unreadable_file", raw)
+    if not utf8_valid:
+        return failure("malformed_record", "line is not valid UTF-8")
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return failure("malformed_record", "line is not JSON")
+    if not isinstance(record, dict) or not isinstance(record.get("body"), str):
+        return failure("malformed_record", "record has no string body", record if isinstance(record, dict) else None)
+
+    body = record["body"].encode("utf-8", errors="replace")
+    content_type = record.get("content_type") or "text/html"
+    parsed = parse_profile(body, content_type)
+    status, reason = parsed["status"], parsed.get("reason")
+    http_status = _int(record.get("http_status"))
+    if http_status is not None and http_status != HTTP_OK and status in PARSED_STATUSES:
+        # An error response that happens to look like a profile is still not this learner's profile.
+        status, reason = "not_a_profile", f"http_{http_status}"
+    lengths = parsed.get("profile_length_by_section") or {}
+    url = record.get("profile_url") if isinstance(record.get("profile_url"), str) else None
+    keep_sections = status in PARSED_STATUSES
+    return (
+        crawl_id, source_file, line_number, url, normalize_profile_url(url), _timestamp(record.get("fetched_at")),
+        http_status, content_type, len(body), status, reason, parsed.get("layout"), parsed.get("language"),
+        int(parsed.get("profile_length_chars") or 0),
+        *(int(lengths.get(section) or 0) for section in ("about", "experience", "education", "certifications", "other")),
+        [_position(p) for p in parsed["positions"]] if keep_sections else [],
+        [_education(e) for e in parsed["education"]] if keep_sections else [],
+        [_certification(c) for c in parsed["certifications"]] if keep_sections else [],
+    )
+
+
+def _position(p: dict) -> tuple:
+    return (p.get("title"), p.get("company"), p.get("location"), p.get("start"), p.get("end"),
+            bool(p.get("is_current")), int(p.get("length_chars") or 0))
+
+
+def _education(e: dict) -> tuple:
+    return (e.get("school"), e.get("degree"), e.get("field"), _year(e.get("start_year")), _year(e.get("end_year")))
+
+
+def _certification(c: dict) -> tuple:
+    return (c.get("name"), c.get("issuer"), c.get("issued"), c.get("expires"), c.get("credential_id"),
+            c.get("credential_url"), c.get("credential_id_normalized"))
+
+
+def _year(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _timestamp(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _parse_partition(rows: Iterable) -> Iterator[tuple]:
+    # Importing the parser here loads its lexicons once per Spark partition, not once per page.
+    import parsers.linkedin  # noqa: F401
+
+    for row in rows:
+        yield _parse_record(row.crawl_id, row.source_file, row.line_number, row.raw, row.utf8_valid)
+
+
+def parse_crawl_lines(lines: DataFrame) -> DataFrame:
+    """Crawl lines (CRAWL_LINE_SCHEMA) -> one parsed record per line (PARSED_PROFILE_SCHEMA), on the executors."""
+    return lines.sparkSession.createDataFrame(lines.rdd.mapPartitions(_parse_partition), PARSED_PROFILE_SCHEMA)
+
+
+def _month_start(column: str) -> F.Column:
+    """"YYYY-MM" -> that month's first day; "YYYY" -> January of that year (precision kept separately)."""
+    text = F.col(column)
+    return (
+        F.when(text.rlike(r"^\d{4}-\d{2}$"), F.concat(text, F.lit("-01")).try_cast("date"))
+        .when(text.rlike(r"^\d{4}$"), F.concat(text, F.lit("-01-01")).try_cast("date"))
+    )
+
+
+def _precision(column: str) -> F.Column:
+    text = F.col(column)
+    return F.when(text.rlike(r"^\d{4}-\d{2}$"), "month").when(text.rlike(r"^\d{4}$"), "year")
+
+
+@dataclass
+class SilverProfiles:
+    profiles: DataFrame
+    profile_positions: DataFrame
+    profile_education: DataFrame
+    profile_certifications: DataFrame
+    profile_parse_failures: DataFrame
+
+    def tables(self) -> dict[str, DataFrame]:
+        return dict(vars(self))
+
+
+def split_profiles(parsed: DataFrame) -> SilverProfiles:
+    """Parsed records -> the five silver tables (no page bodies, no names)."""
+    key = ["crawl_id", "profile_url_normalized", "source_file", "line_number"]
+    profiles = parsed.select(
+        *key, "profile_url", "fetched_at", "http_status", "content_type", "body_bytes", "status", "reason",
+        "layout", "language", "profile_length_chars", "length_about", "length_experience", "length_education",
+        "length_certifications", "length_other",
+        F.size("positions").alias("n_positions"),
+        F.size("education").alias("n_education"),
+        F.size("certifications").alias("n_certifications"),
+    )
+    positions = (
+        parsed.select(*key, F.posexplode("positions").alias("position_index", "p"))
+        .select(*key, "position_index", "p.*")
+        .withColumn("start_month", _month_start("start"))
+        .withColumn("start_precision", _precision("start"))
+        .withColumn("end_month", _month_start("end"))
+        .withColumn("end_precision", _precision("end"))
+    )
+    education = (
+        parsed.select(*key, F.posexplode("education").alias("education_index", "e"))
+        .select(*key, "education_index", "e.*")
+        .withColumn("start_year", F.col("start_year").try_cast("int"))
+        .withColumn("end_year", F.col("end_year").try_cast("int"))
+    )
+    certifications = parsed.select(*key, F.posexplode("certifications").alias("certification_index", "c")).select(
+        *key, "certification_index", "c.*"
+    )
+    failures = parsed.where(~F.col("status").isin(*PARSED_STATUSES)).select(
+        *key, "profile_url", "http_status", "content_type", "body_bytes", "status", "reason"
+    )
+    return SilverProfiles(profiles, positions, education, certifications, failures)
+
+
+def parse_crawl(spark: SparkSession, config: Config, crawl_id: str) -> dict[str, int]:
+    """Parse one crawl into the silver tables; returns the count of records per status."""
+    files = [(crawl_id, path) for path in lake.crawl_files(config.landing, crawl_id)]
+    lines = read_jsonl_lines(spark, config.landing, files, CRAWL_LINE_SCHEMA)
+    parsed = parse_crawl_lines(lines).cache()
+    try:
+        broken = parsed.where(F.col("status") == "unreadable_file").select("source_file", "reason").collect()
+        if broken:
+            details = "; ".join(f"{row.source_file} ({row.reason})" for row in broken)
+            raise ExportFileError(f"cannot read crawl file(s) of crawl {crawl_id}, nothing was written: {details}")
+        by_status = {row.status: row["count"] for row in parsed.groupBy("status").count().collect()}
+        staging = lake.staging_root(config.lake, f"parse-{crawl_id}-{uuid.uuid4().hex[:12]}")
+        try:
+            for name, table in split_profiles(parsed).tables().items():
+                overwrite_partitions(
+                    table, lake.silver_table(config.lake, name), "crawl_id", [crawl_id],
+                    staging=staging, sort_by=["source_file", "line_number"],
+                )
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        parsed.unpersist()
+    log.info("parse crawl=%s: records=%d by status %s", crawl_id, sum(by_status.values()), by_status)
+    return by_status
+
+
+def run(spark: SparkSession, config: Config, crawls: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
+    return {crawl: parse_crawl(spark, config, crawl) for crawl in (crawls or lake.crawl_ids(config.landing))}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """spark-submit entry point: `python -m jobs.parse --landing L --lake K [--crawl ID ...]`."""
+    from credsignal.spark import spark_session
+
+    parser = argparse.ArgumentParser(prog="jobs.parse")
+    parser.add_argument("--landing", type=Path)
+    parser.add_argument("--lake", type=Path)
+    parser.add_argument("--crawl", action="append")
+    parser.add_argument("--spark-master")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = Config.from_env(landing=args.landing, lake=args.lake, spark_master=args.spark_master)
+    for crawl, counts in run(spark_session(config, app_name="credsignal-parse"), config, args.crawl).items():
+        print(f"crawl {crawl}: {counts}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

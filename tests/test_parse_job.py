@@ -1,0 +1,87 @@
+"""The parse job end to end on a small crawl: real guest page, failures, idempotence, corrupt files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from credsignal.config import Config
+from jobs.ingest import ExportFileError
+from jobs.parse import parse_crawl
+
+AUTHWALL = "<html><head><title>Sign Up | LinkedIn</title></head><body><div class='authwall'>Join LinkedIn</div></body></html>"
+
+
+def _write_crawl(landing, crawl_id, lines, name="part-00000.jsonl.gz"):
+    folder = landing / "linkedin" / f"crawl={crawl_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+    return path
+
+
+def _record(url, body, status=200, content_type="text/html"):
+    return json.dumps({"profile_url": url, "fetched_at": "2023-09-15T10:00:00Z", "http_status": status,
+                       "content_type": content_type, "body": body})
+
+
+@pytest.fixture
+def crawl(shared_dir, tmp_path):
+    page = (shared_dir / "linkedin_samples" / "guest_2023" / "guest_2023_en_credential-id_expires.html").read_text()
+    config = Config(landing=tmp_path / "landing", lake=tmp_path / "lake")
+    _write_crawl(config.landing, "2023-09", [
+        _record("https://br.linkedin.com/in/Sample-One/", page),
+        _record("https://www.linkedin.com/in/walled", AUTHWALL),
+        _record("https://www.linkedin.com/in/gone", "<html><body>Page not found</body></html>", status=404),
+        _record("https://www.linkedin.com/in/empty", ""),
+        '{"profile_url": "https://www.linkedin.com/in/cut", "body": "<ht',
+    ])
+    return config
+
+
+def _table(spark, config, name):
+    return spark.read.parquet(str(config.lake / "silver" / name))
+
+
+def test_parse_crawl_writes_silver_tables(spark, crawl):
+    counts = parse_crawl(spark, crawl, "2023-09")
+    assert sum(counts.values()) == 5
+    assert counts["ok"] == 1 and counts["malformed_record"] == 1
+
+    profiles = {r.profile_url_normalized: r for r in _table(spark, crawl, "profiles").collect()}
+    sample = profiles["linkedin.com/in/sample-one"]
+    assert (sample.status, sample.layout, sample.n_positions, sample.n_education, sample.n_certifications) == (
+        "ok", "guest_v3", 5, 2, 12)
+    assert sample.profile_length_chars > 0
+    assert profiles["linkedin.com/in/walled"].status == "not_a_profile"
+    assert profiles["linkedin.com/in/gone"].status == "not_a_profile"
+    assert profiles["linkedin.com/in/empty"].status == "empty"
+
+    positions = _table(spark, crawl, "profile_positions")
+    assert positions.count() == 5
+    assert positions.where("start_month is null and start is not null").count() == 0
+    certifications = _table(spark, crawl, "profile_certifications")
+    assert certifications.where("credential_id is not null").count() == 6
+
+    failures = _table(spark, crawl, "profile_parse_failures")
+    assert sorted(r.status for r in failures.collect()) == ["empty", "malformed_record", "not_a_profile", "not_a_profile"]
+    # Silver tables never hold page bodies.
+    for name in ("profiles", "profile_parse_failures"):
+        assert not {"body", "raw"} & set(_table(spark, crawl, name).columns)
+
+
+def test_parse_crawl_is_idempotent(spark, crawl):
+    parse_crawl(spark, crawl, "2023-09")
+    first = sorted(_table(spark, crawl, "profile_positions").collect())
+    parse_crawl(spark, crawl, "2023-09")
+    assert sorted(_table(spark, crawl, "profile_positions").collect()) == first
+
+
+def test_corrupt_crawl_file_fails_naming_it(spark, crawl):
+    bad = _write_crawl(crawl.landing, "2023-09", ["{}"] * 10, name="part-00001.jsonl.gz")
+    bad.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(ExportFileError, match="linkedin/crawl=2023-09/part-00001.jsonl.gz"):
+        parse_crawl(spark, crawl, "2023-09")
+    assert not (crawl.lake / "silver").exists()

@@ -1,0 +1,166 @@
+"""The validation step: GX suites and integrity gates on small in-test frames, with planted faults."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from expectations.suites import VIEW_COUNTS, VIEW_FLAGS
+from jobs import validate as v
+
+AS_OF = date(2023, 9, 30)
+
+
+def full_frame(n: int = 2000, seed: int = 1) -> pd.DataFrame:
+    """A valid learner_outcomes_full: stratified 50/50 per batch, rates inside the bands."""
+    rng = np.random.default_rng(seed)
+    batch = np.repeat(np.arange(1, 6), n // 5)
+    treatment = np.tile([0, 1], n // 2)
+    count_all = rng.binomial(1, 0.19, n) * rng.integers(1, 5, n)
+    count_linkedin = np.minimum(count_all, rng.binomial(1, 0.85, n) * count_all)
+    count_others = np.minimum(count_all, rng.binomial(1, 0.75, n) * count_all)
+    count_linkedin_others = np.minimum(count_linkedin, count_others)
+    frame = pd.DataFrame({
+        "learner_id": [f"L{i:06d}" for i in range(n)],
+        "batch": batch,
+        "treatment": treatment,
+        "randomized_at": pd.to_datetime("2022-09-30") + pd.to_timedelta((batch - 1) * 30, unit="D"),
+        "stratum": "Business|developing|no_degree",
+        "certificate_id": [f"C{i:011d}" for i in range(n)],
+        "primary_domain": rng.choice(["Business", "Computer Science", "Data Science", "Information Technology"], n),
+        "credential_type": rng.choice(["Course", "Guided Project"], n, p=[0.83, 0.17]),
+        "developing_country": rng.binomial(1, 0.896, n),
+        "education_level": rng.choice(["not mentioned", "bachelor degree"], n, p=[0.65, 0.35]),
+        "gender": rng.choice(["not mentioned", "male", "female"], n, p=[0.53, 0.3, 0.17]),
+        "main_skill": "python",
+        "main_skill_score": rng.random(n),
+        "main_skill_standardized": rng.normal(0, 0.1, n),
+        "logged_in_after_randomization": rng.binomial(1, 0.9, n),
+        "count_views_all": count_all,
+        "count_views_by_others": count_others,
+        "count_views_linkedin": count_linkedin,
+        "count_views_linkedin_by_others": count_linkedin_others,
+        "has_linkedin_url": rng.binomial(1, 0.05, n),
+    })
+    for flag, count in zip(VIEW_FLAGS, VIEW_COUNTS):
+        frame[flag] = (frame[count] > 0).astype(int)
+    return frame
+
+
+def severities(findings, prefix):
+    return {f.check: f.severity for f in findings if f.check.startswith(prefix)}
+
+
+def test_clean_full_table_passes_its_suite():
+    findings = v.run_suite("learner_outcomes_full", full_frame(), AS_OF)
+    failed = [f for f in findings if f.severity != v.OK]
+    assert failed == []
+    assert len(findings) > 30
+
+
+def test_suite_reports_planted_row_faults_with_observed_values():
+    frame = full_frame()
+    frame.loc[3, "learner_id"] = frame.loc[4, "learner_id"]  # duplicate key
+    frame.loc[5, "views_linkedin"] = 2  # flag outside {0, 1}
+    frame.loc[6, ["count_views_all", "views_all"]] = [0, 1]  # flag without a view
+    frame.loc[7, "arm_free_text"] = "x"  # extra columns are allowed
+    frame.loc[8, "primary_domain"] = "Art History"
+    findings = v.run_suite("learner_outcomes_full", frame, AS_OF)
+    failed = {f.check + ":" + f.expected for f in findings if f.severity == v.FAILURE}
+    assert any("unique" in c and "learner_id" in c for c in failed)
+    assert any("in_set" in c and '"views_linkedin"' in c for c in failed)
+    assert any("_check_views_all_iff_count_views_all_positive" in c for c in failed)
+    assert any("in_set" in c and "primary_domain" in c for c in failed)
+    domain = next(f for f in findings if f.severity == v.FAILURE and "primary_domain" in f.expected)
+    assert "Art History" in domain.observed
+
+
+def test_sample_ratio_mismatch_blocks_when_an_arm_loses_5_percent():
+    frame = full_frame(n=20000)
+    assert severities(v.sample_ratio_findings("t", frame), "srm:overall") == {"srm:overall": v.OK}
+    treated = frame.index[frame["treatment"] == 1]
+    dropped = frame.drop(treated[: int(0.05 * len(treated))])
+    findings = v.sample_ratio_findings("t", dropped)
+    overall = next(f for f in findings if f.check == "srm:overall")
+    assert overall.severity == v.FAILURE and overall.p_value < 0.001
+    # The dropped learners all came from batch 1, so that batch is flagged too.
+    assert severities(findings, "srm:batch 1") == {"srm:batch 1": v.FAILURE}
+
+
+@pytest.mark.parametrize("treated, control, severity", [(500, 500, v.OK), (530, 470, v.OK),
+                                                         (560, 440, v.FAILURE), (545, 455, v.WARNING)])
+def test_srm_thresholds(treated, control, severity):
+    assert v._srm_severity(v._srm_p_value(treated, control)) == severity
+
+
+def test_balance_flags_a_covariate_with_large_smd():
+    frame = full_frame()
+    assert all(f.severity == v.OK for f in v.balance_findings("t", frame, v.FULL_BALANCE_COVARIATES))
+    frame.loc[frame["treatment"] == 1, "developing_country"] = 1
+    frame.loc[frame["treatment"] == 0, "developing_country"] = np.tile([0, 1], len(frame) // 4)
+    flagged = severities(v.balance_findings("t", frame, v.FULL_BALANCE_COVARIATES), "balance:developing")
+    assert flagged == {"balance:developing_country": v.WARNING}
+
+
+def test_standardized_mean_difference_matches_formula():
+    treated, control = pd.Series([1.0, 2.0, 3.0, 4.0]), pd.Series([2.0, 3.0, 4.0, 5.0])
+    pooled = np.sqrt((treated.var() + control.var()) / 2)
+    assert v.standardized_mean_difference(treated, control) == pytest.approx(-1 / pooled)
+
+
+def test_band_warns_on_small_samples_and_blocks_on_clear_deviation():
+    bands = {"block_p_value": 0.001, "t": {"views_all": {"low": 0.12, "high": 0.28, "paper": 0.191}}}
+    small = pd.DataFrame({"views_all": [1] * 4 + [0] * 6})  # 0.40 of 10: out of band, not clearly
+    large = pd.DataFrame({"views_all": [1] * 400 + [0] * 600})  # 0.40 of 1000: clearly out of band
+    inside = pd.DataFrame({"views_all": [1] * 20 + [0] * 80})
+    assert v.band_findings("t", small, bands)[0].severity == v.WARNING
+    assert v.band_findings("t", large, bands)[0].severity == v.FAILURE
+    assert v.band_findings("t", inside, bands)[0].severity == v.OK
+
+
+@pytest.mark.parametrize("rows, previous, severity", [(1000, None, v.OK), (1000, 1050, v.OK), (700, 1000, v.FAILURE),
+                                                      (1300, 1000, v.FAILURE)])
+def test_volume_against_previous_snapshot(rows, previous, severity):
+    assert v.volume_findings("t", rows, previous, max_change_pct=20)[0].severity == severity
+
+
+@pytest.mark.parametrize("newest, severity", [(date(2023, 9, 30), v.OK), (date(2023, 9, 27), v.OK),
+                                              (date(2023, 9, 20), v.FAILURE), (None, v.FAILURE)])
+def test_freshness(newest, severity):
+    assert v.freshness_findings(newest, AS_OF, 3)[0].severity == severity
+
+
+def test_quarantine_share_blocks_a_schema_break():
+    accounts = [
+        {"source": "learners", "rows_in": 1000, "rows_quarantined": 10, "quarantined": {"malformed_json": 10}},
+        {"source": "certificate_views", "rows_in": 500, "rows_quarantined": 500,
+         "quarantined": {"missing_field:viewed_at": 500}},
+    ]
+    findings = v.quarantine_findings(accounts, max_share=0.05)
+    assert [(f.table, f.severity) for f in findings] == [("bronze.learners", v.OK),
+                                                         ("bronze.certificate_views", v.FAILURE)]
+    assert "missing_field:viewed_at: 500" in findings[1].detail
+
+
+def test_attrition_shows_differential_matching():
+    full = full_frame(n=4000)
+    linkedin_ids = full.loc[(full["treatment"] == 1) | (full.index % 3 == 0), ["learner_id"]]
+    finding = v.attrition_findings(full, linkedin_ids)[0]
+    assert finding.severity == v.WARNING and "treatment=1.0000" in finding.observed
+
+
+def test_validate_writes_an_offline_report(tmp_path):
+    outcome = v.validate({"learner_outcomes_full": full_frame()}, run_id="r1", as_of=AS_OF,
+                         facts=v.RunFacts(newest_export_day=AS_OF))
+    assert not outcome.blocked
+    path = v.write_report(outcome, tmp_path)
+    page = path.read_text()
+    assert "Validation of run r1" in page and "passed" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "the report must not load anything"
+    assert "<script" not in page
+    report = pd.read_parquet(tmp_path / "data_quality_report.parquet")
+    assert set(report["severity"]) <= {"ok", "warning", "failure"} and (report["run_id"] == "r1").all()
