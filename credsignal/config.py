@@ -25,6 +25,14 @@ class Config:
     experiment_id: str = "credential-feature-2022"
     # Export days older than this many days before as_of (or today) make the freshness check fail.
     freshness_lag_days: int = 3
+    # A published table whose row count moves by more than this against the previous snapshot blocks publishing.
+    max_volume_change_pct: float = 20.0
+    # A source whose quarantined share of an export day exceeds this warns.
+    max_quarantine_share: float = 0.05
+    # Published snapshots kept for rollback, the live one included.
+    keep_snapshots: int = 5
+    # The CWUR university ranking table; None means the ranker's default (../shared/reference/cwurData.csv).
+    cwur_path: Path | None = None
     extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> "Config":
@@ -53,6 +61,10 @@ _FIELD_TYPES: dict[str, type] = {
     "driver_memory": str,
     "experiment_id": str,
     "freshness_lag_days": int,
+    "max_volume_change_pct": float,
+    "max_quarantine_share": float,
+    "keep_snapshots": int,
+    "cwur_path": Path,
 }
 
 
