@@ -84,9 +84,18 @@ def silver_table(lake: Path, table: str) -> Path:
     return lake / "silver" / table
 
 
+def parse_report(lake: Path, crawl_id: str) -> Path:
+    """Counts by status of a parsed crawl, and the fingerprint of the files it was parsed from."""
+    return lake / "_reports" / "parse" / f"crawl={crawl_id}.json"
+
+
 # ------------------------------------------------------------------------------------------------ curated
-# What analysts read. `curated/<table>` is a relative symlink to one immutable snapshot folder, swapped
-# atomically by jobs/publish.py; the layout and the reasoning are in docs/publishing.md.
+# What analysts read. Every publish writes one immutable snapshot holding all of the run's tables,
+#   curated/_snapshots/<snapshot_id>/<table>/part-*.parquet  +  curated/_snapshots/<snapshot_id>/_SNAPSHOT.json
+# and promotes it by atomically replacing one relative symlink, curated/_current -> _snapshots/<snapshot_id>.
+# curated/<table> are stable relative symlinks -> _current/<table>. jobs/publish.py writes all of it; the
+# layout and the reasoning are in docs/publishing.md. Names starting with "_" or "." are skipped by pyarrow,
+# pandas and Spark dataset discovery, which is why the machinery lives under such names.
 
 CURATED_TABLES = (
     "learner_outcomes_full",
@@ -95,6 +104,8 @@ CURATED_TABLES = (
     "readout_estimates",
 )
 SNAPSHOTS_DIR = "_snapshots"
+CURRENT_LINK = "_current"
+SNAPSHOT_MANIFEST = "_SNAPSHOT.json"
 
 
 def curated_root(lake: Path) -> Path:
@@ -106,14 +117,25 @@ def curated_table(lake: Path, table: str) -> Path:
     return curated_root(lake) / table
 
 
-def curated_snapshots(lake: Path, table: str) -> Path:
-    return curated_root(lake) / SNAPSHOTS_DIR / table
+def curated_snapshots_root(lake: Path) -> Path:
+    return curated_root(lake) / SNAPSHOTS_DIR
+
+
+def curated_snapshot_dir(lake: Path, snapshot_id: str) -> Path:
+    """One published snapshot: a folder per table plus its `_SNAPSHOT.json`."""
+    return curated_snapshots_root(lake) / snapshot_id
 
 
 def curated_snapshot(lake: Path, table: str, snapshot_id: str) -> Path:
-    return curated_snapshots(lake, table) / snapshot_id
+    """`table` as published by snapshot `snapshot_id` (a fixed folder that never changes once written)."""
+    return curated_snapshot_dir(lake, snapshot_id) / table
+
+
+def curated_current_link(lake: Path) -> Path:
+    """The symlink whose atomic replacement publishes (or rolls back) all curated tables at once."""
+    return curated_root(lake) / CURRENT_LINK
 
 
 def published_manifest(lake: Path) -> Path:
-    """Which snapshot of each table is published, by which run, and the history of publishes and rollbacks."""
-    return curated_root(lake) / SNAPSHOTS_DIR / "_published.json"
+    """Which snapshot is published, by which run, and the history of publishes and rollbacks."""
+    return curated_snapshots_root(lake) / "_published.json"

@@ -1,0 +1,705 @@
+"""Publish step (write-audit-publish): promote a run's validated staged tables to lake/curated/ atomically.
+
+Layout (names from credsignal.lake; the reasoning is in docs/publishing.md)::
+
+    lake/curated/
+      learner_outcomes_full -> _current/learner_outcomes_full     stable relative symlinks, made once
+      _current -> _snapshots/<snapshot_id>                         THE pointer: replaced atomically
+      _snapshots/
+        <snapshot_id>/                                             immutable once renamed into place
+          _SNAPSHOT.json                                           run_id, as_of, tables, files, sha256
+          learner_outcomes_full/part-00000-<data hash>.parquet
+        _published.json                                           history of publishes and rollbacks
+        .tmp-<snapshot_id>-<pid>/                                  a snapshot being written (never read)
+
+Publishing a run:
+1. checks every staged table (exists, holds readable Parquet) and every curated/<table> path before touching
+   anything, so bad input raises a clear error and changes nothing;
+2. under an exclusive lock (one publisher at a time), removes what an earlier killed publish left behind;
+3. rewrites each table with pyarrow into `_snapshots/.tmp-<id>-<pid>/` — sorted by key, deterministic bytes,
+   zstd, row groups of 128Ki rows, files of at most 1Mi rows, statistics, column descriptions in the Arrow
+   field metadata, run id / as-of / snapshot id / table in the file key-value metadata — plus `_SNAPSHOT.json`,
+   fsyncs it all, and renames the folder into place (a half-written snapshot is never visible);
+4. tables of the live snapshot that this run does not stage (e.g. a readout published later than the study
+   tables) are carried into the new snapshot as hard links, so every snapshot is complete on its own;
+5. promotes ALL tables at once by pointing `_current` at the new snapshot (a temp symlink os.replace'd over
+   it: rename(2) is atomic), creates missing `curated/<table>` links, appends to `_published.json`;
+6. keeps the newest `keep` snapshots (the live one always) and deletes the rest.
+
+File names carry a hash of the whole table's data pages, so two snapshots share a file name only when they
+hold the same table: a reader whose directory listing straddles a promotion reads one complete snapshot or
+fails (FileNotFoundError; with pyarrow possibly an empty frame without columns) and reads again, never a mix
+of two or a part of one. `read_published` resolves `_current` once and so never straddles.
+
+Re-publishing the same staged data gives files whose data pages are byte-identical (`data_sha256` in
+`_SNAPSHOT.json`); the file footers differ only in the run id and snapshot id key-value metadata, and
+publishing under the same run id gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from credsignal import lake as lake_layout
+
+log = logging.getLogger(__name__)
+
+ROWS_PER_ROW_GROUP = 128 * 1024
+ROWS_PER_FILE = 1024 * 1024
+COMPRESSION = "zstd"
+COMPRESSION_LEVEL = 3
+PARQUET_VERSION = "2.6"
+META_PREFIX = "credsignal."
+# Sort keys per table; every other sortable column follows as a tie-breaker, so the row order is total
+# whatever order the staged files came in. Tables not listed are sorted by all their sortable columns.
+SORT_KEYS: Mapping[str, tuple[str, ...]] = {
+    "learner_outcomes_full": ("learner_id",),
+    "learner_outcomes_linkedin": ("learner_id",),
+}
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")
+_TMP_PREFIX = ".tmp-"
+_DELETE_PREFIX = ".delete-"
+_LOCK_NAME = ".lock"
+_SNAPSHOT_ID_MAX = 100
+
+Fault = Callable[[str], None]
+
+
+class PublishError(RuntimeError):
+    """Publishing or rolling back refused; nothing visible to readers changed."""
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    name: str
+    rows: int
+    bytes: int
+    sha256: str  # the whole file
+    data_sha256: str  # everything before the Parquet footer: the data pages (identical for identical data)
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    rows: int
+    files: tuple[FileInfo, ...]
+    sort_keys: tuple[str, ...] = ()
+    carried_from: str | None = None  # the snapshot whose files were carried over (this run did not stage it)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    snapshot_id: str
+    run_id: str
+    as_of: date
+    created_at: str
+    sequence: int
+    tables: Mapping[str, TableInfo]
+    live: bool = False
+
+    @property
+    def rows(self) -> dict[str, int]:
+        """Row count per table."""
+        return {table: info.rows for table, info in self.tables.items()}
+
+    def __str__(self) -> str:
+        """One line for listings: `*` if live, id, as-of, creation time, rows per table."""
+        tables = ", ".join(f"{t} {i.rows}" + (" (carried)" if i.carried_from else "") for t, i in self.tables.items())
+        return f"{'*' if self.live else ' '} {self.snapshot_id:<45} as_of {self.as_of}  {self.created_at}  {tables}"
+
+    def to_json(self) -> dict:
+        payload = asdict(self)
+        payload.pop("live")
+        payload["as_of"] = self.as_of.isoformat()
+        return payload
+
+    @classmethod
+    def from_json(cls, payload: Mapping, *, live: bool = False) -> "SnapshotInfo":
+        tables = {
+            name: TableInfo(rows=t["rows"], files=tuple(FileInfo(**f) for f in t["files"]),
+                            sort_keys=tuple(t.get("sort_keys", ())), carried_from=t.get("carried_from"))
+            for name, t in payload["tables"].items()
+        }
+        return cls(snapshot_id=payload["snapshot_id"], run_id=payload["run_id"],
+                   as_of=date.fromisoformat(payload["as_of"]), created_at=payload["created_at"],
+                   sequence=int(payload["sequence"]), tables=tables, live=live)
+
+
+@dataclass(frozen=True)
+class PublishedSnapshot:
+    """What a publish or rollback did: the snapshot now live, the one live before, snapshots deleted."""
+    action: str  # "publish", "republish" (an identical snapshot of the same run already existed) or "rollback"
+    snapshot: SnapshotInfo
+    previous: str | None
+    pruned: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def snapshot_id(self) -> str:
+        return self.snapshot.snapshot_id
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return self.snapshot.rows
+
+
+# ------------------------------------------------------------------------------------------------ ids, paths
+
+def snapshot_id_for(run_id: str) -> str:
+    """A filesystem-safe snapshot id from an Airflow run id.
+
+    `manual__2023-09-30T00:00:00+00:00` -> `manual__2023-09-30T000000+0000`: ":" is dropped, anything outside
+    [A-Za-z0-9_.+-] becomes "_", and a leading "." or "_" (names readers skip) is stripped.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9_.+-]", "_", run_id.replace(":", "")).lstrip("._")
+    if not cleaned:
+        raise PublishError(f"run id {run_id!r} has no filesystem-safe characters to name a snapshot")
+    return cleaned[:_SNAPSHOT_ID_MAX]
+
+
+def _snapshots_root(lake_root: Path) -> Path:
+    return lake_layout.curated_snapshots_root(lake_root)
+
+
+def _live_id(lake_root: Path) -> str | None:
+    """The snapshot `_current` points at, read once (a single readlink: never half of a promotion)."""
+    try:
+        target = os.readlink(lake_layout.curated_current_link(lake_root))
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise PublishError(f"{lake_layout.curated_current_link(lake_root)} is not a symlink: {error}") from error
+    return Path(target).name
+
+
+def _read_info(snapshot_dir: Path, *, live: bool = False) -> SnapshotInfo | None:
+    try:
+        payload = json.loads((snapshot_dir / lake_layout.SNAPSHOT_MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return SnapshotInfo.from_json(payload, live=live)
+
+
+# ------------------------------------------------------------------------------------------------ durability
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomically(path: Path, payload: object) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_path(path.parent, directory=True)
+
+
+def _symlink_atomically(link: Path, target: str) -> None:
+    """Make `link` point at `target` (relative) in one rename: readers see the old or the new target."""
+    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+    _fsync_path(link.parent, directory=True)
+
+
+@contextlib.contextmanager
+def _exclusive(lake_root: Path) -> Iterator[None]:
+    """One publisher or rollback at a time (released by the kernel if the process dies)."""
+    root = _snapshots_root(lake_root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / _LOCK_NAME, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _clean_leftovers(lake_root: Path) -> list[Path]:
+    """Remove what a killed publish left: temp snapshot folders, half-deleted snapshots, temp links and files.
+
+    Called with the lock held, so nothing found here belongs to a live publisher.
+    """
+    removed = []
+    root = _snapshots_root(lake_root)
+    for child in sorted(root.iterdir()):
+        if child.name.startswith((_TMP_PREFIX, _DELETE_PREFIX)) and child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+            removed.append(child)
+        elif child.name.startswith(".") and ".tmp-" in child.name and child.is_file():
+            child.unlink()
+            removed.append(child)
+    curated = lake_layout.curated_root(lake_root)
+    for child in sorted(curated.iterdir()):
+        if child.name.startswith(".") and ".tmp-" in child.name and child.is_symlink():
+            child.unlink()
+            removed.append(child)
+    for path in removed:
+        log.warning("removed %s, left behind by an interrupted publish", path)
+    return removed
+
+
+# ------------------------------------------------------------------------------------------------ staged input
+
+def _staged_files(table: str, path: Path) -> list[Path]:
+    """The Parquet files of a staged table, after checking the folder is a finished write."""
+    if not path.exists():
+        raise PublishError(f"staged table {table!r}: {path} does not exist")
+    if path.is_file():
+        return [path]
+    if (path / "_temporary").exists():
+        raise PublishError(f"staged table {table!r}: {path} holds a _temporary folder (an unfinished Spark write)")
+    files = sorted(p for p in path.rglob("*.parquet") if p.is_file()
+                   and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))
+    if not files:
+        raise PublishError(f"staged table {table!r}: {path} holds no Parquet files")
+    spark_written = any(p.with_name(f".{p.name}.crc").exists() for p in files)
+    if spark_written and not (path / lake_layout.SUCCESS_MARKER).exists():
+        raise PublishError(f"staged table {table!r}: {path} was written by Spark but has no "
+                           f"{lake_layout.SUCCESS_MARKER} marker (an unfinished write)")
+    return files
+
+
+def read_staged(table: str, path: Path) -> pa.Table:
+    """The staged table as one Arrow table (Spark or pandas output; hive partition folders are columns)."""
+    path = Path(path)
+    files = _staged_files(table, path)
+    try:
+        if path.is_file():
+            return pq.read_table(path)
+        schema = None
+        if all(f.parent == path for f in files):
+            # Files written piecewise (e.g. by pandas) may disagree on a type, such as an all-null chunk's
+            # null column: read them under one unified schema instead of the first file's.
+            schemas = [pq.read_schema(f) for f in files]
+            if not all(s.equals(schemas[0]) for s in schemas[1:]):
+                schema = pa.unify_schemas(schemas, promote_options="permissive")
+        dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet", partitioning="hive",
+                             partition_base_dir=str(path))
+        data = dataset.to_table()
+    except (pa.ArrowException, OSError) as error:
+        raise PublishError(f"staged table {table!r}: cannot read {path}: {error}") from error
+    return data
+
+
+# ------------------------------------------------------------------------------------------------ writing
+
+def _sortable(data_type: pa.DataType) -> bool:
+    if pa.types.is_float16(data_type) or pa.types.is_interval(data_type):
+        return False
+    return (pa.types.is_integer(data_type) or pa.types.is_floating(data_type) or pa.types.is_boolean(data_type)
+            or pa.types.is_string(data_type) or pa.types.is_large_string(data_type)
+            or pa.types.is_binary(data_type) or pa.types.is_large_binary(data_type)
+            or pa.types.is_temporal(data_type) or pa.types.is_decimal(data_type))
+
+
+def _sort_columns(table: str, schema: pa.Schema, keys: Sequence[str]) -> tuple[str, ...]:
+    missing = [k for k in keys if k not in schema.names]
+    if missing:
+        raise PublishError(f"table {table!r}: sort key column(s) {missing} not in its columns {schema.names}")
+    unsortable = [k for k in keys if not _sortable(schema.field(k).type)]
+    if unsortable:
+        raise PublishError(f"table {table!r}: sort key column(s) {unsortable} have types that cannot be sorted")
+    rest = [f.name for f in schema if f.name not in keys and _sortable(f.type)]
+    return (*keys, *rest)
+
+
+def _prepare(table: str, data: pa.Table, *, run_id: str, as_of: date, snapshot_id: str,
+             descriptions: Mapping[str, str]) -> pa.Table:
+    """Drop pandas index columns and foreign metadata; add descriptions and the credsignal key-values."""
+    data = data.drop_columns([name for name in data.column_names if _PANDAS_INDEX.match(name)])
+    unknown = sorted(set(descriptions) - set(data.column_names))
+    if unknown:
+        log.warning("table %s: descriptions given for columns it does not have: %s", table, unknown)
+    fields = []
+    for f in data.schema:
+        text = descriptions.get(f.name)
+        fields.append(f.with_metadata({"description": text} if text else None))
+    described = {name: descriptions[name] for name in data.column_names if descriptions.get(name)}
+    metadata = {
+        f"{META_PREFIX}table": table,
+        f"{META_PREFIX}run_id": run_id,
+        f"{META_PREFIX}as_of": as_of.isoformat(),
+        f"{META_PREFIX}snapshot_id": snapshot_id,
+        # Also here, not only in the Arrow schema, so DuckDB's parquet_kv_metadata() shows them.
+        f"{META_PREFIX}column_descriptions": json.dumps(described, sort_keys=True, ensure_ascii=False),
+    }
+    return pa.Table.from_arrays(data.columns, schema=pa.schema(fields, metadata=metadata))
+
+
+def _hash_file(path: Path) -> tuple[str, str]:
+    """sha256 of the whole file and of its data pages (everything before the footer)."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        handle.seek(size - 8)
+        footer_len = int.from_bytes(handle.read(4), "little")
+        data_end = size - 8 - footer_len
+        handle.seek(0)
+        whole, data = hashlib.sha256(), hashlib.sha256()
+        position = 0
+        while chunk := handle.read(1 << 20):
+            whole.update(chunk)
+            if position < data_end:
+                data.update(chunk[:data_end - position])
+            position += len(chunk)
+    return whole.hexdigest(), data.hexdigest()
+
+
+def _write_table(table: str, data: pa.Table, out_dir: Path, *, sort_keys: Sequence[str],
+                 fault: Fault) -> TableInfo:
+    order = _sort_columns(table, data.schema, sort_keys)
+    if order and data.num_rows > 1:
+        indices = pc.sort_indices(data, sort_keys=[(name, "ascending", "at_end") for name in order])
+        data = data.take(indices)
+    sorting = [pq.SortingColumn(data.schema.get_field_index(name), descending=False, nulls_first=False)
+               for name in order]
+    out_dir.mkdir()
+    written = []
+    for index in range(max(1, math.ceil(data.num_rows / ROWS_PER_FILE))):
+        part = data.slice(index * ROWS_PER_FILE, ROWS_PER_FILE).combine_chunks()
+        writing = out_dir / f".writing-{index:05d}.parquet"
+        pq.write_table(part, writing, row_group_size=ROWS_PER_ROW_GROUP, compression=COMPRESSION,
+                       compression_level=COMPRESSION_LEVEL, write_statistics=True, version=PARQUET_VERSION,
+                       sorting_columns=sorting or None)
+        _fsync_path(writing)
+        written.append((writing, part.num_rows, *_hash_file(writing)))
+        fault(f"file:{table}/{writing.name}")
+    # Every file is named after the data of the whole table, so two snapshots share a file name only when
+    # they hold the same table: a reader straddling a promotion can't combine files of the two, or read a
+    # subset of one (docs/publishing.md, "Readers that straddle a promotion").
+    digest = hashlib.sha256("".join(data_hash for *_, data_hash in written).encode()).hexdigest()[:16]
+    files = []
+    for index, (writing, rows, whole, data_hash) in enumerate(written):
+        name = f"part-{index:05d}-{digest}.parquet"
+        os.rename(writing, out_dir / name)
+        files.append(FileInfo(name=name, rows=rows, bytes=(out_dir / name).stat().st_size, sha256=whole,
+                              data_sha256=data_hash))
+    _fsync_path(out_dir, directory=True)
+    return TableInfo(rows=data.num_rows, files=tuple(files), sort_keys=tuple(sort_keys))
+
+
+def _carry(table: str, info: TableInfo, source: Path, out_dir: Path, *, from_snapshot: str) -> TableInfo:
+    """Bring a table this run did not stage into the new snapshot unchanged (hard links; copies if refused)."""
+    out_dir.mkdir()
+    for f in info.files:
+        try:
+            os.link(source / f.name, out_dir / f.name)
+        except OSError:
+            shutil.copy2(source / f.name, out_dir / f.name)
+    _fsync_path(out_dir, directory=True)
+    return replace(info, carried_from=info.carried_from or from_snapshot)
+
+
+# ------------------------------------------------------------------------------------------------ history
+
+def _history(lake_root: Path) -> dict:
+    path = lake_layout.published_manifest(lake_root)
+    if not path.exists():
+        return {"current": None, "history": []}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _record(lake_root: Path, action: str, info: SnapshotInfo, previous: str | None) -> None:
+    manifest = _history(lake_root)
+    manifest["current"] = info.snapshot_id
+    manifest["history"].append({"action": action, "snapshot_id": info.snapshot_id, "run_id": info.run_id,
+                                "as_of": info.as_of.isoformat(), "previous": previous,
+                                "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    _write_json_atomically(lake_layout.published_manifest(lake_root), manifest)
+
+
+def _promote(lake_root: Path, info: SnapshotInfo) -> None:
+    """Point `_current` at the snapshot, then make sure every one of its tables has its stable link."""
+    link = lake_layout.curated_current_link(lake_root)
+    _symlink_atomically(link, os.path.join(lake_layout.SNAPSHOTS_DIR, info.snapshot_id))
+    for table in info.tables:
+        stable = lake_layout.curated_table(lake_root, table)
+        target = os.path.join(lake_layout.CURRENT_LINK, table)
+        if not stable.is_symlink() or os.readlink(stable) != target:
+            _symlink_atomically(stable, target)
+
+
+def _check_stable_paths(lake_root: Path, tables: Sequence[str]) -> None:
+    for table in tables:
+        stable = lake_layout.curated_table(lake_root, table)
+        if stable.exists() and not stable.is_symlink():
+            raise PublishError(f"{stable} is a real folder or file, not the link the publish step manages; "
+                               f"move it away before publishing {table!r}")
+    link = lake_layout.curated_current_link(lake_root)
+    if link.exists() and not link.is_symlink():
+        raise PublishError(f"{link} is not a symlink; move it away before publishing")
+
+
+def _prune(lake_root: Path, keep: int, protect: Sequence[str]) -> tuple[str, ...]:
+    """Keep `keep` snapshots: those in `protect` (the live one) and the newest others; delete the rest."""
+    snapshots = list_snapshots(lake_root)
+    others = [s.snapshot_id for s in snapshots if s.snapshot_id not in protect]
+    room = max(0, keep - len(set(protect)))
+    keepers = set(protect) | set(others[max(0, len(others) - room):] if room else ())
+    pruned = []
+    root = _snapshots_root(lake_root)
+    for snapshot in snapshots:
+        if snapshot.snapshot_id in keepers:
+            continue
+        doomed = root / f"{_DELETE_PREFIX}{snapshot.snapshot_id}-{os.getpid()}"
+        os.rename(root / snapshot.snapshot_id, doomed)  # gone from listings at once, then deleted at leisure
+        shutil.rmtree(doomed)
+        pruned.append(snapshot.snapshot_id)
+    if pruned:
+        log.info("pruned snapshots %s (keeping %d)", pruned, keep)
+    return tuple(pruned)
+
+
+# ------------------------------------------------------------------------------------------------ public API
+
+def _no_fault(step: str) -> None:
+    return None
+
+
+def publish(
+    lake_root: Path,
+    staged: Mapping[str, Path],
+    *,
+    run_id: str,
+    as_of: date,
+    keep: int = 5,
+    descriptions: Mapping[str, Mapping[str, str]] | None = None,
+    sort_keys: Mapping[str, Sequence[str]] | None = None,
+    fault: Fault | None = None,
+) -> PublishedSnapshot:
+    """Write `staged` (table -> staged Parquet folder) as one new snapshot and make it the live one.
+
+    `descriptions` maps table -> column -> description (the data dictionary); `sort_keys` overrides
+    SORT_KEYS. `fault(step)` is called after each file written ("file:<table>/<name>"), before the snapshot
+    folder is renamed into place ("snapshot:<id>") and before promotion ("promote:<id>"); tests raise from it
+    (or kill the process) to interrupt a publish. Tables of the live snapshot not in `staged` are carried over.
+    Raises PublishError, without changing anything, on a missing or empty staged table.
+    """
+    lake_root = Path(lake_root)
+    fault = fault or _no_fault
+    descriptions = descriptions or {}
+    keys = {**SORT_KEYS, **(sort_keys or {})}
+    if keep < 1:
+        raise PublishError(f"keep must be at least 1 (the live snapshot), got {keep}")
+    if not staged:
+        raise PublishError("nothing to publish: no staged tables given")
+    for table in staged:
+        if not _TABLE_NAME.match(table):
+            raise PublishError(f"table name {table!r} is not a lowercase identifier")
+        if table not in lake_layout.CURATED_TABLES:
+            log.warning("publishing %r, which is not one of lake.CURATED_TABLES %s", table,
+                        lake_layout.CURATED_TABLES)
+    # Check everything we can before taking the lock or writing a byte.
+    sources = {table: read_staged(table, Path(staged[table])) for table in sorted(staged)}
+    for table, data in sources.items():
+        _sort_columns(table, data.schema, keys.get(table, ()))
+    _check_stable_paths(lake_root, list(sources))
+    base_id = snapshot_id_for(run_id)
+
+    with _exclusive(lake_root):
+        _clean_leftovers(lake_root)
+        root = _snapshots_root(lake_root)
+        previous_id = _live_id(lake_root)
+        previous = _read_info(root / previous_id) if previous_id else None
+        existing = list_snapshots(lake_root)
+        taken = {s.snapshot_id for s in existing} | {p.name for p in root.iterdir()}
+        snapshot_id, n = base_id, 1
+        while snapshot_id in taken:
+            n += 1
+            snapshot_id = f"{base_id}.{n}"
+        tmp = root / f"{_TMP_PREFIX}{snapshot_id}-{os.getpid()}"
+        tmp.mkdir()
+        try:
+            tables: dict[str, TableInfo] = {}
+            for table, data in sources.items():
+                prepared = _prepare(table, data, run_id=run_id, as_of=as_of, snapshot_id=snapshot_id,
+                                    descriptions=descriptions.get(table, {}))
+                tables[table] = _write_table(table, prepared, tmp / table, sort_keys=keys.get(table, ()),
+                                             fault=fault)
+                del prepared
+            if previous is not None:
+                for table in sorted(set(previous.tables) - set(tables)):
+                    tables[table] = _carry(table, previous.tables[table], root / previous.snapshot_id / table,
+                                           tmp / table, from_snapshot=previous.snapshot_id)
+            info = SnapshotInfo(snapshot_id=snapshot_id, run_id=run_id, as_of=as_of,
+                                created_at=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                                sequence=max((s.sequence for s in existing), default=0) + 1,
+                                tables=dict(sorted(tables.items())))
+            # An identical snapshot of the same run (a retried task) is promoted again instead of duplicated.
+            same = next((s for s in reversed(existing) if s.run_id == run_id and s.as_of == as_of
+                         and _same_data(s, info)), None)
+            if same is not None:
+                shutil.rmtree(tmp)
+                info = same
+                action = "republish"
+            else:
+                _write_json_atomically(tmp / lake_layout.SNAPSHOT_MANIFEST, info.to_json())
+                fault(f"snapshot:{snapshot_id}")
+                os.rename(tmp, root / snapshot_id)
+                _fsync_path(root, directory=True)
+                action = "publish"
+        except BaseException:
+            # An exception (not a kill) cleans up at once; a killed process leaves tmp for the next publish.
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        fault(f"promote:{info.snapshot_id}")
+        _promote(lake_root, info)
+        _record(lake_root, action, info, previous_id)
+        pruned = _prune(lake_root, keep, protect=[info.snapshot_id])
+    log.info("%s snapshot %s (run %s, as of %s): %s", action, info.snapshot_id, run_id, as_of,
+             ", ".join(f"{t} {i.rows} rows" for t, i in info.tables.items()))
+    return PublishedSnapshot(action=action, snapshot=replace(info, live=True), previous=previous_id, pruned=pruned)
+
+
+def _same_data(a: SnapshotInfo, b: SnapshotInfo) -> bool:
+    def signature(s: SnapshotInfo) -> dict:
+        return {t: [(f.name, f.rows, f.data_sha256) for f in i.files] for t, i in s.tables.items()}
+    return signature(a) == signature(b)
+
+
+def list_snapshots(lake_root: Path) -> list[SnapshotInfo]:
+    """Every complete snapshot, oldest first (by publish sequence); `live` marks the published one."""
+    root = _snapshots_root(Path(lake_root))
+    if not root.is_dir():
+        return []
+    live = _live_id(Path(lake_root))
+    snapshots = []
+    for child in root.iterdir():
+        if child.name.startswith((".", "_")) or not child.is_dir():
+            continue
+        info = _read_info(child, live=child.name == live)
+        if info is not None:
+            snapshots.append(info)
+    return sorted(snapshots, key=lambda s: (s.sequence, s.snapshot_id))
+
+
+def current_snapshot(lake_root: Path) -> SnapshotInfo | None:
+    live = _live_id(Path(lake_root))
+    if live is None:
+        return None
+    return _read_info(_snapshots_root(Path(lake_root)) / live, live=True)
+
+
+def _verify(lake_root: Path, info: SnapshotInfo) -> None:
+    folder = _snapshots_root(lake_root) / info.snapshot_id
+    for table, t in info.tables.items():
+        for f in t.files:
+            path = folder / table / f.name
+            if not path.is_file():
+                raise PublishError(f"snapshot {info.snapshot_id}: {path} is missing")
+            if _hash_file(path)[0] != f.sha256:
+                raise PublishError(f"snapshot {info.snapshot_id}: {path} does not match its recorded sha256")
+
+
+def rollback(lake_root: Path, *, to: str | None = None) -> PublishedSnapshot:
+    """Make snapshot `to` (default: the one published before the live one) live again, all tables at once.
+
+    The target's files are checked against their recorded sha256 first. Nothing is deleted.
+    """
+    lake_root = Path(lake_root)
+    if not _snapshots_root(lake_root).is_dir():
+        raise PublishError(f"nothing is published under {lake_layout.curated_root(lake_root)}")
+    with _exclusive(lake_root):
+        _clean_leftovers(lake_root)
+        snapshots = list_snapshots(lake_root)
+        live_id = _live_id(lake_root)
+        if to is None:
+            live = next((s for s in snapshots if s.snapshot_id == live_id), None)
+            if live is None:
+                raise PublishError("nothing is published, so there is no previous snapshot to roll back to")
+            older = [s for s in snapshots if s.sequence < live.sequence]
+            if not older:
+                raise PublishError(f"snapshot {live_id} is the oldest one kept; no previous snapshot to roll "
+                                   f"back to (kept: {[s.snapshot_id for s in snapshots]})")
+            target = older[-1]
+        else:
+            target = next((s for s in snapshots if s.snapshot_id == to), None)
+            if target is None:
+                raise PublishError(f"no snapshot {to!r}; kept: {[s.snapshot_id for s in snapshots]}")
+        _verify(lake_root, target)
+        _check_stable_paths(lake_root, list(target.tables))
+        _promote(lake_root, target)
+        _record(lake_root, "rollback", target, live_id)
+    log.warning("rolled back curated tables from %s to %s (run %s)", live_id, target.snapshot_id, target.run_id)
+    return PublishedSnapshot(action="rollback", snapshot=replace(target, live=True), previous=live_id)
+
+
+def read_published(lake_root: Path, table: str, snapshot: str | None = None):
+    """`table` as published (the live snapshot, or `snapshot`) as a pandas DataFrame.
+
+    `_current` is resolved once, so the read is of one snapshot even if a publish promotes another meanwhile.
+    `df.attrs` carries snapshot_id, run_id and as_of.
+    """
+    lake_root = Path(lake_root)
+    snapshot_id = snapshot or _live_id(lake_root)
+    if snapshot_id is None:
+        raise PublishError(f"nothing is published under {lake_layout.curated_root(lake_root)}")
+    folder = lake_layout.curated_snapshot(lake_root, table, snapshot_id)
+    if not folder.is_dir():
+        raise PublishError(f"snapshot {snapshot_id} has no table {table!r} ({folder})")
+    arrow = pq.read_table(folder)
+    frame = arrow.to_pandas()
+    metadata = {k.decode(): v.decode() for k, v in (arrow.schema.metadata or {}).items()}
+    frame.attrs.update({"snapshot_id": snapshot_id, "run_id": metadata.get(f"{META_PREFIX}run_id"),
+                        "as_of": metadata.get(f"{META_PREFIX}as_of")})
+    return frame
+
+
+# ------------------------------------------------------------------------------------------------ command line
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobs.publish",
+                                     description="List published curated snapshots or roll back to one.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="snapshots kept, oldest first; * marks the live one")
+    listing.add_argument("--lake", type=Path, required=True)
+    back = commands.add_parser("rollback", help="make an earlier snapshot live again (all tables at once)")
+    back.add_argument("--lake", type=Path, required=True)
+    back.add_argument("--to", default=None, help="snapshot id (default: the one before the live one)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "list":
+            snapshots = list_snapshots(args.lake)
+            if not snapshots:
+                print(f"no published snapshots under {lake_layout.curated_root(args.lake)}")
+            for info in snapshots:
+                print(info)
+            return 0
+        result = rollback(args.lake, to=args.to)
+        print(f"rolled back: {result.previous} -> {result.snapshot_id}")
+        return 0
+    except PublishError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
