@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 UNREADABLE_FILE_LINE = 0
 KEPT, DUPLICATE = "kept", "duplicate"
 
-_TIMESTAMP_SHAPE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+_TIMESTAMP_SHAPE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$"
 _DATE_SHAPE = r"^\d{4}-\d{2}-\d{2}$"
 _INTEGER_SHAPE = r"^-?\d+$"
 _NUMBER_SHAPE = r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$"
@@ -154,17 +155,24 @@ def _text_schema(source: ExportSource) -> StructType:
     return StructType([*fields, StructField(_CORRUPT_RECORD, StringType())])
 
 
+def _with_seconds(text: Column) -> Column:
+    """ISO-8601 allows "2022-10-31T14:05Z"; Spark's cast does not, so give minute-only times their ":00"."""
+    return F.regexp_replace(text, r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(Z|[+-]\d{2}:\d{2})$", "$1:00$2")
+
+
 def _typed(text: Column, data_type) -> Column:
     if isinstance(data_type, BooleanType):
         return F.when(text == "true", True).when(text == "false", False)
-    if isinstance(data_type, (TimestampType, DateType, IntegerType, DoubleType)):
+    if isinstance(data_type, TimestampType):
+        return _with_seconds(text).try_cast(data_type)
+    if isinstance(data_type, (DateType, IntegerType, DoubleType)):
         return text.try_cast(data_type)
     return text
 
 
 def _is_well_formed(text: Column, data_type) -> Column:
     if isinstance(data_type, TimestampType):
-        return text.rlike(_TIMESTAMP_SHAPE) & text.try_cast(data_type).isNotNull()
+        return text.rlike(_TIMESTAMP_SHAPE) & _with_seconds(text).try_cast(data_type).isNotNull()
     if isinstance(data_type, DateType):
         return text.rlike(_DATE_SHAPE) & text.try_cast(data_type).isNotNull()
     if isinstance(data_type, IntegerType):
@@ -176,9 +184,32 @@ def _is_well_formed(text: Column, data_type) -> Column:
     return F.lit(True)
 
 
-def quarantine_reason(parsed: Column, utf8_valid: Column, source: ExportSource) -> Column:
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _is_one_json_object(text: str | None) -> bool:
+    try:
+        return isinstance(json.loads(text, parse_constant=_reject_constant), dict)
+    except (TypeError, ValueError):
+        return False
+
+
+def _strict_json_objects(raw: pd.Series) -> pd.Series:
+    return raw.map(_is_one_json_object).astype(bool)
+
+
+def is_one_json_object(raw: Column) -> Column:
+    """Strict JSON: Spark's from_json reads the first object of `{...}}` or `{...} junk` and ignores the rest."""
+    return F.pandas_udf(_strict_json_objects, "boolean")(raw)
+
+
+def quarantine_reason(parsed: Column, utf8_valid: Column, source: ExportSource, raw: Column | None = None) -> Column:
     """The first failing rule, in the contract's order; null when the line is valid."""
-    rules: list[tuple[Column, str]] = [(~utf8_valid | parsed[_CORRUPT_RECORD].isNotNull(), "malformed_json")]
+    malformed = ~utf8_valid | parsed[_CORRUPT_RECORD].isNotNull()
+    if raw is not None:
+        malformed = malformed | ~is_one_json_object(raw)
+    rules: list[tuple[Column, str]] = [(malformed, "malformed_json")]
     fields = source.schema.fields
     rules += [
         (parsed[f.name].isNull() | (parsed[f.name] == ""), f"missing_field:{f.name}")
@@ -220,15 +251,15 @@ def validate_export_lines(lines: DataFrame, source: ExportSource) -> DataFrame:
         "source_file",
         "line_number",
         "raw",
-        quarantine_reason(json_col, F.col("utf8_valid"), source).alias("reason"),
+        quarantine_reason(json_col, F.col("utf8_valid"), source, F.col("raw")).alias("reason"),
         "dt",
     )
 
 
 def mark_duplicates(validated: DataFrame, natural_key: Sequence[str]) -> DataFrame:
     """Add `status`: the quarantine reason, or "duplicate" for a valid row whose key was seen earlier that day
-    (by file, then line), or "kept"."""
-    first_seen = Window.partitionBy("dt", *natural_key).orderBy("source_file", "line_number")
+    (by file, then line) in another valid row, or "kept". A quarantined line never makes a valid one a duplicate."""
+    first_seen = Window.partitionBy("dt", F.col("reason").isNull(), *natural_key).orderBy("source_file", "line_number")
     valid_rank = F.when(F.col("reason").isNull(), F.row_number().over(first_seen))
     return validated.withColumn(
         "status",

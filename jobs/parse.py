@@ -211,7 +211,28 @@ def parse_crawl(spark: SparkSession, config: Config, crawl_id: str) -> dict[str,
     finally:
         parsed.unpersist()
     log.info("parse crawl=%s: records=%d by status %s", crawl_id, sum(by_status.values()), by_status)
+    report = lake.parse_report(config.lake, crawl_id)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    body = {"crawl_id": crawl_id, "files": crawl_fingerprint(config, crawl_id), "by_status": by_status}
+    temporary = report.with_name(report.name + ".tmp")
+    temporary.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+    temporary.replace(report)
     return by_status
+
+
+def crawl_fingerprint(config: Config, crawl_id: str) -> list[list]:
+    """(file name, size, mtime in ns) of a crawl's part files: a re-delivered crawl gets parsed again."""
+    return [[path.name, path.stat().st_size, path.stat().st_mtime_ns] for path in lake.crawl_files(config.landing, crawl_id)]
+
+
+def crawls_to_parse(config: Config) -> list[str]:
+    """Crawls in the landing zone never parsed, or whose files changed since they were parsed."""
+    pending = []
+    for crawl_id in lake.crawl_ids(config.landing):
+        report = lake.parse_report(config.lake, crawl_id)
+        if not report.exists() or json.loads(report.read_text()).get("files") != crawl_fingerprint(config, crawl_id):
+            pending.append(crawl_id)
+    return pending
 
 
 def run(spark: SparkSession, config: Config, crawls: Sequence[str] | None = None) -> dict[str, dict[str, int]]:

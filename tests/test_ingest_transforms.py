@@ -6,6 +6,7 @@ import gzip
 from datetime import date, datetime
 
 import pytest
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from credsignal.config import Config
@@ -39,6 +40,10 @@ ASSIGNMENT = '"learner_id":"L1","experiment_id":"E","batch":2,"arm":"treatment",
     [
         ("{" + ASSIGNMENT + "}", None),
         ("{" + ASSIGNMENT, "malformed_json"),
+        ("{" + ASSIGNMENT + "}}", "malformed_json"),  # Spark alone would read the first object and keep it
+        ("{" + ASSIGNMENT + "} trailing", "malformed_json"),
+        ("[{" + ASSIGNMENT + "}]", "malformed_json"),
+        ("{" + ASSIGNMENT.replace('"batch":2', '"batch":NaN') + "}", "malformed_json"),
         ("[1, 2]", "malformed_json"),
         ("null", "malformed_json"),
         ("42", "malformed_json"),
@@ -66,6 +71,9 @@ def test_assignment_line_reason(spark, raw, reason):
     [
         ("2022-10-31T14:05:09Z", None),
         ("2022-10-31T14:05:09.250+05:30", None),
+        ("2022-10-31T14:05Z", None),
+        ("2022-10-31T14:05-03:00", None),
+        ("2022-10-31T14Z", "bad_timestamp:viewed_at"),
         ("2022-10-31T14:05:09", "bad_timestamp:viewed_at"),
         ("2022-13-45T10:00:00Z", "bad_timestamp:viewed_at"),
         ("2022-10-31", "bad_timestamp:viewed_at"),
@@ -75,6 +83,22 @@ def test_assignment_line_reason(spark, raw, reason):
 def test_timestamp_shapes(spark, viewed_at, reason):
     raw = f'{{"view_id":"V1","certificate_id":"C1","viewed_at":"{viewed_at}","referrer":null,"by_owner":false}}'
     assert _reasons(spark, "certificate_views", raw) == [reason]
+
+
+@pytest.mark.parametrize(
+    "viewed_at, instant_utc",
+    [
+        ("2022-10-31T14:05:09Z", datetime(2022, 10, 31, 14, 5, 9)),
+        ("2022-10-31T14:05Z", datetime(2022, 10, 31, 14, 5)),
+        ("2022-10-31T14:05+05:30", datetime(2022, 10, 31, 8, 35)),
+        ("2022-10-31T01:00:00-03:00", datetime(2022, 10, 31, 4, 0)),
+    ],
+)
+def test_timestamps_are_stored_in_utc(spark, viewed_at, instant_utc):
+    raw = f'{{"view_id":"V1","certificate_id":"C1","viewed_at":"{viewed_at}","referrer":null,"by_owner":false}}'
+    validated = validate_export_lines(_lines(spark, raw), EXPORT_SOURCES["certificate_views"])
+    assert validated.select(F.date_format("viewed_at", "yyyy-MM-dd HH:mm:ss").alias("t")).first().t == \
+        instant_utc.strftime("%Y-%m-%d %H:%M:%S")
 
 
 @pytest.mark.parametrize(
@@ -112,7 +136,10 @@ def test_typed_values_are_utc(spark):
 def test_mark_duplicates_keeps_first_by_file_then_line(spark):
     view = '{"view_id":"V1","certificate_id":"C1","viewed_at":"2022-10-31T00:00:00Z","by_owner":false}'
     other = view.replace("V1", "V2")
+    # an earlier, quarantined copy of V2's key (bad by_owner) must not make the valid V2 a duplicate
+    bad_copy = other.replace('"by_owner":false', '"by_owner":"no"')
     rows = [
+        (DAY, "platform/v/part-00000.jsonl.gz", 2, bad_copy, True),
         (DAY, "platform/v/part-00001.jsonl.gz", 1, view, True),
         (DAY, "platform/v/part-00000.jsonl.gz", 7, view, True),
         (DAY, "platform/v/part-00000.jsonl.gz", 8, other, True),
@@ -124,6 +151,7 @@ def test_mark_duplicates_keeps_first_by_file_then_line(spark):
     assertDataFrameEqual(
         marked.select("dt", "source_file", "line_number", "status"),
         [
+            (DAY, "platform/v/part-00000.jsonl.gz", 2, "bad_type:by_owner"),
             (DAY, "platform/v/part-00001.jsonl.gz", 1, "duplicate"),
             (DAY, "platform/v/part-00000.jsonl.gz", 7, "kept"),
             (DAY, "platform/v/part-00000.jsonl.gz", 8, "kept"),
@@ -134,8 +162,8 @@ def test_mark_duplicates_keeps_first_by_file_then_line(spark):
         checkRowOrder=False,
     )
     counts = count_by_partition(marked)
-    assert (counts[DAY].rows_in, counts[DAY].rows_kept, counts[DAY].duplicates) == (4, 2, 1)
-    assert counts[DAY].quarantined == {"malformed_json": 1}
+    assert (counts[DAY].rows_in, counts[DAY].rows_kept, counts[DAY].duplicates) == (5, 2, 1)
+    assert counts[DAY].quarantined == {"malformed_json": 1, "bad_type:by_owner": 1}
     assert counts[DAY].balances()
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from credsignal.config import Config
 from jobs.ingest import ExportFileError
-from jobs.parse import parse_crawl
+from jobs.parse import crawls_to_parse, parse_crawl
 
 AUTHWALL = "<html><head><title>Sign Up | LinkedIn</title></head><body><div class='authwall'>Join LinkedIn</div></body></html>"
 
@@ -85,3 +85,13 @@ def test_corrupt_crawl_file_fails_naming_it(spark, crawl):
     with pytest.raises(ExportFileError, match="linkedin/crawl=2023-09/part-00001.jsonl.gz"):
         parse_crawl(spark, crawl, "2023-09")
     assert not (crawl.lake / "silver").exists()
+
+
+def test_only_new_or_redelivered_crawls_are_parsed_again(spark, crawl):
+    assert crawls_to_parse(crawl) == ["2023-09"]
+    parse_crawl(spark, crawl, "2023-09")
+    assert crawls_to_parse(crawl) == []
+    _write_crawl(crawl.landing, "2023-10", [_record("https://www.linkedin.com/in/late", "")])
+    assert crawls_to_parse(crawl) == ["2023-10"]
+    _write_crawl(crawl.landing, "2023-09", [_record("https://www.linkedin.com/in/again", "")], name="part-00001.jsonl.gz")
+    assert crawls_to_parse(crawl) == ["2023-09", "2023-10"]
