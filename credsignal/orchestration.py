@@ -103,3 +103,90 @@ def summarise_ingest(accounts: list[dict[str, Any]]) -> dict[str, Any]:
         )
     log.info("bronze total: %s", totals)
     return {"sources": {a["source"]: a for a in accounts}, **totals}
+
+
+# ------------------------------------------------------------------------------- profiles and features
+
+
+def pending_crawls() -> list[str]:
+    """Crawls that landed (or were re-delivered) since they were last parsed."""
+    from jobs.parse import crawls_to_parse
+
+    crawls = crawls_to_parse(config_from_airflow())
+    log.info("crawls to parse: %s", crawls or "none")
+    return crawls
+
+
+def parse_crawls(crawls: list[str]) -> dict[str, dict[str, int]]:
+    from credsignal.spark import spark_session
+    from jobs import parse
+
+    config = config_from_airflow()
+    counts = parse.run(spark_session(config, app_name="credsignal-parse"), config, crawls)
+    for crawl, by_status in counts.items():
+        log.info("silver profiles crawl=%s: records=%d %s", crawl, sum(by_status.values()), by_status)
+    return counts
+
+
+def features_for_run(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Stage the feature tables for this run; as_of is the newest export day all sources have in bronze."""
+    from credsignal import pipeline
+    from credsignal.spark import spark_session
+
+    config = config_from_airflow()
+    as_of = config.as_of or pipeline.newest_ingested_day(config)
+    run_id = context["run_id"]
+    spark = None if _submits_to_cluster() else spark_session(config, app_name="credsignal-features")
+    summary = pipeline.derive_features(spark, config, run_id=run_id, as_of=as_of)
+    log.info("staged features run=%s as_of=%s rows=%s", run_id, as_of, summary["rows"])
+    return {"run_id": run_id, "as_of": as_of.isoformat(), "rows": summary["rows"]}
+
+
+def _submits_to_cluster() -> bool:
+    from credsignal import submit
+
+    return submit.spark_connection_defined()
+
+
+def validate_for_run(staged: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the staged tables, alert on failures and warnings, and fail the task when publishing is blocked."""
+    from credsignal import pipeline
+
+    config = config_from_airflow()
+    as_of = date.fromisoformat(staged["as_of"])
+    outcome = pipeline.validate_staged(config, run_id=staged["run_id"], as_of=as_of)
+    pipeline.notify(outcome, dag_id=context["dag"].dag_id if context.get("dag") else None)
+    log.info("validation run=%s: %d checks, %d failures, %d warnings; report %s", staged["run_id"],
+             len(outcome.findings), len(outcome.of_severity("failure")), len(outcome.of_severity("warning")),
+             outcome.report_path)
+    if outcome.blocked:
+        raise pipeline.PublishBlocked(outcome)
+    return {**staged, "report": str(outcome.report_path)}
+
+
+def publish_for_run(validated: Mapping[str, Any]) -> dict[str, Any]:
+    from credsignal import pipeline
+
+    config = config_from_airflow()
+    snapshot = pipeline.publish_staged(config, run_id=validated["run_id"], as_of=date.fromisoformat(validated["as_of"]))
+    log.info("published snapshot %s: %s", snapshot.snapshot_id, dict(snapshot.rows))
+    return {"snapshot_id": snapshot.snapshot_id, "rows": dict(snapshot.rows), "as_of": validated["as_of"]}
+
+
+def readout_for_run(published: Mapping[str, Any]) -> str:
+    from credsignal import pipeline
+
+    result = pipeline.build_readout(config_from_airflow(), snapshot_id=published["snapshot_id"])
+    log.info("%s", result.summary())
+    return str(result.html_path)
+
+
+def on_task_failure(context: Mapping[str, Any]) -> None:
+    """on_failure_callback: alert the people on call, unless the failure is a blocked publish (already alerted
+    with the validation's findings). Never raises."""
+    from credsignal import alerts
+    from credsignal.pipeline import PublishBlocked
+
+    if isinstance(context.get("exception"), PublishBlocked):
+        return
+    alerts.task_failure_callback(context)

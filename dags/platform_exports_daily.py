@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, Param, PokeReturnValue, dag, task
+from airflow.sdk import Param, PokeReturnValue, dag, task
 
+from credsignal.assets import BRONZE_PLATFORM
 from credsignal.lake import PLATFORM_SOURCES
-
-BRONZE_PLATFORM = Asset("credsignal://lake/bronze/platform")
+from credsignal.orchestration import on_task_failure
 
 
 @dag(
@@ -40,6 +40,7 @@ BRONZE_PLATFORM = Asset("credsignal://lake/bronze/platform")
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
         "execution_timeout": timedelta(hours=2),
+        "on_failure_callback": on_task_failure,
     },
     params={
         "since": Param(None, type=["null", "string"], description="first export day (YYYY-MM-DD); default: the data interval's day"),
@@ -48,7 +49,7 @@ BRONZE_PLATFORM = Asset("credsignal://lake/bronze/platform")
 )
 def platform_exports_daily():
     @task.sensor(poke_interval=300, timeout=timedelta(hours=8).total_seconds(), mode="reschedule",
-                 execution_timeout=None)
+                 execution_timeout=timedelta(minutes=5))
     def wait_for_exports(**context) -> PokeReturnValue:
         from credsignal.orchestration import ExportWindow, config_from_airflow, exports_missing
 

@@ -201,7 +201,7 @@ def _strict_json_objects(raw: pd.Series) -> pd.Series:
 
 def is_one_json_object(raw: Column) -> Column:
     """Strict JSON: Spark's from_json reads the first object of `{...}}` or `{...} junk` and ignores the rest."""
-    return F.pandas_udf(_strict_json_objects, "boolean")(raw)
+    return F.pandas_udf(_strict_json_objects, BooleanType())(raw)
 
 
 def quarantine_reason(parsed: Column, utf8_valid: Column, source: ExportSource, raw: Column | None = None) -> Column:

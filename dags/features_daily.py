@@ -1,0 +1,77 @@
+"""
+### features_daily
+
+Derives the study's curated tables from bronze and silver, validates them, and publishes them for analysts.
+
+Scheduled on the Assets of the upstream DAGs: it runs after the nightly ingestion updates bronze, and after a new
+crawl is parsed into silver. `as_of` is the newest export day that every source has in bronze (or the
+`credsignal_as_of` Variable).
+
+1. `derive_features` (Spark): `learner_outcomes_full` and `learner_outcomes_linkedin` staged under
+   `lake/_staging/<run_id>/` (through spark-submit when the `credsignal_spark` Connection is set).
+2. `validate`: Great Expectations suites and experiment-integrity gates (sample ratio, balance, attrition,
+   bands, volume, freshness, quarantine). Failures and warnings are alerted; a failure fails this task and
+   nothing is published.
+3. `publish`: the staged tables become the live snapshot of `lake/curated/` in one atomic switch.
+4. `readout`: the analyst readout (HTML + `readout_estimates`) of the new snapshot.
+
+Updates `credsignal://lake/curated`. Data dictionary: docs/data_dictionary.md. Runbook: docs/operations.md.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+from credsignal.assets import BRONZE_PLATFORM, CURATED_TABLES, SILVER_PROFILES
+from credsignal.orchestration import on_task_failure
+
+
+@dag(
+    schedule=(BRONZE_PLATFORM | SILVER_PROFILES),
+    start_date=pendulum.datetime(2022, 9, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["credsignal", "features", "curated"],
+    doc_md=__doc__,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(hours=1),
+        "execution_timeout": timedelta(hours=2),
+        "on_failure_callback": on_task_failure,
+    },
+)
+def features_daily():
+    @task
+    def derive_features(**context) -> dict:
+        from credsignal.orchestration import features_for_run
+
+        return features_for_run(context)
+
+    # A blocked publish is a verdict on the data, not a flaky step: retrying cannot change it.
+    @task(retries=0)
+    def validate(staged: dict, **context) -> dict:
+        from credsignal.orchestration import validate_for_run
+
+        return validate_for_run(staged, context)
+
+    @task(outlets=[CURATED_TABLES])
+    def publish(validated: dict) -> dict:
+        from credsignal.orchestration import publish_for_run
+
+        return publish_for_run(validated)
+
+    @task
+    def readout(published: dict) -> str:
+        from credsignal.orchestration import readout_for_run
+
+        return readout_for_run(published)
+
+    readout(publish(validate(derive_features())))
+
+
+features_daily()
