@@ -181,6 +181,19 @@ def readout_for_run(published: Mapping[str, Any]) -> str:
     return str(result.html_path)
 
 
+def task_defaults(*, retries: int, retry_delay: timedelta, max_retry_delay: timedelta,
+                  execution_timeout: timedelta) -> dict[str, Any]:
+    """default_args of every credsignal DAG: retries with exponential backoff, a timeout, an alert on failure."""
+    return {
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": max_retry_delay,
+        "execution_timeout": execution_timeout,
+        "on_failure_callback": on_task_failure,
+    }
+
+
 def on_task_failure(context: Mapping[str, Any]) -> None:
     """on_failure_callback: alert the people on call, unless the failure is a blocked publish (already alerted
     with the validation's findings). Never raises."""

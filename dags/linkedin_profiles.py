@@ -21,7 +21,7 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 from credsignal.assets import CRAWL_LANDED, SILVER_PROFILES
-from credsignal.orchestration import on_task_failure
+from credsignal.orchestration import task_defaults
 
 
 @dag(
@@ -31,14 +31,8 @@ from credsignal.orchestration import on_task_failure
     max_active_runs=1,
     tags=["credsignal", "parse", "silver"],
     doc_md=__doc__,
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(minutes=5),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(hours=1),
-        "execution_timeout": timedelta(hours=3),
-        "on_failure_callback": on_task_failure,
-    },
+    default_args=task_defaults(retries=2, retry_delay=timedelta(minutes=5), max_retry_delay=timedelta(hours=1),
+                                execution_timeout=timedelta(hours=3)),
 )
 def linkedin_profiles():
     @task.short_circuit(execution_timeout=timedelta(minutes=10))

@@ -22,7 +22,7 @@ from airflow.sdk import Param, PokeReturnValue, dag, task
 
 from credsignal.assets import BRONZE_PLATFORM
 from credsignal.lake import PLATFORM_SOURCES
-from credsignal.orchestration import on_task_failure
+from credsignal.orchestration import task_defaults
 
 
 @dag(
@@ -34,14 +34,8 @@ from credsignal.orchestration import on_task_failure
     max_active_tasks=6,
     tags=["credsignal", "ingest", "bronze"],
     doc_md=__doc__,
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=30),
-        "execution_timeout": timedelta(hours=2),
-        "on_failure_callback": on_task_failure,
-    },
+    default_args=task_defaults(retries=3, retry_delay=timedelta(minutes=2), max_retry_delay=timedelta(minutes=30),
+                                execution_timeout=timedelta(hours=2)),
     params={
         "since": Param(None, type=["null", "string"], description="first export day (YYYY-MM-DD); default: the data interval's day"),
         "until": Param(None, type=["null", "string"], description="last export day (YYYY-MM-DD); default: since"),

@@ -13,21 +13,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-EDUCATION_LEVELS = (
-    "less than high school diploma",
-    "high school diploma",
-    "college no degree",
-    "associate degree",
-    "bachelor degree",
-    "masters degree",
-    "professional degree",
-    "doctorate degree",
+# The allowed values are the contract's (docs/landing_contract.md), defined once, with the export schemas.
+from credsignal.schemas import (
+    APP_PLATFORMS as PLATFORMS,
+    ARMS,
+    CREDENTIAL_TYPES,
+    EDUCATION_LEVELS,
+    GENDERS,
+    PRIMARY_DOMAINS,
 )
-GENDERS = ("male", "female", "other")
-PRIMARY_DOMAINS = ("Business", "Computer Science", "Data Science", "Information Technology")
-CREDENTIAL_TYPES = ("Course", "Guided Project", "Specialization", "Professional Certificate")
-ARMS = ("treatment", "control")
-PLATFORMS = ("web", "ios", "android")
 
 
 @dataclass(frozen=True)
