@@ -34,7 +34,7 @@ SRM_BLOCK_P = 0.001  # GrowthBook's and Eppo's convention
 SRM_WARN_P = 0.01  # Statsig warns between 0.001 and 0.01
 SMD_WARN = 0.1
 ATTRITION_WARN_P = 0.01
-BANDS_FILE = Path(__file__).resolve().parents[1] / "expectations" / "bands.json"
+BANDS_FILE = "bands.json"  # a resource of the expectations package
 
 FULL_BALANCE_COVARIATES = ("primary_domain", "credential_type", "developing_country", "education_level", "gender",
                            "main_skill_standardized")
@@ -205,8 +205,13 @@ def attrition_findings(full: pd.DataFrame, linkedin: pd.DataFrame) -> list[Findi
                     f"treatment={shares[1]:.4f} control={shares[0]:.4f}", "equal shares", p_value)]
 
 
-def load_bands(path: Path = BANDS_FILE) -> dict:
-    return json.loads(path.read_text())
+def load_bands(path: Path | None = None) -> dict:
+    """The rate bands of expectations/bands.json (or of another file, in tests)."""
+    if path is None:
+        from importlib import resources
+
+        return json.loads(resources.files("expectations").joinpath(BANDS_FILE).read_text(encoding="utf-8"))
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def band_findings(table: str, frame: pd.DataFrame, bands: Mapping) -> list[Finding]:
@@ -356,6 +361,8 @@ def read_staged(staged: Mapping[str, Path]) -> dict[str, pd.DataFrame]:
     import pyarrow.dataset as ds
 
     return {
-        name: ds.dataset(path, format="parquet", exclude_invalid_files=True).to_table().to_pandas()
+        # date_as_object=False: date columns (randomized_at) as datetime64, not datetime.date objects, which GX
+        # cannot compare with its datetime bounds ("Could not parse metric_value ... into datetime").
+        name: ds.dataset(path, format="parquet", exclude_invalid_files=True).to_table().to_pandas(date_as_object=False)
         for name, path in staged.items()
     }

@@ -9,9 +9,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from credsignal.reference.universities import default_cwur_path
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
-# The shared reference folder sits next to the repository checkout (<repo>/../shared/reference).
-DEFAULT_CWUR_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "cwurData.csv"
 
 
 @cache
@@ -87,7 +87,7 @@ def ranked_schools(cwur_path: Path | None) -> dict[str, list[str]]:
 
     Falls back to a small built-in list under the key "*" when the file is absent, so the generator runs anywhere.
     """
-    path = cwur_path if cwur_path is not None else DEFAULT_CWUR_PATH
+    path = cwur_path if cwur_path is not None else default_cwur_path()
     fallback = {"*": list(education()["generic_ranked_fallback"])}
     if not path.exists():
         return fallback
