@@ -1,0 +1,1008 @@
+"""Feature job: bronze platform tables + silver profile tables -> the study's two curated tables.
+
+* ``learner_outcomes_full``: one row per randomized learner of the experiment (the paper's "Coursera Internal
+  Data", N=880,000): assignment, study certificate, covariates, app log-in and certificate-view outcomes.
+* ``learner_outcomes_linkedin``: the same columns plus the LinkedIn outcomes and covariates, one row per
+  randomized learner whose profile was fetched and parsed (the "LinkedIn Matched Sample", N=37,000).
+
+Every definition is one function below (a pure DataFrame -> DataFrame transform, or a Column expression) whose
+docstring quotes the paper (Hutchinson et al. 2025, section 3.4 and appendix B.4) and the settled details of issue
+4; docs/data_dictionary.md is the column-by-column reference. Months are calendar months, counted with
+:func:`month_index` (year * 12 + month - 1), so "one month after randomization" is plain integer arithmetic; a
+year-only profile date counts as January (the parser keeps its precision). Everything is in UTC: the session runs
+with ``spark.sql.session.timeZone=UTC``, so ``to_date``/``month`` of a timestamp are UTC days and months.
+
+The reference classifiers (countries, job titles, degrees, universities) and the credential-ID / profile-URL
+normalisations are called, never re-implemented: each runs once per *distinct* input value (:func:`lookup`, on the
+driver) and the small result is broadcast-joined back.
+
+Settings that are not in :class:`credsignal.config.Config` are keyword arguments with documented defaults:
+``experience_reference_date`` (:data:`EXPERIENCE_REFERENCE_DATE`), ``experiment_start``
+(:data:`EXPERIMENT_START`) and ``cwur_path`` (None: the ranker's default location, see
+:func:`credsignal.reference.universities.default_cwur_path`).
+
+`run` writes the tables under a staging folder given by the caller (the publish step promotes them to
+lake/curated/); `build_tables` returns them unwritten so a caller can validate first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    BooleanType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+from credsignal import lake
+from credsignal.config import Config
+from credsignal.schemas import EXPORT_SOURCES, PARSED_PROFILE_SCHEMA, bronze_schema
+
+log = logging.getLogger(__name__)
+
+# The paper's experience reference date ("the paper used August 2023") and the experiment start of appendix B.4
+# ("September 2022, when our experiment started"). Both are keyword arguments of the functions that use them.
+EXPERIENCE_REFERENCE_DATE = date(2023, 8, 1)
+EXPERIMENT_START = date(2022, 9, 1)
+
+TREATMENT_ARM = "treatment"
+NOT_MENTIONED = "not mentioned"
+PARSED_STATUSES = ("ok", "partial")  # same as jobs.parse.PARSED_STATUSES
+LOGIN_WINDOW_DAYS = 30
+NEW_JOB_MONTHS_AFTER = 1
+NEW_JOB_ROBUSTNESS_MONTHS_AFTER = 4  # paper footnote 6
+# Degree levels, lowest to highest, as returned by credsignal.reference.degrees.degree_level.
+DEGREE_LEVEL_RANKS = {"none": 0, "bachelor": 1, "master": 2, "doctor": 3}
+CAREER_OUTCOMES = ("new_internship", "new_job", "promotion", "none")
+# Fuzzy thresholds (rapidfuzz 0-100). Conservative: a miss only loses a diagnostic or turns a promotion into a
+# new job, a false hit would invent one.
+SAME_EMPLOYER_SCORE = 90.0
+CERTIFICATE_NAME_SCORE = 90.0
+# Words that do not tell employers apart ("Acme Ltd." and "ACME" are one employer): a versioned data file.
+# Read as a package resource: on a cluster the code runs from the --py-files zip, where __file__ is no folder.
+EMPLOYER_LEGAL_WORDS_FILE = "data/employer_legal_words.json"
+
+
+@lru_cache(maxsize=1)
+def employer_legal_words() -> frozenset[str]:
+    """The legal-form words of EMPLOYER_LEGAL_WORDS_FILE, normalised like employer names."""
+    from credsignal.reference._text import normalise
+
+    from importlib import resources
+
+    words = json.loads(resources.files("jobs").joinpath(EMPLOYER_LEGAL_WORDS_FILE).read_text(encoding="utf-8"))["words"]
+    return frozenset(normalise(word) for word in words)
+
+# Columns that identify one fetched record in the silver profile tables (jobs.parse.split_profiles).
+PROFILE_RECORD_KEY = ["crawl_id", "source_file", "line_number"]
+
+# Lineage of bronze rows: the later delivery of the same key wins (a re-delivered or corrected row).
+# (A function, not a constant: this module is imported on the Python workers, where no SparkContext exists.)
+def _delivery_order() -> list[Column]:
+    return [F.col("dt").desc(), F.col("source_file").desc(), F.col("line_number").desc()]
+
+# ------------------------------------------------------------------------------------------------ output schemas
+
+def _column(name: str, data_type, description: str, nullable: bool = True) -> StructField:
+    """An output column; its one-line description lives in the field metadata (the single source of truth that
+    column_descriptions, the publish step's Parquet metadata and docs/data_dictionary.md follow)."""
+    return StructField(name, data_type, nullable=nullable, metadata={"description": description})
+
+
+LEARNER_OUTCOMES_FULL_SCHEMA = StructType([
+    _column("learner_id", StringType(), "Platform learner identifier (one row per randomized learner).", nullable=False),
+    _column("batch", IntegerType(), "Randomization batch (monthly cohort) of the assignment."),
+    _column("treatment", IntegerType(), "1 if assigned to arm 'treatment' (nudged to share on LinkedIn), else 0."),
+    _column("randomized_at", DateType(), "Randomization date (UTC) of the assignment."),
+    _column("stratum", StringType(), "Randomization stratum of the assignment."),
+    _column("certificate_id", StringType(),
+            "Study certificate: the certificate granted in the calendar month ending at randomized_at (earliest); "
+            "null when none."),
+    _column("primary_domain", StringType(), "Primary domain of the study certificate's course; null without one."),
+    _column("credential_type", StringType(), "Credential type of the study certificate; null without one."),
+    _column("developing_country", IntegerType(),
+            "1 if the learner's latest country is not an OECD member (appendix B.1), 0 if it is, null if unknown."),
+    _column("education_level", StringType(), "Survey education level of the latest learner record, or 'not mentioned'."),
+    _column("gender", StringType(), "Survey gender of the latest learner record, or 'not mentioned'."),
+    _column("main_skill", StringType(), "The learner's highest-scoring skill (ties: alphabetical); null without scores."),
+    _column("main_skill_score", DoubleType(), "Score of main_skill (latest measurement)."),
+    _column("main_skill_standardized", DoubleType(),
+            "(main_skill_score - mean score of that skill) / max score of that skill, over all scored learners."),
+    _column("logged_in_after_randomization", IntegerType(),
+            "1 if any app session started in (randomized_at 00:00 UTC, + 30 days], else 0."),
+    _column("count_views_all", LongType(), "Views of the study certificate from randomized_at 00:00 UTC to the end of as_of."),
+    _column("count_views_by_others", LongType(), "Of count_views_all, views not by the owner (by_owner false)."),
+    _column("count_views_linkedin", LongType(),
+            "Of count_views_all, views whose referrer is linkedin.com or a subdomain, lnkd.in or the LinkedIn Android app."),
+    _column("count_views_linkedin_by_others", LongType(), "Of count_views_linkedin, views not by the owner."),
+    _column("views_all", IntegerType(), "All Views: 1 if count_views_all > 0, else 0."),
+    _column("views_all_by_others", IntegerType(), "All Views by Others: 1 if count_views_by_others > 0, else 0."),
+    _column("views_linkedin", IntegerType(), "Views LinkedIn: 1 if count_views_linkedin > 0, else 0."),
+    _column("views_linkedin_by_others", IntegerType(),
+            "Views LinkedIn by Others: 1 if count_views_linkedin_by_others > 0, else 0."),
+    _column("has_linkedin_url", IntegerType(), "1 if the latest learner record has a non-blank LinkedIn URL, else 0."),
+])
+
+LINKEDIN_FEATURES_SCHEMA = StructType([
+    _column("profile_url_normalized", StringType(), "Join key: the normalised LinkedIn profile URL (linkedin.com/in/<slug>)."),
+    _column("profile_status", StringType(), "Parse status of the latest fetch of the profile (ok or partial)."),
+    _column("new_job", IntegerType(),
+            "New Job: 1 if a position starts in a month >= randomization month + 1 and <= the as_of month."),
+    _column("new_job_4m", IntegerType(), "As new_job with randomization month + 4 (robustness, footnote 6)."),
+    _column("new_job_in_scope", IntegerType(), "As new_job, counting only tech or managerial titles."),
+    _column("new_job_in_scope_4m", IntegerType(), "As new_job_4m, counting only tech or managerial titles."),
+    _column("past_job_in_scope", IntegerType(),
+            "1 if the most recent position started in or before the randomization month has a tech or managerial title."),
+    _column("past_tech_job", IntegerType(), "1 if any position started in or before the randomization month has a tech title."),
+    _column("past_managerial_job", IntegerType(),
+            "1 if any position started in or before the randomization month has a managerial title."),
+    _column("followup_months", IntegerType(), "Calendar months from the randomization month to the as_of month."),
+    _column("months_to_new_job", IntegerType(),
+            "Calendar months from the randomization month to the first new_job start; null when none."),
+    _column("months_to_new_job_in_scope", IntegerType(),
+            "Calendar months from the randomization month to the first new_job_in_scope start; null when none."),
+    _column("credential_shared", IntegerType(),
+            "1 if the normalised study certificate ID equals a profile credential ID or the ID in a credential URL."),
+    _column("credential_shared_by_name", IntegerType(),
+            "Diagnostic (not sharing): 1 if no ID matched but a Coursera certification without ID has the course's name."),
+    _column("professional_experience_years", DoubleType(),
+            "Calendar months from the earliest position start to the experience reference date, / 12; null without positions."),
+    _column("linkedin_degree_level", StringType(), "Highest degree level on the profile: doctor, master, bachelor or none."),
+    _column("has_degree_linkedin", IntegerType(), "1 if linkedin_degree_level is bachelor or above, else 0."),
+    _column("has_bachelor_linkedin", IntegerType(), "1 if linkedin_degree_level is bachelor (one-hot of the highest level)."),
+    _column("has_master_linkedin", IntegerType(), "1 if linkedin_degree_level is master (one-hot of the highest level)."),
+    _column("has_doctor_linkedin", IntegerType(), "1 if linkedin_degree_level is doctor (one-hot of the highest level)."),
+    _column("currently_enrolled", IntegerType(), "1 if an education entry ends after as_of year - 1, else 0."),
+    _column("years_since_latest_degree", IntegerType(),
+            "as_of year - end year of the latest degree (bachelor or above), floored at 0; null without one."),
+    _column("university_national_rank", IntegerType(),
+            "CWUR national rank (latest year) of the latest degree's school; null without a confident match."),
+    _column("university_match_score", DoubleType(), "rapidfuzz score (0-100) of the university match; null without one."),
+    _column("career_outcome", StringType(),
+            "Appendix B.4: new_internship, new_job, promotion (most recent position started >= experiment start) or none."),
+    _column("profile_length_chars", IntegerType(),
+            "Visible profile characters, excluding certifications and the positions that count as new jobs."),
+])
+
+LEARNER_OUTCOMES_LINKEDIN_SCHEMA = StructType([*LEARNER_OUTCOMES_FULL_SCHEMA.fields, *LINKEDIN_FEATURES_SCHEMA.fields])
+
+PROFILE_MATCH_REPORT_SCHEMA = StructType([
+    StructField("subject", StringType(), nullable=False),  # "learner" or "profile"
+    StructField("outcome", StringType(), nullable=False),
+    StructField("count", LongType(), nullable=False),
+])
+
+# Results of the reference classifiers, as computed by `lookup`.
+TITLE_CLASS_SCHEMA = StructType([
+    StructField("tech", BooleanType()),
+    StructField("managerial", BooleanType()),
+    StructField("internship", BooleanType()),
+    StructField("in_scope", BooleanType()),
+])
+UNIVERSITY_RANK_SCHEMA = StructType([
+    StructField("university_national_rank", IntegerType()),
+    StructField("university_match_score", DoubleType()),
+])
+
+OUTPUT_TABLES = ("learner_outcomes_full", "learner_outcomes_linkedin")
+OUTPUT_SCHEMAS = {"learner_outcomes_full": LEARNER_OUTCOMES_FULL_SCHEMA,
+                  "learner_outcomes_linkedin": LEARNER_OUTCOMES_LINKEDIN_SCHEMA}
+
+
+def column_descriptions(table: str) -> dict[str, str]:
+    """{column: one-line description} of an output table, in column order (from the schema's field metadata)."""
+    if table not in OUTPUT_SCHEMAS:
+        raise KeyError(f"unknown feature table {table!r}; expected one of {sorted(OUTPUT_SCHEMAS)}")
+    return {field.name: field.metadata["description"] for field in OUTPUT_SCHEMAS[table].fields}
+
+
+def conform(frame: DataFrame, schema: StructType) -> DataFrame:
+    """Exactly the schema's columns, in its order and types, with their metadata (descriptions)."""
+    return frame.select(*(F.col(field.name).cast(field.dataType).alias(field.name, metadata=field.metadata)
+                          for field in schema.fields))
+
+
+# ------------------------------------------------------------------------------------------------ shared helpers
+
+def month_index(column: Column | str) -> Column:
+    """Calendar month number (year * 12 + month - 1) of a date or timestamp, so that month differences are
+    subtractions: Jan 2023 - Dec 2022 = 1 whatever the days. (A candidate for credsignal/ if others need it.)"""
+    column = F.col(column) if isinstance(column, str) else column
+    return F.year(column) * 12 + F.month(column) - 1
+
+
+def flag(condition: Column) -> Column:
+    """0/1 integer of a boolean condition; null (unknown) counts as 0."""
+    return F.when(condition, 1).otherwise(0)
+
+
+def latest_delivery(frame: DataFrame, key: Sequence[str], order: Sequence[Column] = ()) -> DataFrame:
+    """One row per `key` across bronze partitions: the first by `order`, then the latest delivery (dt, then
+    source file and line), so a row re-delivered on a later day counts once and a correction wins."""
+    window = Window.partitionBy(*key).orderBy(*order, *_delivery_order())
+    return frame.withColumn("_rank", F.row_number().over(window)).where("_rank = 1").drop("_rank")
+
+
+def lookup(frame: DataFrame, keys: Sequence[str], compute: Callable[..., tuple], result: StructType) -> DataFrame:
+    """`frame` with `result`'s columns added, computed by the Python function `compute(*key_values)` once per
+    distinct combination of `keys` (nulls included), then broadcast-joined back.
+
+    This is how the reference classifiers are applied: thousands of distinct titles instead of millions of rows.
+    The distinct keys are collected and classified on the driver (an eager Spark job), and the small result goes
+    back as a local relation. Classifying on the executors instead (mapInArrow over the distinct keys) puts
+    `frame`'s plan into the query twice per lookup, so chained lookups double the plan each time and the analyzer
+    alone took minutes; the driver round trip keeps the plan linear, and the key sets are small (countries,
+    profile URLs, titles, schools, credential IDs: at most tens of thousands at full scale).
+    """
+    keys = list(keys)
+    key_fields = [StructField(f"_key_{i}", frame.schema[name].dataType, nullable=True) for i, name in enumerate(keys)]
+    schema = StructType([*key_fields, *(StructField(f.name, f.dataType, nullable=True) for f in result.fields)])
+    distinct = frame.select(*keys).distinct().collect()
+    rows = [(*values, *compute(*values)) for values in (tuple(row) for row in distinct)]
+    table = frame.sparkSession.createDataFrame(rows, schema)
+    condition = [frame[name].eqNullSafe(table[f"_key_{i}"]) for i, name in enumerate(keys)]
+    return frame.join(F.broadcast(table), condition, "left").drop(*(f"_key_{i}" for i in range(len(keys))))
+
+
+# Python functions applied by `lookup`.
+
+def _normalized_profile_url(url: str | None) -> tuple:
+    from parsers.profile_url import normalize_profile_url
+
+    return (normalize_profile_url(url),)
+
+
+def _developing_country(country: str | None) -> tuple:
+    from credsignal.reference.countries import developed_country_flag
+
+    developed = developed_country_flag(country)
+    return (None if developed is None else 1 - developed,)
+
+
+def _title_class(title: str | None) -> tuple:
+    from credsignal.reference.job_titles import classify_title
+
+    return tuple(classify_title(title))
+
+
+def _degree_level(text: str | None) -> tuple:
+    from credsignal.reference.degrees import degree_level
+
+    return (degree_level(text),)
+
+
+def _normalized_credential_id(credential_id: str | None) -> tuple:
+    from parsers.credentials import normalize_credential_id
+
+    return (normalize_credential_id(credential_id),)
+
+
+def _profile_credential_ids(shown_id: str | None, credential_url: str | None) -> tuple:
+    """The ID the certification shows and the ID inside its credential URL, each normalised (either may match)."""
+    from parsers.credentials import coursera_id_from_url, normalize_credential_id
+
+    return normalize_credential_id(shown_id), normalize_credential_id(coursera_id_from_url(credential_url))
+
+
+def _is_coursera_issuer(issuer: str | None) -> tuple:
+    from credsignal.reference._text import tokenise
+
+    return ("coursera" in tokenise(issuer or ""),)
+
+
+def _same_certificate_name(profile_name: str | None, course_name: str | None) -> tuple:
+    from rapidfuzz import fuzz
+
+    from credsignal.reference._text import normalise
+
+    if not profile_name or not course_name:
+        return (False,)
+    return (fuzz.ratio(normalise(profile_name), normalise(course_name)) >= CERTIFICATE_NAME_SCORE,)
+
+
+def employer_key(company: str | None) -> str:
+    """Employer name for comparison: accents, case, punctuation and legal-form words dropped."""
+    from credsignal.reference._text import tokenise
+
+    tokens = tokenise(company or "")
+    legal_words = employer_legal_words()
+    return " ".join(token for token in tokens if token not in legal_words) or " ".join(tokens)
+
+
+def same_employer(company: str | None, other: str | None) -> bool:
+    """Fuzzy employer equality (rapidfuzz token_sort_ratio >= SAME_EMPLOYER_SCORE); a missing name is never
+    the same employer."""
+    from rapidfuzz import fuzz
+
+    left, right = employer_key(company), employer_key(other)
+    if not left or not right:
+        return False
+    return left == right or fuzz.token_sort_ratio(left, right) >= SAME_EMPLOYER_SCORE
+
+
+def _same_employer(company: str | None, other: str | None) -> tuple:
+    return (same_employer(company, other),)
+
+
+def _university_rank(school: str | None, country: str | None, cwur_path: str | None) -> tuple:
+    """Rank of `school`: first among institutions of the learner's country, then anywhere (learners study
+    abroad); the ranker itself rejects names it cannot tell apart without a country."""
+    from credsignal.reference.universities import default_ranker
+
+    if not school:
+        return None, None
+    ranker = default_ranker(cwur_path)
+    match = ranker.match(school, country) or (ranker.match(school, None) if country else None)
+    return (match.national_rank, float(match.score)) if match else (None, None)
+
+
+# ------------------------------------------------------------------------------------------------ platform side
+
+def randomized_learners(assignments: DataFrame, experiment_id: str) -> DataFrame:
+    """The experiment's randomized learners, one row per learner (latest delivery of (experiment_id, learner_id)):
+    learner_id, batch, treatment (1 for arm "treatment", else 0), randomized_at, stratum."""
+    current = latest_delivery(assignments.where(F.col("experiment_id") == experiment_id), ["experiment_id", "learner_id"])
+    return current.select(
+        "learner_id", "batch", flag(F.col("arm") == TREATMENT_ARM).alias("treatment"), "randomized_at", "stratum"
+    )
+
+
+def learners_current(learners: DataFrame) -> DataFrame:
+    """The latest record of each learner across export days: the greatest updated_at wins (ties: the later
+    delivery). Bronze columns without lineage."""
+    current = latest_delivery(learners, ["learner_id"], [F.col("updated_at").desc()])
+    return current.select("learner_id", "country", "education_level", "gender", "linkedin_url", "registered_at",
+                          "updated_at")
+
+
+def learner_covariates(current_learners: DataFrame) -> DataFrame:
+    """Covariates from the latest learner record (paper 3.4.1, "Demographic and background characteristics").
+
+    - developing_country: "Following the OECD classification, we use this information to group countries into
+      developing and developed" (appendix B.1 list): 1 developing, 0 developed, null when the country is missing
+      or not recognised (reported, never guessed).
+    - education_level, gender: the survey answers, "not mentioned" when null ("Because response to the survey is
+      voluntary, we do not observe these characteristics for all learners").
+    - has_linkedin_url: 1 when the learner gave a non-blank LinkedIn URL.
+    - linkedin_url_normalized: the join key to profiles (parsers.profile_url.normalize_profile_url).
+    """
+    with_country = lookup(current_learners, ["country"], _developing_country,
+                          StructType([StructField("developing_country", IntegerType())]))
+    with_url = lookup(with_country, ["linkedin_url"], _normalized_profile_url,
+                      StructType([StructField("linkedin_url_normalized", StringType())]))
+    return with_url.select(
+        "learner_id", "country", "developing_country",
+        F.coalesce("education_level", F.lit(NOT_MENTIONED)).alias("education_level"),
+        F.coalesce("gender", F.lit(NOT_MENTIONED)).alias("gender"),
+        "linkedin_url",
+        flag(F.length(F.trim("linkedin_url")) > 0).alias("has_linkedin_url"),
+        "linkedin_url_normalized",
+    )
+
+
+def study_certificates(certificates: DataFrame, randomized: DataFrame) -> DataFrame:
+    """The study certificate of each randomized learner who has one: "the learner's certificate granted in the
+    calendar month that ends at randomized_at (earliest if several)" (issue 4; the paper randomizes each month's
+    graduates at the end of that month).
+
+    Granted from the first day of randomized_at's month through the end of the randomized_at day (UTC);
+    earliest granted_at wins, ties by certificate_id. Certificates are first deduplicated by certificate_id
+    across export days. Returns learner_id, randomized_at, certificate_id, course_name, primary_domain,
+    credential_type, granted_at.
+    """
+    current = latest_delivery(certificates, ["certificate_id"])
+    granted_day = F.to_date("granted_at")
+    in_month = current.join(randomized.select("learner_id", "randomized_at"), "learner_id").where(
+        (granted_day >= F.trunc("randomized_at", "month")) & (granted_day <= F.col("randomized_at"))
+    )
+    first = Window.partitionBy("learner_id").orderBy("granted_at", "certificate_id")
+    return (
+        in_month.withColumn("_rank", F.row_number().over(first)).where("_rank = 1")
+        .select("learner_id", "randomized_at", "certificate_id", "course_name", "primary_domain", "credential_type",
+                "granted_at")
+    )
+
+
+# Host of a URL: after an optional scheme and user-info, up to the first / : ? or #. The same pattern is used by
+# the DuckDB reference implementation (bench/bench_features.py).
+REFERRER_HOST_PATTERN = r"^(?:[a-z][a-z0-9+.\-]*://)?(?:[^/?#@]*@)?([^/:?#]*)"
+REFERRER_SCHEME_PATTERN = r"^([a-z][a-z0-9+.\-]*)://"
+
+
+def is_linkedin_referrer(referrer: Column | str) -> Column:
+    """A view "originated from LinkedIn (referral URL indicates LinkedIn)" (paper 3.4.3): the referrer's host is
+    linkedin.com or any subdomain of it (www., br., m., ...), lnkd.in (LinkedIn's link shortener), or the
+    LinkedIn Android app referrer android-app://com.linkedin.android. Case-insensitive; a null or empty referrer
+    is not LinkedIn, nor are look-alikes such as notlinkedin.com or linkedin.com.evil.io."""
+    text = F.lower(F.trim(F.col(referrer) if isinstance(referrer, str) else referrer))
+    host = F.regexp_extract(text, REFERRER_HOST_PATTERN, 1)
+    scheme = F.regexp_extract(text, REFERRER_SCHEME_PATTERN, 1)
+    web = (host == "linkedin.com") | host.endswith(".linkedin.com") | (host == "lnkd.in")
+    android_app = (scheme == "android-app") & (host == "com.linkedin.android")
+    return F.coalesce(web | android_app, F.lit(False))
+
+
+VIEW_COUNT_COLUMNS = ["count_views_all", "count_views_by_others", "count_views_linkedin", "count_views_linkedin_by_others"]
+# The 0/1 flag of each count, in the same order (the paper's names: "All Views by Others", not "views_by_others").
+VIEW_FLAG_COLUMNS = ["views_all", "views_all_by_others", "views_linkedin", "views_linkedin_by_others"]
+
+
+def view_counts(views: DataFrame, study_certs: DataFrame, *, as_of: date) -> DataFrame:
+    """Views of the study certificate from randomized_at 00:00 UTC through the end of the as_of day (views
+    deduplicated by view_id across export days), per learner with a study certificate.
+
+    Paper 3.4.3: "All Views equals one when the certificate received at least one view. All Views by Others
+    equals one when the certificate page was viewed at least once by someone other than the learner. Views
+    LinkedIn equals one when at least one view originated from LinkedIn (referral URL indicates LinkedIn). Views
+    LinkedIn by Others equals one when at least one view originated from LinkedIn and was made by someone other
+    than the learner." Others = by_owner false. Counts count_views_* and 0/1 flags views_*.
+    """
+    window_start = F.to_timestamp(F.col("randomized_at"))
+    window_end = F.to_timestamp(F.date_add(F.lit(as_of), 1))  # exclusive: the as_of day is included
+    in_window = (
+        latest_delivery(views, ["view_id"])
+        .join(study_certs.select("learner_id", "certificate_id", "randomized_at"), "certificate_id")
+        .where((F.col("viewed_at") >= window_start) & (F.col("viewed_at") < window_end))
+        .withColumn("_linkedin", is_linkedin_referrer("referrer"))
+        .withColumn("_other", ~F.col("by_owner"))
+    )
+    counts = in_window.groupBy("learner_id").agg(
+        F.count(F.lit(1)).alias("count_views_all"),
+        F.count(F.when(F.col("_other"), 1)).alias("count_views_by_others"),
+        F.count(F.when(F.col("_linkedin"), 1)).alias("count_views_linkedin"),
+        F.count(F.when(F.col("_linkedin") & F.col("_other"), 1)).alias("count_views_linkedin_by_others"),
+    )
+    count_columns = VIEW_COUNT_COLUMNS
+    return (
+        study_certs.select("learner_id").join(counts, "learner_id", "left")
+        .select("learner_id", *(F.coalesce(c, F.lit(0)).cast("long").alias(c) for c in count_columns))
+        .select("*", *(flag(F.col(c) > 0).alias(name) for c, name in zip(count_columns, VIEW_FLAG_COLUMNS)))
+    )
+
+
+def logged_in_after_randomization(sessions: DataFrame, randomized: DataFrame) -> DataFrame:
+    """1 when the learner has any app session in (randomized_at, randomized_at + 30 days] (issue 4; paper 3.3.4
+    reports the share of learners who open the app within 30 days of randomization). randomized_at is a date,
+    taken as its 00:00 UTC instant, consistently with the view window; so the window is
+    (R 00:00, R+30 00:00]."""
+    start = F.to_timestamp(F.col("randomized_at"))
+    end = F.to_timestamp(F.date_add(F.col("randomized_at"), LOGIN_WINDOW_DAYS))
+    logged = (
+        sessions.select("learner_id", "started_at")
+        .join(randomized.select("learner_id", "randomized_at"), "learner_id")
+        .where((F.col("started_at") > start) & (F.col("started_at") <= end))
+        .select("learner_id").distinct()
+        .withColumn("_logged", F.lit(1))
+    )
+    return randomized.select("learner_id").join(logged, "learner_id", "left").select(
+        "learner_id", F.coalesce("_logged", F.lit(0)).alias("logged_in_after_randomization")
+    )
+
+
+def main_skill(skill_scores: DataFrame) -> DataFrame:
+    """The learner's main skill and its score (paper 3.4.1: "Coursera assesses skill mastery using a
+    Glicko-based algorithm ... We use both the absolute skill score and a max-mean standardization computed
+    within each specific skill category"; footnote 4: "(learner's skill score - mean skill score) / (max skill
+    score), where mean and max are computed at the level of each specific skill").
+
+    One score per (learner, skill): the latest measured_at (then the latest delivery). main_skill is the
+    highest-scoring skill, ties alphabetical. The mean and max of a skill are over every learner scored on it;
+    the standardized score is null when that max is 0.
+    """
+    scores = latest_delivery(skill_scores, ["learner_id", "skill"], [F.col("measured_at").desc()])
+    per_skill = Window.partitionBy("skill")
+    best = Window.partitionBy("learner_id").orderBy(F.col("score").desc(), F.col("skill"))
+    return (
+        scores.select("learner_id", "skill", "score",
+                      F.avg("score").over(per_skill).alias("_mean"), F.max("score").over(per_skill).alias("_max"))
+        .withColumn("_rank", F.row_number().over(best)).where("_rank = 1")
+        .select(
+            "learner_id", F.col("skill").alias("main_skill"), F.col("score").alias("main_skill_score"),
+            F.when(F.col("_max") != 0, (F.col("score") - F.col("_mean")) / F.col("_max"))
+            .alias("main_skill_standardized"),
+        )
+    )
+
+
+def learner_outcomes_full(
+    assignments: DataFrame,
+    learners: DataFrame,
+    certificates: DataFrame,
+    views: DataFrame,
+    sessions: DataFrame,
+    skill_scores: DataFrame,
+    *,
+    experiment_id: str,
+    as_of: date,
+) -> DataFrame:
+    """Table `learner_outcomes_full` (LEARNER_OUTCOMES_FULL_SCHEMA) from the bronze tables: one row per randomized
+    learner of `experiment_id` ("all of experiment_assignments for the configured experiment"). Learners without
+    a study certificate have null certificate columns and zero views; without a learner record, "not mentioned"
+    survey answers, null developing_country and has_linkedin_url 0."""
+    randomized = randomized_learners(assignments, experiment_id)
+    covariates = learner_covariates(learners_current(learners))
+    study = study_certificates(certificates, randomized)
+    table = (
+        randomized
+        .join(study.select("learner_id", "certificate_id", "primary_domain", "credential_type"), "learner_id", "left")
+        .join(covariates, "learner_id", "left")
+        .join(main_skill(skill_scores), "learner_id", "left")
+        .join(logged_in_after_randomization(sessions, randomized), "learner_id", "left")
+        .join(view_counts(views, study, as_of=as_of), "learner_id", "left")
+    )
+    zero_if_missing = [f.name for f in LEARNER_OUTCOMES_FULL_SCHEMA.fields
+                       if f.name.startswith(("count_views", "views_")) or f.name == "has_linkedin_url"]
+    table = table.fillna(0, subset=zero_if_missing).fillna(NOT_MENTIONED, subset=["education_level", "gender"])
+    return conform(table, LEARNER_OUTCOMES_FULL_SCHEMA)
+
+
+# ------------------------------------------------------------------------------------------------ LinkedIn side
+
+def latest_profiles(profiles: DataFrame) -> DataFrame:
+    """The latest fetch of each normalised profile URL (fetched_at, then crawl, file and line), whatever its
+    status: "If a URL was fetched several times, use the latest fetched_at"."""
+    window = Window.partitionBy("profile_url_normalized").orderBy(
+        F.col("fetched_at").desc_nulls_last(), F.col("crawl_id").desc(), F.col("source_file").desc(),
+        F.col("line_number").desc(),
+    )
+    return (
+        profiles.where(F.col("profile_url_normalized").isNotNull())
+        .withColumn("_rank", F.row_number().over(window)).where("_rank = 1").drop("_rank")
+    )
+
+
+def profile_matches(randomized: DataFrame, covariates: DataFrame, profiles: DataFrame) -> DataFrame:
+    """Each randomized learner's profile match: learner_id, match (matched, no_learner_record, no_url,
+    unparseable_url, not_fetched, or fetch_failed:<status>), and for a fetched URL the record key, the normalised
+    URL, the parse status and the profile length columns."""
+    latest = latest_profiles(profiles).select(
+        *PROFILE_RECORD_KEY, F.col("profile_url_normalized").alias("_url"), F.col("status").alias("profile_status"),
+        "profile_length_chars", "length_certifications",
+    )
+    joined = (
+        randomized.select("learner_id")
+        .join(covariates.select("learner_id", "has_linkedin_url", "linkedin_url_normalized",
+                                F.lit(True).alias("_has_record")), "learner_id", "left")
+        .join(latest, F.col("linkedin_url_normalized") == F.col("_url"), "left")
+    )
+    match = (
+        F.when(F.col("_has_record").isNull(), "no_learner_record")
+        .when(F.col("has_linkedin_url") == 0, "no_url")
+        .when(F.col("linkedin_url_normalized").isNull(), "unparseable_url")
+        .when(F.col("_url").isNull(), "not_fetched")
+        .when(F.col("profile_status").isin(*PARSED_STATUSES), "matched")
+        .otherwise(F.concat(F.lit("fetch_failed:"), F.col("profile_status")))
+    )
+    return joined.select(
+        "learner_id", match.alias("match"), F.col("_url").alias("profile_url_normalized"), *PROFILE_RECORD_KEY,
+        "profile_status", "profile_length_chars", "length_certifications",
+    )
+
+
+def match_report(matches: DataFrame, profiles: DataFrame) -> DataFrame:
+    """Counts of the profile match (PROFILE_MATCH_REPORT_SCHEMA): per learner outcome (subject "learner"); for
+    fetched profiles (subject "profile"): URLs that belong to no randomized learner (ignored, no row),
+    records whose URL could not be normalised, URLs matched by several learners."""
+    learner_counts = matches.groupBy(F.lit("learner").alias("subject"), F.col("match").alias("outcome")).count()
+    learner_urls = matches.where(F.col("profile_url_normalized").isNotNull()).groupBy("profile_url_normalized") \
+        .agg(F.count(F.lit(1)).alias("_learners"))
+    fetched = latest_profiles(profiles).select("profile_url_normalized")
+    no_learner = (
+        fetched.join(learner_urls, "profile_url_normalized", "left_anti")
+        .groupBy(F.lit("profile").alias("subject"), F.lit("no_randomized_learner").alias("outcome")).count()
+    )
+    unparseable = (
+        profiles.where(F.col("profile_url_normalized").isNull())
+        .groupBy(F.lit("profile").alias("subject"), F.lit("unparseable_profile_url").alias("outcome")).count()
+    )
+    shared = (
+        learner_urls.where(F.col("_learners") > 1)
+        .groupBy(F.lit("profile").alias("subject"), F.lit("url_of_several_learners").alias("outcome")).count()
+    )
+    return conform(learner_counts.unionByName(no_learner).unionByName(unparseable).unionByName(shared),
+                   PROFILE_MATCH_REPORT_SCHEMA)
+
+
+def classify_positions(positions: DataFrame) -> DataFrame:
+    """Positions with the title classes of credsignal.reference.job_titles.classify_title (tech, managerial,
+    internship, in_scope = tech or managerial), computed once per distinct title."""
+    return lookup(positions, ["title"], _title_class, TITLE_CLASS_SCHEMA)
+
+
+def starts_new_job(start_month: Column, randomized_at: Column, *, as_of: date, months_after: int) -> Column:
+    """A position start that counts as a new job: "a starting date at least one month after randomization"
+    (paper 3.4.3; footnote 6: four months in robustness checks), i.e. its calendar month is >= the randomization
+    month + `months_after` and <= the as_of month. A missing start never counts."""
+    start = month_index(start_month)
+    qualifies = (start >= month_index(randomized_at) + months_after) & (start <= month_index(F.lit(as_of)))
+    return F.coalesce(qualifies, F.lit(False))
+
+
+def new_jobs(learner_positions: DataFrame, *, as_of: date) -> DataFrame:
+    """Per learner with positions: new_job, new_job_4m, new_job_in_scope, new_job_in_scope_4m and the survival
+    times months_to_new_job, months_to_new_job_in_scope.
+
+    Paper 3.4.3: "New Job is an indicator equal to one if the learner reports a new position on LinkedIn with a
+    starting date at least one month after randomization ... This broad definition includes all new positions,
+    whether with new employers or internal promotions" (so a new role at the same employer counts). "New Job in
+    Scope ... a new position in the technology sector or a managerial role" (title classes of
+    classify_positions). months_to_*: randomization month to the first qualifying start (null when none).
+    """
+    one = starts_new_job(F.col("start_month"), F.col("randomized_at"), as_of=as_of, months_after=NEW_JOB_MONTHS_AFTER)
+    four = starts_new_job(F.col("start_month"), F.col("randomized_at"), as_of=as_of,
+                          months_after=NEW_JOB_ROBUSTNESS_MONTHS_AFTER)
+    in_scope = F.coalesce(F.col("in_scope"), F.lit(False))
+    months = month_index("start_month") - month_index("randomized_at")
+    return learner_positions.groupBy("learner_id").agg(
+        F.max(flag(one)).alias("new_job"),
+        F.max(flag(four)).alias("new_job_4m"),
+        F.max(flag(one & in_scope)).alias("new_job_in_scope"),
+        F.max(flag(four & in_scope)).alias("new_job_in_scope_4m"),
+        F.min(F.when(one, months)).alias("months_to_new_job"),
+        F.min(F.when(one & in_scope, months)).alias("months_to_new_job_in_scope"),
+    )
+
+
+def past_jobs(learner_positions: DataFrame) -> DataFrame:
+    """Baseline job covariates from positions that started in or before the randomization month:
+    past_job_in_scope (the most recent such position - latest start month, ties by profile order - has an
+    in-scope title), past_tech_job and past_managerial_job (any such position has a tech / managerial title)."""
+    before = learner_positions.where(month_index("start_month") <= month_index("randomized_at"))
+    latest = Window.partitionBy("learner_id").orderBy(F.col("start_month").desc(), F.col("position_index"))
+    return (
+        before.withColumn("_latest", F.row_number().over(latest) == 1)
+        .groupBy("learner_id").agg(
+            F.max(flag(F.col("_latest") & F.col("in_scope"))).alias("past_job_in_scope"),
+            F.max(flag(F.col("tech"))).alias("past_tech_job"),
+            F.max(flag(F.col("managerial"))).alias("past_managerial_job"),
+        )
+    )
+
+
+def professional_experience(learner_positions: DataFrame, *, reference_date: date = EXPERIENCE_REFERENCE_DATE) -> DataFrame:
+    """professional_experience_years: calendar months from the earliest position start to `reference_date`
+    (the paper's August 2023) divided by 12, floored at 0 (a start after the reference date is no experience).
+    Positions without a parseable start are ignored; null when none has one."""
+    months = month_index(F.lit(reference_date)) - month_index(F.min("start_month"))
+    return learner_positions.groupBy("learner_id").agg(
+        F.when(F.min("start_month").isNotNull(), F.greatest(months / F.lit(12.0), F.lit(0.0)))
+        .alias("professional_experience_years")
+    )
+
+
+def career_outcome(learner_positions: DataFrame, *, experiment_start: date = EXPERIMENT_START) -> DataFrame:
+    """career_outcome (appendix B.4): "we calculated the time difference in months between the start date of the
+    most recent experience and September 2022, when our experiment started. If the time difference is greater
+    than or equal to 0 months ...: If "Intern" is found in the current job title, the outcome is classified as a
+    new internship. If the employer of the current job differs from the employer of the previous job, ... new
+    job. Otherwise ... promotion." Otherwise "none".
+
+    Most recent = latest start month (ties by profile order); previous = the next one in that order. The
+    internship test is classify_title's internship class; employers are compared with `same_employer`. No
+    previous position (a first job) or a missing employer name gives "new_job". Uses `experiment_start`, not
+    the learner's randomization month."""
+    order = Window.partitionBy("learner_id").orderBy(F.col("start_month").desc(), F.col("position_index"))
+    ranked = (
+        learner_positions.where(F.col("start_month").isNotNull())
+        .withColumn("_order", F.row_number().over(order))
+        .where("_order <= 2")
+    )
+    current = ranked.where("_order = 1").select("learner_id", "start_month", "company", "internship")
+    previous = ranked.where("_order = 2").select("learner_id", F.col("company").alias("_previous_company"))
+    pairs = lookup(current.join(previous, "learner_id", "left"), ["company", "_previous_company"], _same_employer,
+                   StructType([StructField("_same_employer", BooleanType())]))
+    outcome = (
+        F.when(month_index("start_month") < month_index(F.lit(experiment_start)), "none")
+        .when(F.col("internship"), "new_internship")
+        .when(F.coalesce(F.col("_same_employer"), F.lit(False)), "promotion")
+        .otherwise("new_job")
+    )
+    return pairs.select("learner_id", outcome.alias("career_outcome"))
+
+
+def education_features(learner_education: DataFrame, *, as_of: date, cwur_path: str | None = None) -> DataFrame:
+    """Education covariates (appendix B.4) per learner with education entries (learner_id, country and the
+    silver profile_education columns):
+
+    - linkedin_degree_level: "the participant's highest level of education based on keywords found in the title
+      of their degree" (credsignal.reference.degrees.degree_level of the degree field): doctor > master >
+      bachelor > none; has_degree_linkedin ("TRUE if any of the above conditions are satisfied") and one-hot
+      has_bachelor/master/doctor_linkedin of the highest level.
+    - currently_enrolled: "set to TRUE if the end date of the participant's educational program is later than
+      2022" - any entry with end year > as_of year - 1.
+    - The latest degree: the entry with level bachelor or above and the latest end year (then the highest level,
+      then profile order). years_since_latest_degree: "the difference in years between 2023 and the ... most
+      recent academic degree. If the result is negative ... set to 0" (as_of year - end year, floored at 0; null
+      without an end year). university_national_rank: "national rankings provided by a public Kaggle dataset"
+      (CWUR, latest year per institution) of its school, with its rapidfuzz score university_match_score; null
+      when no confident match.
+    """
+    leveled = lookup(learner_education, ["degree"], _degree_level,
+                     StructType([StructField("_level", StringType())]))
+    level_rank = F.coalesce(
+        *[F.when(F.col("_level") == name, F.lit(rank)) for name, rank in DEGREE_LEVEL_RANKS.items()], F.lit(0)
+    )
+    leveled = leveled.withColumn("_level_rank", level_rank)
+    latest_degree_order = Window.partitionBy("learner_id").orderBy(
+        F.col("end_year").desc_nulls_last(), F.col("_level_rank").desc(), F.col("education_index")
+    )
+    latest_degree = (
+        leveled.where(F.col("_level_rank") >= DEGREE_LEVEL_RANKS["bachelor"])
+        .withColumn("_order", F.row_number().over(latest_degree_order)).where("_order = 1")
+        .select("learner_id", "school", "country",
+                # (greatest() skips nulls: without the guard a missing end year would give 0, not null.)
+                F.when(F.col("end_year").isNotNull(), F.greatest(F.lit(as_of.year) - F.col("end_year"), F.lit(0)))
+                .alias("years_since_latest_degree"))
+    )
+    ranked = lookup(latest_degree.withColumn("_cwur_path", F.lit(cwur_path).cast("string")),
+                    ["school", "country", "_cwur_path"], _university_rank, UNIVERSITY_RANK_SCHEMA)
+    highest = leveled.groupBy("learner_id").agg(
+        F.max("_level_rank").alias("_highest"),
+        F.max(flag(F.col("end_year") > as_of.year - 1)).alias("currently_enrolled"),
+    )
+    level_name = F.coalesce(*[F.when(F.col("_highest") == rank, F.lit(name))
+                              for name, rank in DEGREE_LEVEL_RANKS.items()])
+    return highest.join(ranked.drop("school", "country", "_cwur_path"), "learner_id", "left").select(
+        "learner_id",
+        level_name.alias("linkedin_degree_level"),
+        flag(F.col("_highest") >= DEGREE_LEVEL_RANKS["bachelor"]).alias("has_degree_linkedin"),
+        flag(F.col("_highest") == DEGREE_LEVEL_RANKS["bachelor"]).alias("has_bachelor_linkedin"),
+        flag(F.col("_highest") == DEGREE_LEVEL_RANKS["master"]).alias("has_master_linkedin"),
+        flag(F.col("_highest") == DEGREE_LEVEL_RANKS["doctor"]).alias("has_doctor_linkedin"),
+        "currently_enrolled", "years_since_latest_degree", "university_national_rank", "university_match_score",
+    )
+
+
+def credential_shared(learner_certifications: DataFrame, study: DataFrame) -> DataFrame:
+    """Per learner with a study certificate and profile certifications (learner_certifications: learner_id and
+    the silver profile_certifications columns; study: learner_id, certificate_id, course_name):
+
+    - credential_shared: "equal to one if the credential appears on the learner's LinkedIn profile at the time
+      of data collection" (paper 3.4.3; footnote 7: "Credentials are identified by their unique Coursera-issued
+      ID"): the study certificate_id, normalised (parsers.credentials.normalize_credential_id: upper-case, no
+      spaces or hyphens), equals a certification's shown ID or the ID inside its credential URL
+      (coursera_id_from_url), both normalised the same way.
+    - credential_shared_by_name: diagnostic, not sharing: 1 when no ID matched and a certification issued by
+      Coursera that carries no ID at all has a name fuzzily equal to the certificate's course name.
+    """
+    study_ids = lookup(study.select("learner_id", "certificate_id", "course_name"), ["certificate_id"],
+                       _normalized_credential_id, StructType([StructField("_study_id", StringType())]))
+    with_ids = lookup(learner_certifications, ["credential_id", "credential_url"], _profile_credential_ids,
+                      StructType([StructField("_shown_id", StringType()), StructField("_url_id", StringType())]))
+    with_issuer = lookup(with_ids, ["issuer"], _is_coursera_issuer,
+                         StructType([StructField("_coursera", BooleanType())]))
+    paired = with_issuer.join(study_ids, "learner_id")
+    named = lookup(paired, ["name", "course_name"], _same_certificate_name,
+                   StructType([StructField("_same_name", BooleanType())]))
+    id_match = (F.col("_shown_id") == F.col("_study_id")) | (F.col("_url_id") == F.col("_study_id"))
+    no_id = F.col("_shown_id").isNull() & F.col("_url_id").isNull() & F.col("credential_id_normalized").isNull()
+    by_name = F.col("_coursera") & no_id & F.col("_same_name")
+    return (
+        named.groupBy("learner_id").agg(F.max(flag(id_match)).alias("credential_shared"),
+                                        F.max(flag(by_name)).alias("_by_name"))
+        .select("learner_id", "credential_shared",
+                F.when(F.col("credential_shared") == 1, 0).otherwise(F.col("_by_name")).alias("credential_shared_by_name"))
+    )
+
+
+def profile_length(matched: DataFrame, learner_positions: DataFrame, *, as_of: date) -> DataFrame:
+    """profile_length_chars: the visible profile text (the parser's profile_length_chars, the sum of its
+    sections) minus the certifications section and minus the text of the positions that count as new jobs
+    (new_job's definition), so that the credential and the outcome do not inflate the covariate. Floored at 0."""
+    new_job_text = (
+        learner_positions
+        .where(starts_new_job(F.col("start_month"), F.col("randomized_at"), as_of=as_of,
+                              months_after=NEW_JOB_MONTHS_AFTER))
+        .groupBy("learner_id").agg(F.sum(F.coalesce("length_chars", F.lit(0))).alias("_new_job_chars"))
+    )
+    visible = (F.coalesce(F.col("profile_length_chars"), F.lit(0)) - F.coalesce(F.col("length_certifications"), F.lit(0))
+               - F.coalesce(F.col("_new_job_chars"), F.lit(0)))
+    return matched.select("learner_id", "profile_length_chars", "length_certifications") \
+        .join(new_job_text, "learner_id", "left") \
+        .select("learner_id", F.greatest(visible, F.lit(0)).cast("int").alias("profile_length_chars"))
+
+
+def learner_outcomes_linkedin(
+    full: DataFrame,
+    learners: DataFrame,
+    certificates: DataFrame,
+    profiles: DataFrame,
+    positions: DataFrame,
+    education: DataFrame,
+    certifications: DataFrame,
+    *,
+    as_of: date,
+    experience_reference_date: date = EXPERIENCE_REFERENCE_DATE,
+    experiment_start: date = EXPERIMENT_START,
+    cwur_path: str | Path | None = None,
+) -> DataFrame:
+    """Table `learner_outcomes_linkedin` (LEARNER_OUTCOMES_LINKEDIN_SCHEMA): the rows of `full` (the
+    learner_outcomes_full table) whose learner's normalised LinkedIn URL matches a fetched profile whose latest
+    fetch parsed (status ok or partial), with the LinkedIn columns. `learners`, `certificates` are bronze; the
+    rest are the silver profile tables. A learner with no positions has every new/past flag 0, months_to_* and
+    professional_experience_years null, career_outcome "none"; without education, degree level "none"."""
+    # The LinkedIn side is small (one row per matched learner or profile entry) but every definition reads the
+    # same inputs, so they are materialised (localCheckpoint) once: without it the query plan repeats the matching
+    # and classification plans in every branch, and planning alone dominates the run time.
+    covariates = learner_covariates(learners_current(learners)).select(
+        "learner_id", "country", "has_linkedin_url", "linkedin_url_normalized").localCheckpoint()
+    matches = profile_matches(full.select("learner_id"), covariates, profiles)
+    matched = matches.where(F.col("match") == "matched").join(
+        full.select("learner_id", "randomized_at", "certificate_id"), "learner_id"
+    ).join(covariates.select("learner_id", "country"), "learner_id", "left").localCheckpoint()
+    record_key = matched.select("learner_id", "randomized_at", "country", *PROFILE_RECORD_KEY)
+
+    learner_positions = classify_positions(record_key.join(positions, PROFILE_RECORD_KEY)).localCheckpoint()
+    learner_education = record_key.join(education, PROFILE_RECORD_KEY).localCheckpoint()
+    learner_certifications = record_key.select("learner_id", *PROFILE_RECORD_KEY).join(
+        certifications, PROFILE_RECORD_KEY).localCheckpoint()
+    study = matched.where(F.col("certificate_id").isNotNull()).select("learner_id", "certificate_id").join(
+        latest_delivery(certificates, ["certificate_id"]).select("certificate_id", "course_name"), "certificate_id"
+    ).localCheckpoint()
+
+    # Each per-learner table has at most one row per matched learner (the LinkedIn sample: tens of thousands), so
+    # they are broadcast: a chain of sort-merge joins would run one sorter per join in the same task.
+    per_learner = [
+        new_jobs(learner_positions, as_of=as_of),
+        past_jobs(learner_positions),
+        professional_experience(learner_positions, reference_date=experience_reference_date),
+        career_outcome(learner_positions, experiment_start=experiment_start),
+        credential_shared(learner_certifications, study),
+        education_features(learner_education, as_of=as_of, cwur_path=None if cwur_path is None else str(cwur_path)),
+        profile_length(matched, learner_positions, as_of=as_of),
+    ]
+    features = matched.select("learner_id", "profile_url_normalized", "profile_status",
+                              (month_index(F.lit(as_of)) - month_index("randomized_at")).alias("followup_months"))
+    for table in per_learner:
+        features = features.join(F.broadcast(table), "learner_id", "left")
+    zero_flags = [f.name for f in LINKEDIN_FEATURES_SCHEMA.fields
+                  if f.name.startswith(("new_job", "past_", "credential_shared", "has_", "currently_enrolled"))]
+    features = (
+        features.fillna(0, subset=zero_flags)
+        .fillna({"career_outcome": "none", "linkedin_degree_level": "none"})
+    )
+    return conform(full.join(F.broadcast(features), "learner_id"), LEARNER_OUTCOMES_LINKEDIN_SCHEMA)
+
+
+def linkedin_match_report(full: DataFrame, learners: DataFrame, profiles: DataFrame) -> DataFrame:
+    """The profile match report of `learner_outcomes_linkedin` (see `match_report`)."""
+    covariates = learner_covariates(learners_current(learners))
+    return match_report(profile_matches(full.select("learner_id"), covariates, profiles), profiles)
+
+
+# ------------------------------------------------------------------------------------------------ reading, job
+
+SILVER_SCHEMAS: dict[str, StructType] = {}
+
+
+def silver_schema(table: str) -> StructType:
+    """The schema jobs.parse.split_profiles writes for `table` (derived from it, so the two never drift)."""
+    if not SILVER_SCHEMAS:
+        from jobs.parse import split_profiles
+
+        spark = SparkSession.getActiveSession()
+        empty = spark.createDataFrame([], PARSED_PROFILE_SCHEMA)
+        SILVER_SCHEMAS.update({name: frame.schema for name, frame in split_profiles(empty).tables().items()})
+    return SILVER_SCHEMAS[table]
+
+
+def read_bronze(spark: SparkSession, lake_root: Path, source: str, *, as_of: date) -> DataFrame:
+    """A bronze table as of `as_of` (export days dt <= as_of), with its contract schema; empty when absent."""
+    schema = bronze_schema(EXPORT_SOURCES[source])
+    path = lake.bronze_table(lake_root, source)
+    if not path.is_dir() or not any(path.glob("dt=*")):
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).parquet(str(path)).where(F.col("dt") <= F.lit(as_of))
+
+
+def read_silver(spark: SparkSession, lake_root: Path, table: str) -> DataFrame:
+    schema = silver_schema(table)
+    path = lake.silver_table(lake_root, table)
+    if not path.is_dir() or not any(path.glob("crawl_id=*")):
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).parquet(str(path))
+
+
+def build_tables(
+    spark: SparkSession,
+    lake_root: Path,
+    *,
+    as_of: date,
+    experiment_id: str,
+    experience_reference_date: date = EXPERIENCE_REFERENCE_DATE,
+    experiment_start: date = EXPERIMENT_START,
+    cwur_path: str | Path | None = None,
+) -> dict[str, DataFrame]:
+    """Read bronze (export days up to as_of) and silver from the lake and derive, unwritten:
+    learner_outcomes_full, learner_outcomes_linkedin and profile_match_report. The full table is persisted
+    (the LinkedIn table and the report build on it); the caller may unpersist it after writing."""
+    bronze = {source: read_bronze(spark, lake_root, source, as_of=as_of) for source in lake.PLATFORM_SOURCES}
+    silver = {table: read_silver(spark, lake_root, table)
+              for table in ("profiles", "profile_positions", "profile_education", "profile_certifications")}
+    full = learner_outcomes_full(
+        bronze["experiment_assignments"], bronze["learners"], bronze["certificates"], bronze["certificate_views"],
+        bronze["app_sessions"], bronze["skill_scores"], experiment_id=experiment_id, as_of=as_of,
+    ).persist()
+    linkedin = learner_outcomes_linkedin(
+        full, bronze["learners"], bronze["certificates"], silver["profiles"], silver["profile_positions"],
+        silver["profile_education"], silver["profile_certifications"], as_of=as_of,
+        experience_reference_date=experience_reference_date, experiment_start=experiment_start, cwur_path=cwur_path,
+    )
+    report = linkedin_match_report(full, bronze["learners"], silver["profiles"])
+    return {"learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin, "profile_match_report": report}
+
+
+def run(
+    spark: SparkSession,
+    config: Config,
+    *,
+    as_of: date | None = None,
+    write_to: Path,
+    experience_reference_date: date = EXPERIENCE_REFERENCE_DATE,
+    experiment_start: date = EXPERIMENT_START,
+    cwur_path: str | Path | None = None,
+) -> dict:
+    """Derive both tables from config.lake and write them as Parquet under `write_to/<table>/` (a staging folder:
+    publishing to lake/curated/ is the caller's). The match report goes to `write_to/_reports/profile_match.json`
+    (underscore: not a table) and is returned with the row counts."""
+    as_of = as_of or config.as_of
+    if as_of is None:
+        raise ValueError("the feature job needs an as_of date")
+    tables = build_tables(spark, config.lake, as_of=as_of, experiment_id=config.experiment_id,
+                          experience_reference_date=experience_reference_date, experiment_start=experiment_start,
+                          cwur_path=cwur_path)
+    try:
+        for name in OUTPUT_TABLES:
+            tables[name].orderBy("learner_id").write.mode("overwrite").parquet(str(write_to / name))
+        report = [row.asDict() for row in tables["profile_match_report"].orderBy("subject", "outcome").collect()]
+    finally:
+        tables["learner_outcomes_full"].unpersist()
+    rows = {name: spark.read.parquet(str(write_to / name)).count() for name in OUTPUT_TABLES}
+    summary = {"as_of": as_of.isoformat(), "experiment_id": config.experiment_id, "rows": rows, "profile_match": report}
+    report_path = write_to / "_reports" / "profile_match.json"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    log.info("features as_of=%s: %s", as_of, rows)
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """spark-submit entry point: `python -m jobs.features --lake L --as-of D --out DIR [--cwur PATH]`."""
+    from credsignal.spark import spark_session
+
+    parser = argparse.ArgumentParser(prog="jobs.features")
+    parser.add_argument("--lake", type=Path)
+    parser.add_argument("--as-of", type=date.fromisoformat, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="staging folder for the two tables")
+    parser.add_argument("--experiment-id")
+    parser.add_argument("--experience-reference-date", type=date.fromisoformat, default=EXPERIENCE_REFERENCE_DATE)
+    parser.add_argument("--experiment-start", type=date.fromisoformat, default=EXPERIMENT_START)
+    parser.add_argument("--cwur", type=Path, help="CWUR table (default: the ranker's default location)")
+    parser.add_argument("--spark-master")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = Config.from_env(lake=args.lake, as_of=args.as_of, experiment_id=args.experiment_id,
+                             spark_master=args.spark_master)
+    summary = run(spark_session(config, app_name="credsignal-features"), config, as_of=args.as_of, write_to=args.out,
+                  experience_reference_date=args.experience_reference_date, experiment_start=args.experiment_start,
+                  cwur_path=args.cwur)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
