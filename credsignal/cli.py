@@ -21,29 +21,69 @@ class CommandError(Exception):
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from synth.platform import generate
+    from synth.profile_pages import write_crawl
 
     summary = generate(args.landing, n_learners=args.scale, seed=args.seed, dirty_rate=args.dirty_rate)
-    print(f"synthetic landing zone written to {args.landing}")
-    print(summary)
+    print(f"synthetic landing zone in {args.landing} ({summary.seconds:.1f} s): {summary.n_learners} learners, "
+          f"{summary.part_files} export files over {summary.partitions_per_source} days per source")
+    for source, rows in summary.clean_rows.items():
+        print(f"  {source:<24}{rows:>10} rows  + {summary.extra_lines[source]} planted dirty/duplicate/late lines")
+    if args.crawl_id:
+        crawl = write_crawl(args.landing, crawl_id=args.crawl_id, seed=args.seed)
+        print(f"  linkedin crawl={args.crawl_id}: {crawl.records} profile pages ({crawl.seconds:.1f} s)")
+    print(f"  planted truth: {summary.truth_path.parent}")
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from credsignal.pipeline import run_pipeline
+    from credsignal.pipeline import PublishBlocked, run_pipeline
 
     config = Config.from_env(landing=args.landing, lake=args.lake, as_of=args.as_of, spark_master=args.spark_master)
     if not config.landing.is_dir():
         raise CommandError(f"landing zone {config.landing} does not exist")
-    report = run_pipeline(config)
+    try:
+        report = run_pipeline(config)
+    except PublishBlocked as blocked:
+        print(str(blocked), file=sys.stderr)
+        raise CommandError(f"validation failed, nothing was published; report: {blocked.outcome.report_path}")
     print(report.render())
     return 0
 
 
+def _cmd_readout(args: argparse.Namespace) -> int:
+    from jobs.readout import build_readout
+
+    config = Config.from_env(lake=args.lake)
+    result = build_readout(config.lake, snapshot=args.snapshot)
+    print(result.summary())
+    return 0
+
+
+def _cmd_snapshots(args: argparse.Namespace) -> int:
+    from jobs import publish
+
+    config = Config.from_env(lake=args.lake)
+    for info in publish.list_snapshots(config.lake):
+        print(info)
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from jobs import publish
+
+    config = Config.from_env(lake=args.lake)
+    snapshot = publish.rollback(config.lake, to=args.to)
+    print(f"live snapshot is now {snapshot.snapshot_id}")
+    return 0
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
-    from credsignal.status import render
+    from credsignal.status import render, render_published
 
     config = Config.from_env(lake=args.lake)
     print(render(config.lake))
+    print()
+    print(render_published(config.lake))
     return 0
 
 
@@ -65,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--scale", type=int, default=3000, help="number of learners (the study had ~880000)")
     synth.add_argument("--seed", type=int, default=7)
     synth.add_argument("--dirty-rate", type=float, default=0.01, help="share of planted bad lines per source")
+    synth.add_argument("--crawl-id", default="2023-09", help="also render the LinkedIn crawl (empty: skip it)")
     synth.set_defaults(handler=_cmd_synth)
 
     run = commands.add_parser("run", help="run the whole chain in-process over every complete export day")
@@ -73,6 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", type=date.fromisoformat, help="last export day to use (default: the newest)")
     run.add_argument("--spark-master", help="e.g. local[2] or spark://host:7077")
     run.set_defaults(handler=_cmd_run)
+
+    readout = commands.add_parser("readout", help="build the analyst readout of a published snapshot")
+    readout.add_argument("--lake", type=Path)
+    readout.add_argument("--snapshot", help="snapshot id (default: the live one)")
+    readout.set_defaults(handler=_cmd_readout)
+
+    snapshots = commands.add_parser("snapshots", help="list the published snapshots kept for rollback")
+    snapshots.add_argument("--lake", type=Path)
+    snapshots.set_defaults(handler=_cmd_snapshots)
+
+    rollback = commands.add_parser("rollback", help="make an earlier snapshot the live one again")
+    rollback.add_argument("--lake", type=Path)
+    rollback.add_argument("--to", help="snapshot id (default: the one before the live one)")
+    rollback.set_defaults(handler=_cmd_rollback)
 
     status = commands.add_parser("status", help="list the lake's tables with partitions and row counts")
     status.add_argument("--lake", type=Path)

@@ -1,48 +1,256 @@
-"""The whole chain in-process, for `credsignal run`: the same job functions the DAGs call, in order."""
+"""The chain's steps, shared by both front doors: `credsignal run` calls `run_pipeline` (every step in order,
+in-process) and the DAG tasks call the same step functions one by one (see credsignal/orchestration.py).
+
+ingest -> parse -> features -> validate -> publish -> readout. Each step reads what the previous one left in
+the lake, so a DAG task can run it alone; none holds logic of its own beyond wiring jobs/ together.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import shutil
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
 
 from credsignal import lake
 from credsignal.config import Config
 
 log = logging.getLogger(__name__)
 
+FEATURE_TABLES = ("learner_outcomes_full", "learner_outcomes_linkedin")
+QUALITY_TABLE = "data_quality_report"
+
+
+class PublishBlocked(RuntimeError):
+    """Validation found a failure: nothing was published. The message is the validation summary."""
+
+    def __init__(self, outcome: Any) -> None:
+        from jobs.validate import render_text
+
+        super().__init__(render_text(outcome))
+        self.outcome = outcome
+
+
+# ------------------------------------------------------------------------------------------- dates, ids
+
+
+def newest_complete_day(config: Config) -> date:
+    """The newest export day for which every source's export is complete in the landing zone."""
+    per_source = [set(lake.complete_export_days(config.landing, source)) for source in lake.PLATFORM_SOURCES]
+    common = set.intersection(*per_source) if per_source else set()
+    if not common:
+        raise FileNotFoundError(f"no complete export (dt folder with _SUCCESS) under {config.landing / 'platform'}")
+    return max(common)
+
+
+def ingested_days(config: Config, source: str) -> list[date]:
+    """Export days of a source that reached bronze (each has its ingest report)."""
+    folder = lake.ingest_report(config.lake, source, date(2000, 1, 1)).parent
+    if not folder.is_dir():
+        return []
+    return sorted(date.fromisoformat(path.stem[len("dt="):]) for path in folder.glob("dt=*.json"))
+
+
+def newest_ingested_day(config: Config) -> date:
+    """The newest export day every source has in bronze: the as_of of a feature run started by an Asset."""
+    per_source = [set(ingested_days(config, source)) for source in lake.PLATFORM_SOURCES]
+    common = set.intersection(*per_source)
+    if not common:
+        raise FileNotFoundError(f"no export day is in bronze for every source under {config.lake}")
+    return max(common)
+
+
+def safe_run_id(run_id: str) -> str:
+    """An Airflow run id ("scheduled__2023-09-30T00:00:00+00:00") as a folder name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id).strip("_")
+
+
+def cli_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return f"cli__{now:%Y%m%dT%H%M%S}"
+
+
+def staging_dir(config: Config, run_id: str) -> Path:
+    return lake.staging_root(config.lake, safe_run_id(run_id))
+
+
+def validation_dir(config: Config, run_id: str) -> Path:
+    """Where a run's validation report stays, published or not."""
+    return config.lake / "_reports" / "validation" / safe_run_id(run_id)
+
+
+# ------------------------------------------------------------------------------------------------ steps
+
+
+def ingest_exports(spark: Any, config: Config, *, since: date | None = None, until: date | None = None) -> list:
+    from jobs import ingest
+
+    return ingest.run(spark, config, since=since, until=until or config.as_of)
+
+
+def parse_new_crawls(spark: Any, config: Config, *, force: bool = False) -> dict[str, dict[str, int]]:
+    """Parse every crawl whose files changed since it was last parsed (all of them with force)."""
+    from jobs import parse
+
+    crawls = lake.crawl_ids(config.landing) if force else parse.crawls_to_parse(config)
+    return parse.run(spark, config, crawls) if crawls else {}
+
+
+def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date) -> dict[str, Any]:
+    """Stage the feature tables of the run under lake/_staging/<run_id>/ (in-process, or spark-submit when the
+    `credsignal_spark` connection is defined)."""
+    from credsignal import submit
+    from jobs import features
+
+    staged = staging_dir(config, run_id)
+    shutil.rmtree(staged, ignore_errors=True)
+    if submit.spark_connection_defined():
+        argv = ["--lake", str(config.lake.resolve()), "--as-of", as_of.isoformat(), "--out", str(staged.resolve()),
+                "--experiment-id", config.experiment_id]
+        if config.cwur_path is not None:
+            argv += ["--cwur", str(Path(config.cwur_path).resolve())]
+        submit.submit_job("jobs.features", argv, config=config, name=f"credsignal-features-{safe_run_id(run_id)}")
+        summary = json.loads((staged / "_reports" / "profile_match.json").read_text())
+    else:
+        summary = features.run(spark, config, as_of=as_of, write_to=staged, cwur_path=config.cwur_path)
+    log.info("features run=%s as_of=%s rows %s", run_id, as_of, summary["rows"])
+    return summary
+
+
+def run_facts(config: Config, *, as_of: date) -> Any:
+    """What the gates compare against: the live snapshot's row counts, the newest export, and the row
+    accounting of the export days that are new since the live snapshot (all days on a first publish)."""
+    from jobs import publish
+    from jobs.validate import RunFacts
+
+    current = publish.current_snapshot(config.lake)
+    previous_rows = dict(current.rows) if current is not None else {}
+    since = current.as_of if current is not None else None
+    accounts = []
+    for source in lake.PLATFORM_SOURCES:
+        days = [d for d in ingested_days(config, source) if d <= as_of and (since is None or d > since)]
+        total: dict[str, Any] = {"source": source, "rows_in": 0, "rows_quarantined": 0, "quarantined": {}}
+        for day in days:
+            report = json.loads(lake.ingest_report(config.lake, source, day).read_text())
+            total["rows_in"] += report["rows_in"]
+            total["rows_quarantined"] += report["rows_quarantined"]
+            for reason, count in report["quarantined"].items():
+                total["quarantined"][reason] = total["quarantined"].get(reason, 0) + count
+        accounts.append(total)
+    try:
+        newest = newest_complete_day(replace(config, as_of=None))
+    except FileNotFoundError:
+        newest = None
+    return RunFacts(previous_rows=previous_rows, newest_export_day=newest, ingest_accounts=accounts,
+                    max_volume_change_pct=config.max_volume_change_pct,
+                    max_quarantine_share=config.max_quarantine_share, freshness_lag_days=config.freshness_lag_days)
+
+
+def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
+    """Run the suites and gates on the staged tables; stage data_quality_report; keep the report files."""
+    from jobs import validate
+
+    staged = staging_dir(config, run_id)
+    missing = [table for table in FEATURE_TABLES if not (staged / table).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"run {run_id} has no staged {', '.join(missing)} under {staged}")
+    tables = validate.read_staged({table: staged / table for table in FEATURE_TABLES})
+    outcome = validate.validate(tables, run_id=run_id, as_of=as_of, facts=run_facts(config, as_of=as_of))
+    validate.write_report(outcome, validation_dir(config, run_id))
+    quality = staged / QUALITY_TABLE
+    quality.mkdir(parents=True, exist_ok=True)
+    outcome.report_frame().to_parquet(quality / "part-00000.parquet", index=False)
+    return outcome
+
+
+def notify(outcome: Any, *, dag_id: str | None = None) -> Any:
+    """Alert the people on call about failures and warnings (never raises)."""
+    from credsignal import alerts
+
+    return alerts.notify_validation(outcome, dag_id=dag_id)
+
+
+def publish_staged(config: Config, *, run_id: str, as_of: date) -> Any:
+    """Promote the staged tables atomically as the new live snapshot, then drop the staging folder."""
+    from jobs import features, publish
+
+    staged = staging_dir(config, run_id)
+    tables = {table: staged / table for table in (*FEATURE_TABLES, QUALITY_TABLE)}
+    descriptions = {table: features.column_descriptions(table) for table in FEATURE_TABLES}
+    snapshot = publish.publish(config.lake, tables, run_id=run_id, as_of=as_of, keep=config.keep_snapshots,
+                               descriptions=descriptions)
+    shutil.rmtree(staged, ignore_errors=True)
+    return snapshot
+
+
+def build_readout(config: Config, *, snapshot_id: str | None = None) -> Any:
+    from jobs import readout
+
+    return readout.build_readout(config.lake, snapshot=snapshot_id)
+
+
+# ------------------------------------------------------------------------------------------------ chain
+
 
 @dataclass
 class PipelineReport:
     config: Config
+    run_id: str
     ingest: list = field(default_factory=list)
+    parse: dict = field(default_factory=dict)
+    features: dict = field(default_factory=dict)
+    validation: Any = None
+    snapshot: Any = None
+    readout: Any = None
 
     def render(self) -> str:
-        lines = [f"as_of {self.config.as_of}; lake {self.config.lake.resolve()}", "", "bronze ingestion:"]
-        lines.append(f"  {'source':<24}{'days':>6}{'rows in':>10}{'kept':>10}{'quarant.':>10}{'dupl.':>8}")
+        lines = [f"run {self.run_id}: as_of {self.config.as_of}; lake {self.config.lake.resolve()}", "",
+                 "bronze ingestion:",
+                 f"  {'source':<24}{'days':>6}{'rows in':>10}{'kept':>10}{'quarant.':>10}{'dupl.':>8}"]
         for result in self.ingest:
             total = result.total()
-            lines.append(
-                f"  {result.source:<24}{len(result.days):>6}{total.rows_in:>10}{total.rows_kept:>10}"
-                f"{total.rows_quarantined:>10}{total.duplicates:>8}"
-            )
+            lines.append(f"  {result.source:<24}{len(result.days):>6}{total.rows_in:>10}{total.rows_kept:>10}"
+                         f"{total.rows_quarantined:>10}{total.duplicates:>8}")
+        if self.parse:
+            lines += ["", "profile crawls parsed:"]
+            lines += [f"  crawl {crawl}: {dict(sorted(counts.items()))}" for crawl, counts in self.parse.items()]
+        if self.features:
+            lines += ["", f"features: {self.features['rows']}"]
+        if self.validation is not None:
+            from jobs.validate import render_text
+
+            lines += ["", render_text(self.validation, limit=10),
+                      f"  report: {self.validation.report_path}"]
+        if self.snapshot is not None:
+            lines += ["", f"published snapshot {self.snapshot.snapshot_id}:"]
+            for table in (*FEATURE_TABLES, QUALITY_TABLE):
+                lines.append(f"  {table:<28}{self.snapshot.rows.get(table, 0):>9} rows  "
+                             f"{lake.curated_table(self.config.lake, table).resolve(strict=False)}")
+        if self.readout is not None:
+            lines += ["", self.readout.summary()]
         return "\n".join(lines)
 
 
-def newest_complete_day(config: Config) -> date:
-    days = [d for source in lake.PLATFORM_SOURCES for d in lake.complete_export_days(config.landing, source)]
-    if not days:
-        raise FileNotFoundError(f"no complete export (dt folder with _SUCCESS) under {config.landing / 'platform'}")
-    return max(days)
-
-
-def run_pipeline(config: Config) -> PipelineReport:
+def run_pipeline(config: Config, *, run_id: str | None = None) -> PipelineReport:
+    """Every step in order, in-process. Raises PublishBlocked (after alerting) when validation fails."""
     from credsignal.spark import spark_session
-    from jobs import ingest
 
     if config.as_of is None:
         config = replace(config, as_of=newest_complete_day(config))
+    run_id = run_id or cli_run_id()
     spark = spark_session(config)
-    report = PipelineReport(config)
-    report.ingest = ingest.run(spark, config, until=config.as_of)
+    report = PipelineReport(config, run_id)
+    report.ingest = ingest_exports(spark, config, until=config.as_of)
+    report.parse = parse_new_crawls(spark, config)
+    report.features = derive_features(spark, config, run_id=run_id, as_of=config.as_of)
+    report.validation = validate_staged(config, run_id=run_id, as_of=config.as_of)
+    notify(report.validation)
+    if report.validation.blocked:
+        raise PublishBlocked(report.validation)
+    report.snapshot = publish_staged(config, run_id=run_id, as_of=config.as_of)
+    report.readout = build_readout(config, snapshot_id=report.snapshot.snapshot_id)
     return report

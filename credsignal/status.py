@@ -47,3 +47,32 @@ def render(lake: Path) -> str:
     lines = [f"lake {lake.resolve()}", f"  {'layer':<11}{'table':<30}{'partitions':>11}{'rows':>12}"]
     lines += [f"  {t.layer:<11}{t.name:<30}{t.partitions:>11}{t.rows:>12}" for t in tables]
     return "\n".join(lines)
+
+
+HEADLINE_RATES = {
+    "learner_outcomes_full": ("views_all", "views_linkedin", "views_linkedin_by_others"),
+    "learner_outcomes_linkedin": ("credential_shared", "new_job", "new_job_in_scope"),
+}
+
+
+def render_published(lake: Path) -> str:
+    """The live snapshot: where it is, its row counts, and the headline rates by arm."""
+    from jobs import publish
+
+    current = publish.current_snapshot(lake)
+    if current is None:
+        return "nothing published yet"
+    lines = [f"published snapshot {current.snapshot_id} (as_of {current.as_of}, run {current.run_id})"]
+    for table, rows in sorted(current.rows.items()):
+        lines.append(f"  {table:<28}{rows:>9} rows  {(lake / 'curated' / table).resolve()}")
+    for table, columns in HEADLINE_RATES.items():
+        if table not in current.rows:
+            continue
+        frame = publish.read_published(lake, table, snapshot=current.snapshot_id)
+        by_arm = frame.groupby("treatment")[list(columns)].mean()
+        lines.append(f"  {table}: share by arm (n control {int((frame.treatment == 0).sum())}, "
+                     f"treatment {int((frame.treatment == 1).sum())})")
+        for column in columns:
+            control, treated = by_arm[column].get(0, float("nan")), by_arm[column].get(1, float("nan"))
+            lines.append(f"    {column:<28} control {control:7.2%}   treatment {treated:7.2%}")
+    return "\n".join(lines)
