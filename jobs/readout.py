@@ -369,7 +369,7 @@ def cox_itt(frame: pd.DataFrame, event: str = "new_job", time: str = "months_to_
     fitter.fit(model_frame, duration_col="duration", event_col="event", strata=["stratum"] if strata else None)
     beta = float(fitter.params_["treatment"])
     se = float(fitter.standard_errors_["treatment"])
-    hazard_ratio = math.exp(beta)
+    hazard_ratio = hazard_ratio_of(beta)
     d = model_frame["treatment"].to_numpy() == 1
     events = model_frame["event"].to_numpy()
     return {
@@ -380,6 +380,14 @@ def cox_itt(frame: pd.DataFrame, event: str = "new_job", time: str = "months_to_
         "treatment_mean": float(events[d].mean()) if d.any() else float("nan"),
         "n_treatment": int(d.sum()), "n_control": int((~d).sum()),
     }
+
+
+def hazard_ratio_of(log_hazard_ratio: float) -> float:
+    """exp of a log hazard ratio; inf past float range (a fit near separation on a tiny sample has a huge SE)."""
+    try:
+        return math.exp(log_hazard_ratio)
+    except OverflowError:
+        return math.inf
 
 
 def covariate_matrix(frame: pd.DataFrame, numeric: Iterable[str], categorical: Iterable[str]) -> np.ndarray:
@@ -809,7 +817,8 @@ def render_html(snapshot_id: str, estimates: pd.DataFrame, balances: dict[str, p
     part = estimates.loc[estimates["analysis"] == "cox"]
     if not part.empty:
         rows = [[esc(r["outcome"]), esc(r["subgroup"]), _f(r["estimate"], 4), _f(r["se"], 4),
-                 _f(math.exp(r["estimate"]), 3), f"[{_f(math.exp(r['ci_low']), 3)}, {_f(math.exp(r['ci_high']), 3)}]",
+                 _f(hazard_ratio_of(r["estimate"]), 3),
+                 f"[{_f(hazard_ratio_of(r['ci_low']), 3)}, {_f(hazard_ratio_of(r['ci_high']), 3)}]",
                  _f(r["effect_pct"], 1), _f(r["effect_pct_se"], 1), _p(r["p_value"]), f"{r['n_treatment']:,}",
                  f"{r['n_control']:,}"] for r in part.to_dict("records")]
         sections.append(

@@ -322,6 +322,27 @@ def test_cox_itt_matches_lifelines_on_hand_built_durations_and_recovers_the_haza
     assert (result["n_treatment"], result["n_control"]) == (d.sum(), n - d.sum())
 
 
+@pytest.mark.parametrize("log_hr, expected", [(0.0, 1.0), (math.log(2.0), 2.0), (800.0, math.inf), (-800.0, 0.0)])
+def test_hazard_ratio_of_saturates_instead_of_overflowing(log_hr, expected):
+    assert r.hazard_ratio_of(log_hr) == pytest.approx(expected)
+
+
+def test_cox_itt_near_separation_renders_in_the_report():
+    """A tiny LinkedIn sample where only control learners find a job: lifelines converges to a huge log HR
+    SE, whose interval end used to overflow math.exp when the HTML was written."""
+    n = 40
+    d = np.arange(n) % 2
+    event = (d == 0) & (np.arange(n) < 12)
+    frame = pd.DataFrame({"treatment": d, "batch": 1, "new_job": event.astype(int),
+                          "months_to_new_job": pd.array(np.where(event, 3, 0), dtype="Int32"),
+                          "followup_months": 10})
+    frame.loc[~event, "months_to_new_job"] = pd.NA
+    result = r.cox_itt(frame)
+    estimates = pd.DataFrame([r._row("s", "cox", "new_job", "linkedin", "all", "cox_ph", result)])
+    html = r.render_html("s", estimates, {}, {}, [], {}, counts={})
+    assert "Cox proportional-hazards ITT" in html
+
+
 def test_ridge_without_penalty_is_least_squares():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 3))
