@@ -21,7 +21,6 @@ Run: .venv/bin/python -m pytest tests/test_airflow_standalone_e2e.py -m slow -s
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from datetime import date
@@ -32,6 +31,8 @@ import pytest
 
 from credsignal import lake
 from credsignal.assets import BRONZE_PLATFORM, CRAWL_LANDED, SILVER_PROFILES
+
+import standalone  # tests/standalone.py (pytest pythonpath)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CRAWL_ID = "2023-09"
@@ -45,18 +46,6 @@ SILVER_TIMEOUT = 600
 CHAIN_TIMEOUT = 900
 
 
-def _load_helper():
-    """tests/ is not a package (pytest runs with --import-mode=importlib): load tests/standalone.py by path."""
-    name = "credsignal_tests_standalone"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("standalone.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-standalone = _load_helper()
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(HEALTH_TIMEOUT + PARSE_TIMEOUT + SILVER_TIMEOUT + CHAIN_TIMEOUT + 600)]
 

@@ -10,7 +10,6 @@ import email
 import email.policy
 import json
 import logging
-import socket
 import threading
 import time
 from datetime import date
@@ -32,6 +31,7 @@ from credsignal.alerts import (
     webhook_url,
 )
 from jobs.validate import Finding, ValidationOutcome
+from local_servers import Inbox, free_port
 
 WEBHOOK_ENV = "AIRFLOW_CONN_CREDSIGNAL_ALERTS_WEBHOOK"
 SMTP_ENV = "AIRFLOW_CONN_CREDSIGNAL_ALERTS_SMTP"
@@ -39,32 +39,6 @@ DEADLINE_S = 15.0
 
 
 # --------------------------------------------------------------------------------------- local servers
-
-
-class Inbox:
-    """What a local server received, with a condition to wait on."""
-
-    def __init__(self) -> None:
-        self.items: list = []
-        self._cond = threading.Condition()
-
-    def add(self, item) -> None:
-        with self._cond:
-            self.items.append(item)
-            self._cond.notify_all()
-
-    def wait_for(self, n: int = 1, timeout: float = DEADLINE_S) -> list:
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(self.items) >= n, timeout=timeout):
-                raise AssertionError(f"expected {n} deliveries within {timeout}s, got {len(self.items)}")
-            return list(self.items)
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound then released): a 'down' server, or a port for aiosmtpd."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -35,7 +35,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -51,6 +50,7 @@ from credsignal import cli, lake
 from credsignal.config import Config
 from credsignal.pipeline import FEATURE_TABLES, QUALITY_TABLE, PublishBlocked, run_pipeline, validation_dir
 from jobs import publish
+from local_servers import Inbox, free_port
 
 AS_OF = date(2023, 9, 30)
 WINDOW_START = date(2023, 3, 1)  # the generator's batches are the 5 months from here; must end before AS_OF
@@ -69,29 +69,6 @@ CLEAN_RUN_WARNINGS = ("balance:", "attrition:", "band:", "srm:")
 
 
 # ------------------------------------------------------------------------------------------ local servers
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.items: list = []
-        self._cond = threading.Condition()
-
-    def add(self, item) -> None:
-        with self._cond:
-            self.items.append(item)
-            self._cond.notify_all()
-
-    def wait_for(self, n: int = 1, timeout: float = DEADLINE_S) -> list:
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(self.items) >= n, timeout=timeout):
-                raise AssertionError(f"expected {n} deliveries within {timeout}s, got {len(self.items)}")
-            return list(self.items)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -121,7 +98,7 @@ def alert_channels(**extra_env: str):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    controller = Controller(Mailbox(), hostname="127.0.0.1", port=_free_port())
+    controller = Controller(Mailbox(), hostname="127.0.0.1", port=free_port())
     controller.start()
     smtp = json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": controller.port,
                        "extra": {"from_email": "credsignal-alerts@example.org", "to": ["oncall@example.org"],
