@@ -1,0 +1,217 @@
+"""The whole chain at a chosen scale, stage by stage: wall time and peak memory of each step of `credsignal run`.
+
+Stages, each timed on its own with the same functions `credsignal run` and the DAG tasks call
+(credsignal.pipeline): synth (optional, `--scale`), crawl rendering (when the landing zone has no complete
+crawl), Spark session start-up, ingest (every complete export day of every source), parse (the crawl),
+features (both curated tables into staging), validate (GX suites + integrity gates), publish, readout.
+Memory per stage: the JVM's and its Python workers' peak RSS (sampled every 0.2 s) and this process's
+(driver) peak RSS so far (getrusage: monotone over the run).
+
+Also prints the readout's ITT estimates next to the generator's planted truth (the effect in the planted
+columns of _truth/learners_truth.parquet, treatment minus control), and whether each lies in the estimate's
+99% interval: the "planted effects are recovered at full scale" check of the readout issue.
+
+    .venv/bin/python bench/bench_chain.py --landing /tmp/bench_full --lake /tmp/bench_full_lake --json OUT
+    .venv/bin/python bench/bench_chain.py --scale 880000 --landing /tmp/bench_full ...   # generate first
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_ingest import ChildMemory, driver_peak_mib, load_average  # noqa: E402
+from credsignal import lake  # noqa: E402
+from credsignal.config import Config  # noqa: E402
+
+# Readout outcomes checked against the planted truth (full sample and LinkedIn sample).
+PLANTED_OUTCOMES = {
+    "learner_outcomes_full": ("views_all", "views_all_by_others", "views_linkedin", "views_linkedin_by_others"),
+    "learner_outcomes_linkedin": ("credential_shared", "new_job", "new_job_in_scope"),
+}
+
+
+class Stages:
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    @contextmanager
+    def stage(self, name: str, **extra):
+        load_start = load_average()
+        memory = ChildMemory()
+        started = time.perf_counter()
+        record = {"stage": name, **extra}
+        with memory:
+            yield record
+        record["seconds"] = round(time.perf_counter() - started, 1)
+        jvm, workers = memory.peaks_mib()
+        record.update(jvm_peak_mib=round(jvm or 0), py_workers_peak_mib=round(workers or 0),
+                      driver_peak_mib=round(driver_peak_mib()), load_start=load_start, load_end=load_average())
+        self.rows.append(record)
+        print(json.dumps(record), flush=True)
+
+
+def planted_effects(landing: Path, linkedin_ids: set[str]) -> dict[str, dict[str, float]]:
+    """Treatment minus control mean of each planted outcome in the generator's truth, per curated table."""
+    import pandas as pd
+
+    truth = pd.read_parquet(landing / "_truth" / "learners_truth.parquet")
+    samples = {"learner_outcomes_full": truth, "learner_outcomes_linkedin": truth[truth["learner_id"].isin(linkedin_ids)]}
+    effects: dict[str, dict[str, float]] = {}
+    for table, outcomes in PLANTED_OUTCOMES.items():
+        frame = samples[table]
+        effects[table] = {}
+        for outcome in outcomes:
+            if outcome in frame:
+                means = frame.groupby("treatment")[outcome].mean()
+                effects[table][outcome] = float(means.get(1) - means.get(0))
+    return effects
+
+
+def generator_parameters(linkedin) -> dict[str, float]:
+    """The ITTs the generator plants as parameters (synth.profiles, synth.population), for the LinkedIn sample:
+    credential_shared is the per-batch planted ITT weighted by the sample's batch sizes."""
+    from synth import population, profiles
+
+    weights = linkedin["batch"].value_counts(normalize=True)
+    shared = sum(float(population.SHARE_ITT_BY_BATCH[int(b) - 1]) * float(w) for b, w in weights.items())
+    return {"credential_shared": round(shared, 4), "new_job": profiles.NEW_JOB_EFFECT,
+            "new_job_in_scope": profiles.NEW_JOB_IN_SCOPE_EFFECT}
+
+
+def recovery(config: Config, snapshot_id: str) -> list[dict]:
+    """The readout's full- and LinkedIn-sample ITT next to the planted difference in the truth."""
+    import pandas as pd
+
+    from jobs import publish
+
+    estimates = pd.read_parquet(config.lake / "curated" / "_snapshots" / snapshot_id / "_readout" / "readout_estimates")
+    linkedin = publish.read_published(config.lake, "learner_outcomes_linkedin", snapshot=snapshot_id)
+    planted = planted_effects(config.landing, set(linkedin["learner_id"]))
+    itt = estimates[estimates["analysis"] == "itt"]
+    parameters = generator_parameters(linkedin)
+    rows = []
+    sample_of = {"learner_outcomes_full": "full", "learner_outcomes_linkedin": "linkedin"}
+    for table, effects in planted.items():
+        for outcome, truth in effects.items():
+            match = itt[(itt["outcome"] == outcome) & (itt["sample"] == sample_of[table]) & (itt["subgroup"] == "all")]
+            if match.empty:
+                continue
+            row = match.iloc[0]
+            parameter = parameters.get(outcome)
+            rows.append({"sample": sample_of[table], "outcome": outcome, "planted_in_sample": round(truth, 4),
+                         "generator_itt": parameter,
+                         "generator_itt_inside_99": None if parameter is None else
+                         bool(abs(float(row["estimate"]) - parameter) <= 2.5758 * float(row["se"])),
+                         "estimate": round(float(row["estimate"]), 4), "se": round(float(row["se"]), 4),
+                         "inside_99": bool(abs(float(row["estimate"]) - truth) <= 2.5758 * float(row["se"])),
+                         "n": int(row["n_treatment"] + row["n_control"])})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    arguments.add_argument("--landing", type=Path, required=True)
+    arguments.add_argument("--lake", type=Path, required=True, help="emptied first")
+    arguments.add_argument("--scale", type=int, help="generate the landing zone first (into --landing, emptied)")
+    arguments.add_argument("--seed", type=int, default=7)
+    arguments.add_argument("--crawl-id", default="2023-09")
+    arguments.add_argument("--master", default="local[2]")
+    arguments.add_argument("--driver-memory", default="8g")
+    arguments.add_argument("--shuffle-partitions", type=int, default=8)
+    arguments.add_argument("--cwur", type=Path, default=REPO_ROOT.parent / "shared" / "reference" / "cwurData.csv")
+    arguments.add_argument("--json", type=Path)
+    args = arguments.parse_args(argv)
+
+    from credsignal import pipeline
+    from credsignal.spark import spark_session
+
+    stages = Stages()
+    if args.scale:
+        from synth.platform import generate
+
+        shutil.rmtree(args.landing, ignore_errors=True)
+        with stages.stage("synth", learners=args.scale) as record:
+            summary = generate(args.landing, n_learners=args.scale, seed=args.seed)
+            record["rows"] = sum(summary.clean_rows.values())
+    crawl_folder = args.landing / "linkedin" / f"crawl={args.crawl_id}"
+    if not (crawl_folder / "_SUCCESS").exists():
+        from synth.profile_pages import write_crawl
+
+        shutil.rmtree(crawl_folder, ignore_errors=True)
+        with stages.stage("render crawl") as record:
+            record["pages"] = write_crawl(args.landing, crawl_id=args.crawl_id, seed=args.seed).records
+
+    shutil.rmtree(args.lake, ignore_errors=True)
+    config = Config.from_env(landing=args.landing, lake=args.lake, spark_master=args.master)
+    config = replace(config, driver_memory=args.driver_memory, shuffle_partitions=args.shuffle_partitions,
+                     cwur_path=args.cwur)
+    config = replace(config, as_of=pipeline.newest_complete_day(config))
+    run_id = "bench_chain"
+
+    with stages.stage("spark start-up", master=args.master):
+        spark = spark_session(config, app_name="credsignal-bench-chain")
+        spark.range(1).count()
+    with stages.stage("ingest") as record:
+        accounts = pipeline.ingest_exports(spark, config, until=config.as_of)
+        totals = [result.total() for result in accounts]
+        record["days"] = sum(len(result.days) for result in accounts)
+        record["rows_in"] = sum(total.rows_in for total in totals)
+        record["rows_kept"] = sum(total.rows_kept for total in totals)
+    with stages.stage("parse") as record:
+        parsed = pipeline.parse_new_crawls(spark, config)
+        record["crawls"] = parsed
+    with stages.stage("features") as record:
+        record["rows"] = pipeline.derive_features(spark, config, run_id=run_id, as_of=config.as_of).get("rows")
+    with stages.stage("validate") as record:
+        outcome = pipeline.validate_staged(config, run_id=run_id, as_of=config.as_of)
+        record["blocked"] = bool(outcome.blocked)
+        record["failures"] = [f"{f.check}: {f.observed}" for f in outcome.of_severity("failure")][:10]
+    snapshot_id = None
+    if not outcome.blocked:
+        with stages.stage("publish") as record:
+            snapshot = pipeline.publish_staged(config, run_id=run_id, as_of=config.as_of)
+            snapshot_id = snapshot.snapshot_id
+            record["rows"] = snapshot.rows
+        with stages.stage("readout"):
+            pipeline.build_readout(config, snapshot_id=snapshot_id)
+    spark.stop()
+
+    landing_mib = sum(p.stat().st_size for p in args.landing.rglob("*") if p.is_file()) / 2**20
+    result = {
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": __import__("os").cpu_count()},
+        "landing": str(args.landing), "landing_mib": round(landing_mib, 1), "as_of": config.as_of.isoformat(),
+        "master": args.master, "driver_memory": args.driver_memory, "shuffle_partitions": args.shuffle_partitions,
+        "stages": stages.rows,
+        "total_seconds": round(sum(r["seconds"] for r in stages.rows), 1),
+        "recovery": recovery(config, snapshot_id) if snapshot_id else [],
+    }
+    print(f"\n{'stage':<16}{'seconds':>9}{'JVM MiB':>9}{'workers MiB':>12}{'driver MiB':>11}  load start -> end")
+    for r in stages.rows:
+        print(f"{r['stage']:<16}{r['seconds']:>9.1f}{r['jvm_peak_mib']:>9}{r['py_workers_peak_mib']:>12}"
+              f"{r['driver_peak_mib']:>11}  {r['load_start']} -> {r['load_end']}")
+    print(f"total {result['total_seconds']} s")
+    for r in result["recovery"]:
+        print(f"  {r['sample']:<9}{r['outcome']:<26} planted {r['planted_in_sample']:+.4f}  estimate "
+              f"{r['estimate']:+.4f} (se {r['se']:.4f})  inside 99%: {r['inside_99']}"
+              + ("" if r["generator_itt"] is None else
+                 f"; generator ITT {r['generator_itt']:+.4f} inside 99%: {r['generator_itt_inside_99']}"))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0 if snapshot_id else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
