@@ -64,12 +64,13 @@ def render_published(lake: Path) -> str:
         return "nothing published yet"
     lines = [f"published snapshot {current.snapshot_id} (as_of {current.as_of}, run {current.run_id})"]
     for table, rows in sorted(current.rows.items()):
-        lines.append(f"  {table:<28}{rows:>9} rows  {(lake / 'curated' / table).resolve()}")
+        lines.append(f"  {table:<28}{rows:>9} rows  {lake.resolve() / 'curated' / table}")
     for table, columns in HEADLINE_RATES.items():
         if table not in current.rows:
             continue
         frame = publish.read_published(lake, table, snapshot=current.snapshot_id)
-        by_arm = frame.groupby("treatment")[list(columns)].mean()
+        columns = [column for column in columns if column in frame]
+        by_arm = frame.groupby("treatment")[columns].mean()
         lines.append(f"  {table}: share by arm (n control {int((frame.treatment == 0).sum())}, "
                      f"treatment {int((frame.treatment == 1).sum())})")
         for column in columns:

@@ -584,3 +584,19 @@ def test_spark_staged_table_publishes(tmp_path, spark):
     assert read_duckdb(lake, FULL)["learner_id"].tolist() == expected(6)["learner_id"].tolist()
     kv = pq.ParquetFile(next(lake_layout.curated_table(lake, FULL).glob("*.parquet"))).metadata.metadata
     assert not any(k.startswith(b"org.apache.spark") for k in kv)
+
+
+def test_status_shows_the_live_snapshot_with_stable_paths_and_rates_by_arm(tmp_path):
+    from credsignal.status import render_published
+
+    lake = tmp_path / "lake"
+    assert render_published(lake) == "nothing published yet"
+    full = outcomes(1).assign(views_all=[1 if i < 10 else 0 for i in range(40)])  # treatment = i % 2
+    staged = {FULL: stage(tmp_path / "s", FULL, full), LINKEDIN: stage(tmp_path / "s", LINKEDIN, outcomes(1, 20))}
+    snapshot = publish(lake, staged, 1)
+    lines = render_published(lake).splitlines()
+    assert lines[0].startswith(f"published snapshot {snapshot.snapshot_id} (as_of 2023-10-01")
+    assert f"  {FULL:<28}{40:>9} rows  {lake.resolve() / 'curated' / FULL}" in lines
+    assert f"  {LINKEDIN:<28}{20:>9} rows  {lake.resolve() / 'curated' / LINKEDIN}" in lines
+    assert f"  {FULL}: share by arm (n control 20, treatment 20)" in lines
+    assert f"    {'views_all':<28} control  25.00%   treatment  25.00%" in lines
