@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -38,13 +39,18 @@ class PublishBlocked(RuntimeError):
 # ------------------------------------------------------------------------------------------- dates, ids
 
 
+def _newest_common_day(days_of: Callable[[str], Iterable[date]], missing: str) -> date:
+    """The newest day that `days_of(source)` lists for every platform source; FileNotFoundError(missing) if none."""
+    common = set.intersection(*(set(days_of(source)) for source in lake.PLATFORM_SOURCES))
+    if not common:
+        raise FileNotFoundError(missing)
+    return max(common)
+
+
 def newest_complete_day(config: Config) -> date:
     """The newest export day for which every source's export is complete in the landing zone."""
-    per_source = [set(lake.complete_export_days(config.landing, source)) for source in lake.PLATFORM_SOURCES]
-    common = set.intersection(*per_source) if per_source else set()
-    if not common:
-        raise FileNotFoundError(f"no complete export (dt folder with _SUCCESS) under {config.landing / 'platform'}")
-    return max(common)
+    return _newest_common_day(lambda source: lake.complete_export_days(config.landing, source),
+                              f"no complete export (dt folder with _SUCCESS) under {config.landing / 'platform'}")
 
 
 def ingested_days(config: Config, source: str) -> list[date]:
@@ -57,11 +63,8 @@ def ingested_days(config: Config, source: str) -> list[date]:
 
 def newest_ingested_day(config: Config) -> date:
     """The newest export day every source has in bronze: the as_of of a feature run started by an Asset."""
-    per_source = [set(ingested_days(config, source)) for source in lake.PLATFORM_SOURCES]
-    common = set.intersection(*per_source)
-    if not common:
-        raise FileNotFoundError(f"no export day is in bronze for every source under {config.lake}")
-    return max(common)
+    return _newest_common_day(lambda source: ingested_days(config, source),
+                              f"no export day is in bronze for every source under {config.lake}")
 
 
 def safe_run_id(run_id: str) -> str:
