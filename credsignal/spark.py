@@ -41,6 +41,11 @@ def spark_session(config: Config, app_name: str = "credsignal") -> "SparkSession
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     )
+    if config.spark_master.startswith("local"):
+        # Reading a bronze table lists one folder per export day (396 a year). Past 32 folders Spark lists them
+        # with a distributed job, which on one machine's disk costs seconds per table (16 s for the six tables at
+        # full scale, 2 s listed on the driver). On a cluster reading object storage the parallel listing pays off.
+        builder = builder.config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
     for key, value in config.extra_spark_conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

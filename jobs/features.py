@@ -246,14 +246,25 @@ def lookup(frame: DataFrame, keys: Sequence[str], compute: Callable[..., tuple],
     back as a local relation. Classifying on the executors instead (mapInArrow over the distinct keys) puts
     `frame`'s plan into the query twice per lookup, so chained lookups double the plan each time and the analyzer
     alone took minutes; the driver round trip keeps the plan linear, and the key sets are small (countries,
-    profile URLs, titles, schools, credential IDs: at most tens of thousands at full scale).
+    profile URLs, titles, schools, credential IDs: at most tens of thousands at full scale). Both ways across go
+    through Arrow: row-by-row collect and createDataFrame of 37k profile URLs took 3 s each way at full scale.
+    Because the collect is eager, call it on a frame whose plan is cheap (bronze before deduplication, not after):
+    a superset of the keys costs nothing in a left join.
     """
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
     keys = list(keys)
     key_fields = [StructField(f"_key_{i}", frame.schema[name].dataType, nullable=True) for i, name in enumerate(keys)]
     schema = StructType([*key_fields, *(StructField(f.name, f.dataType, nullable=True) for f in result.fields)])
-    distinct = frame.select(*keys).distinct().collect()
-    rows = [(*values, *compute(*values)) for values in (tuple(row) for row in distinct)]
-    table = frame.sparkSession.createDataFrame(rows, schema)
+    distinct = frame.select(*keys).distinct().toArrow()
+    key_columns = [distinct.column(i).to_pylist() for i in range(len(keys))]
+    rows = [(*values, *compute(*values)) for values in zip(*key_columns)]
+    columns = list(zip(*rows)) if rows else [() for _ in schema.fields]
+    arrow_schema = to_arrow_schema(schema)
+    table = frame.sparkSession.createDataFrame(
+        pa.Table.from_arrays([pa.array(column, type=field.type) for column, field in zip(columns, arrow_schema)],
+                             schema=arrow_schema), schema)
     condition = [frame[name].eqNullSafe(table[f"_key_{i}"]) for i, name in enumerate(keys)]
     return frame.join(F.broadcast(table), condition, "left").drop(*(f"_key_{i}" for i in range(len(keys))))
 
@@ -361,15 +372,15 @@ def randomized_learners(assignments: DataFrame, experiment_id: str) -> DataFrame
     )
 
 
-def learners_current(learners: DataFrame) -> DataFrame:
+def learners_current(learners: DataFrame, extra_columns: Sequence[str] = ()) -> DataFrame:
     """The latest record of each learner across export days: the greatest updated_at wins (ties: the later
-    delivery). Bronze columns without lineage."""
+    delivery). Bronze columns without lineage, plus `extra_columns` (columns a caller derived per raw row)."""
     current = latest_delivery(learners, ["learner_id"], [F.col("updated_at").desc()])
     return current.select("learner_id", "country", "education_level", "gender", "linkedin_url", "registered_at",
-                          "updated_at")
+                          "updated_at", *extra_columns)
 
 
-def learner_covariates(current_learners: DataFrame) -> DataFrame:
+def learner_covariates(learners: DataFrame) -> DataFrame:
     """Covariates from the latest learner record (paper 3.4.1, "Demographic and background characteristics").
 
     - developing_country: "Following the OECD classification, we use this information to group countries into
@@ -379,12 +390,19 @@ def learner_covariates(current_learners: DataFrame) -> DataFrame:
       voluntary, we do not observe these characteristics for all learners").
     - has_linkedin_url: 1 when the learner gave a non-blank LinkedIn URL.
     - linkedin_url_normalized: the join key to profiles (parsers.profile_url.normalize_profile_url).
+
+    `learners` is the bronze table; the classifiers run on its raw rows, before the latest record is chosen, so
+    their one eager key collection (distinct (country, URL) pairs: tens of thousands) scans bronze instead of
+    recomputing the deduplication (15 s to 3 s at full scale).
     """
-    with_country = lookup(current_learners, ["country"], _developing_country,
-                          StructType([StructField("developing_country", IntegerType())]))
-    with_url = lookup(with_country, ["linkedin_url"], _normalized_profile_url,
-                      StructType([StructField("linkedin_url_normalized", StringType())]))
-    return with_url.select(
+    classified = lookup(
+        learners, ["country", "linkedin_url"],
+        lambda country, url: (*_developing_country(country), *_normalized_profile_url(url)),
+        StructType([StructField("developing_country", IntegerType()),
+                    StructField("linkedin_url_normalized", StringType())]),
+    )
+    current = learners_current(classified, ["developing_country", "linkedin_url_normalized"])
+    return current.select(
         "learner_id", "country", "developing_country",
         F.coalesce("education_level", F.lit(NOT_MENTIONED)).alias("education_level"),
         F.coalesce("gender", F.lit(NOT_MENTIONED)).alias("gender"),
@@ -503,12 +521,14 @@ def main_skill(skill_scores: DataFrame) -> DataFrame:
     highest-scoring skill, ties alphabetical. The mean and max of a skill are over every learner scored on it;
     the standardized score is null when that max is 0.
     """
-    scores = latest_delivery(skill_scores, ["learner_id", "skill"], [F.col("measured_at").desc()])
-    per_skill = Window.partitionBy("skill")
+    # Materialised: the per-skill statistics and the per-learner ranking both read it.
+    scores = latest_delivery(skill_scores, ["learner_id", "skill"], [F.col("measured_at").desc()]).select(
+        "learner_id", "skill", "score").localCheckpoint()
+    # A few dozen skills: a hash aggregate broadcast back, not a window that sorts each skill into one task.
+    per_skill = scores.groupBy("skill").agg(F.avg("score").alias("_mean"), F.max("score").alias("_max"))
     best = Window.partitionBy("learner_id").orderBy(F.col("score").desc(), F.col("skill"))
     return (
-        scores.select("learner_id", "skill", "score",
-                      F.avg("score").over(per_skill).alias("_mean"), F.max("score").over(per_skill).alias("_max"))
+        scores.join(F.broadcast(per_skill), "skill")
         .withColumn("_rank", F.row_number().over(best)).where("_rank = 1")
         .select(
             "learner_id", F.col("skill").alias("main_skill"), F.col("score").alias("main_skill_score"),
@@ -533,9 +553,12 @@ def learner_outcomes_full(
     learner of `experiment_id` ("all of experiment_assignments for the configured experiment"). Learners without
     a study certificate have null certificate columns and zero views; without a learner record, "not mentioned"
     survey answers, null developing_country and has_linkedin_url 0."""
-    randomized = randomized_learners(assignments, experiment_id)
-    covariates = learner_covariates(learners_current(learners))
-    study = study_certificates(certificates, randomized)
+    # Both are read by several branches below. Materialised once (localCheckpoint, as on the LinkedIn side):
+    # otherwise each branch re-reads and re-deduplicates bronze, since the branches prune different columns and
+    # Spark cannot reuse one exchange for them (assignments and certificates were each scanned three times).
+    randomized = randomized_learners(assignments, experiment_id).localCheckpoint()
+    covariates = learner_covariates(learners)
+    study = study_certificates(certificates, randomized).localCheckpoint()
     table = (
         randomized
         .join(study.select("learner_id", "certificate_id", "primary_domain", "credential_type"), "learner_id", "left")
@@ -838,7 +861,7 @@ def learner_outcomes_linkedin(
     # The LinkedIn side is small (one row per matched learner or profile entry) but every definition reads the
     # same inputs, so they are materialised (localCheckpoint) once: without it the query plan repeats the matching
     # and classification plans in every branch, and planning alone dominates the run time.
-    covariates = learner_covariates(learners_current(learners)).select(
+    covariates = learner_covariates(learners).select(
         "learner_id", "country", "has_linkedin_url", "linkedin_url_normalized").localCheckpoint()
     matches = profile_matches(full.select("learner_id"), covariates, profiles)
     matched = matches.where(F.col("match") == "matched").join(
@@ -880,7 +903,7 @@ def learner_outcomes_linkedin(
 
 def linkedin_match_report(full: DataFrame, learners: DataFrame, profiles: DataFrame) -> DataFrame:
     """The profile match report of `learner_outcomes_linkedin` (see `match_report`)."""
-    covariates = learner_covariates(learners_current(learners))
+    covariates = learner_covariates(learners)
     return match_report(profile_matches(full.select("learner_id"), covariates, profiles), profiles)
 
 
