@@ -459,7 +459,7 @@ VIEW_COUNT_COLUMNS = ["count_views_all", "count_views_by_others", "count_views_l
 VIEW_FLAG_COLUMNS = ["views_all", "views_all_by_others", "views_linkedin", "views_linkedin_by_others"]
 
 
-def view_counts(views: DataFrame, study_certs: DataFrame, *, as_of: date) -> DataFrame:
+def view_counts(views: DataFrame, study_certs: DataFrame, *, as_of: date, only_viewed: bool = False) -> DataFrame:
     """Views of the study certificate from randomized_at 00:00 UTC through the end of the as_of day (views
     deduplicated by view_id across export days), per learner with a study certificate.
 
@@ -468,6 +468,9 @@ def view_counts(views: DataFrame, study_certs: DataFrame, *, as_of: date) -> Dat
     LinkedIn equals one when at least one view originated from LinkedIn (referral URL indicates LinkedIn). Views
     LinkedIn by Others equals one when at least one view originated from LinkedIn and was made by someone other
     than the learner." Others = by_owner false. Counts count_views_* and 0/1 flags views_*.
+
+    `only_viewed`: only the learners with at least one view in the window (a caller that left-joins the result
+    and fills zeros saves a join over every learner).
     """
     window_start = F.to_timestamp(F.col("randomized_at"))
     window_end = F.to_timestamp(F.date_add(F.lit(as_of), 1))  # exclusive: the as_of day is included
@@ -485,18 +488,23 @@ def view_counts(views: DataFrame, study_certs: DataFrame, *, as_of: date) -> Dat
         F.count(F.when(F.col("_linkedin") & F.col("_other"), 1)).alias("count_views_linkedin_by_others"),
     )
     count_columns = VIEW_COUNT_COLUMNS
+    per_learner = counts if only_viewed else study_certs.select("learner_id").join(counts, "learner_id", "left")
     return (
-        study_certs.select("learner_id").join(counts, "learner_id", "left")
+        per_learner
         .select("learner_id", *(F.coalesce(c, F.lit(0)).cast("long").alias(c) for c in count_columns))
         .select("*", *(flag(F.col(c) > 0).alias(name) for c, name in zip(count_columns, VIEW_FLAG_COLUMNS)))
     )
 
 
-def logged_in_after_randomization(sessions: DataFrame, randomized: DataFrame) -> DataFrame:
+def logged_in_after_randomization(sessions: DataFrame, randomized: DataFrame, *, only_logged_in: bool = False
+                                  ) -> DataFrame:
     """1 when the learner has any app session in (randomized_at, randomized_at + 30 days] (issue 4; paper 3.3.4
     reports the share of learners who open the app within 30 days of randomization). randomized_at is a date,
     taken as its 00:00 UTC instant, consistently with the view window; so the window is
-    (R 00:00, R+30 00:00]."""
+    (R 00:00, R+30 00:00].
+
+    `only_logged_in`: only the learners who logged in (a caller that left-joins the result and fills zeros saves
+    a join over every learner)."""
     start = F.to_timestamp(F.col("randomized_at"))
     end = F.to_timestamp(F.date_add(F.col("randomized_at"), LOGIN_WINDOW_DAYS))
     logged = (
@@ -506,6 +514,8 @@ def logged_in_after_randomization(sessions: DataFrame, randomized: DataFrame) ->
         .select("learner_id").distinct()
         .withColumn("_logged", F.lit(1))
     )
+    if only_logged_in:
+        return logged.withColumnRenamed("_logged", "logged_in_after_randomization")
     return randomized.select("learner_id").join(logged, "learner_id", "left").select(
         "learner_id", F.coalesce("_logged", F.lit(0)).alias("logged_in_after_randomization")
     )
@@ -564,11 +574,12 @@ def learner_outcomes_full(
         .join(study.select("learner_id", "certificate_id", "primary_domain", "credential_type"), "learner_id", "left")
         .join(covariates, "learner_id", "left")
         .join(main_skill(skill_scores), "learner_id", "left")
-        .join(logged_in_after_randomization(sessions, randomized), "learner_id", "left")
-        .join(view_counts(views, study, as_of=as_of), "learner_id", "left")
+        .join(logged_in_after_randomization(sessions, randomized, only_logged_in=True), "learner_id", "left")
+        .join(view_counts(views, study, as_of=as_of, only_viewed=True), "learner_id", "left")
     )
     zero_if_missing = [f.name for f in LEARNER_OUTCOMES_FULL_SCHEMA.fields
-                       if f.name.startswith(("count_views", "views_")) or f.name == "has_linkedin_url"]
+                       if f.name.startswith(("count_views", "views_"))
+                       or f.name in ("has_linkedin_url", "logged_in_after_randomization")]
     table = table.fillna(0, subset=zero_if_missing).fillna(NOT_MENTIONED, subset=["education_level", "gender"])
     return conform(table, LEARNER_OUTCOMES_FULL_SCHEMA)
 
