@@ -91,6 +91,31 @@ def test_sample_ratio_mismatch_blocks_when_an_arm_loses_5_percent():
     assert severities(findings, "srm:batch 1") == {"srm:batch 1": v.FAILURE}
 
 
+def arm_counts_frame(groups: dict[tuple[int, str], tuple[int, int]]) -> pd.DataFrame:
+    """batch, stratum, treatment rows with the given (treated, control) counts per (batch, stratum)."""
+    rows = [(batch, stratum, arm) for (batch, stratum), (treated, control) in groups.items()
+            for arm, count in ((1, treated), (0, control)) for _ in range(count)]
+    return pd.DataFrame(rows, columns=["batch", "stratum", "treatment"])
+
+
+def test_stratum_srm_is_adjusted_for_the_number_of_strata_tested():
+    # The 2x benchmark's LinkedIn table: one of ~100 strata at 721 vs 586 (unadjusted p = 0.00019) is chance.
+    groups = {(1 + i // 20, f"s{i % 20}"): (650, 650) for i in range(100)}
+    groups[(1, "s0")] = (721, 586)
+    groups[(2, "s1")] = (900, 400)  # clear: p ~ 1e-43 stays a failure after any adjustment
+    findings = {f.check: f for f in v.sample_ratio_findings("t", arm_counts_frame(groups))}
+    assert "srm:stratum 1/s0" not in findings or findings["srm:stratum 1/s0"].severity != v.FAILURE
+    clear = findings["srm:stratum 2/s1"]
+    assert clear.severity == v.FAILURE and "Bonferroni over 100 groups" in clear.detail
+    assert findings["srm:stratums_tested"].observed == "100 groups tested"
+
+
+def test_a_lone_stratum_is_tested_at_the_unadjusted_threshold():
+    findings = {f.check: f for f in v.sample_ratio_findings("t", arm_counts_frame({(1, "s0"): (721, 586)}))}
+    assert findings["srm:stratum 1/s0"].severity == v.FAILURE
+    assert findings["srm:stratum 1/s0"].p_value == pytest.approx(v._srm_p_value(721, 586))
+
+
 @pytest.mark.parametrize("treated, control, severity", [(500, 500, v.OK), (530, 470, v.OK),
                                                          (560, 440, v.FAILURE), (545, 455, v.WARNING)])
 def test_srm_thresholds(treated, control, severity):
