@@ -14,6 +14,7 @@ run did not publish or a planted effect lies outside its interval.
 
     .venv/bin/python bench/bench_chain.py --landing /tmp/bench_full --lake /tmp/bench_full_lake --json OUT
     .venv/bin/python bench/bench_chain.py --scale 880000 --landing /tmp/bench_full ...   # generate first
+    .venv/bin/python bench/bench_chain.py --from-stage features --landing ... --lake ...  # re-time the tail
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def recovery(config: Config, snapshot_id: str) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--landing", type=Path, required=True)
-    arguments.add_argument("--lake", type=Path, required=True, help="emptied first")
+    arguments.add_argument("--lake", type=Path, required=True, help="emptied first (unless --from-stage features)")
     arguments.add_argument("--scale", type=int, help="generate the landing zone first (into --landing, emptied)")
     arguments.add_argument("--seed", type=int, default=7)
     arguments.add_argument("--crawl-id", default="2023-09")
@@ -132,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     arguments.add_argument("--driver-memory", default="8g")
     arguments.add_argument("--shuffle-partitions", type=int, default=8)
     arguments.add_argument("--cwur", type=Path, default=REPO_ROOT.parent / "shared" / "reference" / "cwurData.csv")
+    arguments.add_argument("--from-stage", choices=["ingest", "features"], default="ingest",
+                           help="features: keep --lake's bronze and silver from an earlier run of the same landing "
+                                "zone and time only the stages from the feature job on")
     arguments.add_argument("--json", type=Path)
     args = arguments.parse_args(argv)
 
@@ -147,14 +151,18 @@ def main(argv: list[str] | None = None) -> int:
             summary = generate(args.landing, n_learners=args.scale, seed=args.seed)
             record["rows"] = sum(summary.clean_rows.values())
     crawl_folder = args.landing / "linkedin" / f"crawl={args.crawl_id}"
-    if not (crawl_folder / "_SUCCESS").exists():
+    # A crawl has no _SUCCESS marker; write_crawl renames its expected-records truth file into place last.
+    crawl_rendered = bool(lake.crawl_files(args.landing, args.crawl_id)) and (
+        args.landing / "_truth" / "crawl_expected.jsonl.gz").exists()
+    if not crawl_rendered:
         from synth.profile_pages import write_crawl
 
         shutil.rmtree(crawl_folder, ignore_errors=True)
         with stages.stage("render crawl") as record:
             record["pages"] = write_crawl(args.landing, crawl_id=args.crawl_id, seed=args.seed).records
 
-    shutil.rmtree(args.lake, ignore_errors=True)
+    if args.from_stage == "ingest":
+        shutil.rmtree(args.lake, ignore_errors=True)
     config = Config.from_env(landing=args.landing, lake=args.lake, spark_master=args.master)
     config = replace(config, driver_memory=args.driver_memory, shuffle_partitions=args.shuffle_partitions,
                      cwur_path=args.cwur)
@@ -164,15 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     with stages.stage("spark start-up", master=args.master):
         spark = spark_session(config, app_name="credsignal-bench-chain")
         spark.range(1).count()
-    with stages.stage("ingest") as record:
-        accounts = pipeline.ingest_exports(spark, config, until=config.as_of)
-        totals = [result.total() for result in accounts]
-        record["days"] = sum(len(result.days) for result in accounts)
-        record["rows_in"] = sum(total.rows_in for total in totals)
-        record["rows_kept"] = sum(total.rows_kept for total in totals)
-    with stages.stage("parse") as record:
-        parsed = pipeline.parse_new_crawls(spark, config)
-        record["crawls"] = parsed
+    if args.from_stage == "ingest":
+        with stages.stage("ingest") as record:
+            accounts = pipeline.ingest_exports(spark, config, until=config.as_of)
+            totals = [result.total() for result in accounts]
+            record["days"] = sum(len(result.days) for result in accounts)
+            record["rows_in"] = sum(total.rows_in for total in totals)
+            record["rows_kept"] = sum(total.rows_kept for total in totals)
+        with stages.stage("parse") as record:
+            parsed = pipeline.parse_new_crawls(spark, config)
+            record["crawls"] = parsed
     with stages.stage("features") as record:
         record["rows"] = pipeline.derive_features(spark, config, run_id=run_id, as_of=config.as_of).get("rows")
     with stages.stage("validate") as record:
