@@ -259,6 +259,15 @@ def test_view_counts_exact(spark, platform):
     assertDataFrameEqual(actual, expected)
 
 
+def test_view_counts_only_viewed_keeps_exactly_the_learners_with_a_view(platform):
+    tables = platform["tables"]
+    randomized = features.randomized_learners(tables["assignments"], EXPERIMENT)
+    study = features.study_certificates(tables["certificates"], randomized)
+    dense = features.view_counts(tables["views"], study, as_of=AS_OF)
+    assertDataFrameEqual(features.view_counts(tables["views"], study, as_of=AS_OF, only_viewed=True),
+                         dense.where(F.col("count_views_all") > 0))
+
+
 REFERRER_CASES = [
     ("https://www.linkedin.com/", True),
     ("https://linkedin.com/", True),
@@ -312,6 +321,14 @@ def test_logged_in_exact(spark, platform):
     expected = spark.createDataFrame([(learner, flag) for learner, (_, flag) in LOGIN_CASES.items()],
                                      "learner_id string, logged_in_after_randomization int")
     assertDataFrameEqual(actual, expected)
+
+
+def test_logged_in_only_logged_in_keeps_exactly_the_learners_who_logged_in(platform):
+    tables = platform["tables"]
+    randomized = features.randomized_learners(tables["assignments"], EXPERIMENT)
+    dense = features.logged_in_after_randomization(tables["sessions"], randomized)
+    assertDataFrameEqual(features.logged_in_after_randomization(tables["sessions"], randomized, only_logged_in=True),
+                         dense.where(F.col("logged_in_after_randomization") == 1))
 
 
 @pytest.mark.parametrize("learner", list(COVARIATE_CASES))
@@ -662,3 +679,8 @@ def test_every_column_is_in_the_data_dictionary(table):
     dictionary = (REPO_ROOT / "docs" / "data_dictionary.md").read_text(encoding="utf-8")
     missing = [name for name in features.column_descriptions(table) if f"`{name}`" not in dictionary]
     assert not missing, f"columns missing from docs/data_dictionary.md: {missing}"
+
+
+def test_local_sessions_list_bronze_day_folders_on_the_driver(spark):
+    # One folder per export day: Spark's distributed listing (past 32 folders) cost 16 s at full scale, 2 s here.
+    assert spark.conf.get("spark.sql.sources.parallelPartitionDiscovery.threshold") == "100000"
