@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from synth.contract import SOURCES
 from synth.dirt import Extra, make_extras, make_replays
-from synth.encoding import HEX, LOWER_ALNUM, SECONDS_PER_DAY, UPPER_ALNUM, day_number, random_codes
+from synth.encoding import HEX, LOWER_ALNUM, SECONDS_PER_DAY, UPPER_ALNUM, day_number, day_to_date, random_codes
 from synth.export import apply_timestamp_styles, build_sources
 from synth.population import World, build_world
 from synth.profiles import ProfileBuilder, _epoch_month, make_identities, month_index, profile_outcomes
@@ -40,6 +40,10 @@ from synth.truth import build_truth
 from synth.writer import write_source
 
 MAX_ROWS_PER_PART = 50_000
+# One shard's world at the full study scale (880k learners) peaks near 4.5 GiB of RAM.
+MAX_LEARNERS_PER_SHARD = 1_000_000
+# Part numbers a shard may use per day: shard k writes part-{k * PARTS_PER_SHARD + i}.
+PARTS_PER_SHARD = 1_000
 TRUTH_DIR = "_truth"
 
 
@@ -71,6 +75,46 @@ def _prepare(landing: Path) -> None:
     (landing / TRUTH_DIR).mkdir(parents=True)
 
 
+def shard_sizes(n_learners: int, max_learners_per_shard: int) -> list[int]:
+    """Near-equal shard sizes, none above the maximum: the generator holds one shard's world in memory at a time."""
+    count = -(-n_learners // max_learners_per_shard)
+    base, remainder = divmod(n_learners, count)
+    return [base + (1 if k < remainder else 0) for k in range(count)]
+
+
+def _shard_seed(seed: int, shard: int) -> np.random.SeedSequence:
+    # Shard 0 keeps the unsharded seed, so a population that fits one shard is generated exactly as before.
+    return np.random.SeedSequence(seed) if shard == 0 else np.random.SeedSequence([seed, shard])
+
+
+@dataclass
+class _Accounts:
+    """What the shards add up to: per source and dt accounting, row counts, and the learner ids already taken."""
+
+    expected: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    clean_rows: dict[str, int] = field(default_factory=dict)
+    extra_lines: dict[str, int] = field(default_factory=dict)
+    part_files: int = 0
+    profiles: int = 0
+    randomized: int = 0
+    learner_codes: np.ndarray = field(default_factory=lambda: np.empty(0, "U10"))
+    profile_urls: set[str] = field(default_factory=set)
+
+    def add_expected(self, source: str, by_day: dict[str, dict[str, Any]]) -> None:
+        totals = self.expected.setdefault(source, {})
+        for dt, counts in by_day.items():
+            if dt not in totals:
+                totals[dt] = counts
+                continue
+            merged = totals[dt]
+            for key in ("rows_in", "rows_kept", "duplicates"):
+                merged[key] += counts[key]
+            reasons = merged["quarantined"]
+            for reason, n in counts["quarantined"].items():
+                reasons[reason] = reasons.get(reason, 0) + n
+            merged["quarantined"] = dict(sorted(reasons.items()))
+
+
 def generate(
     landing: Path,
     *,
@@ -82,7 +126,10 @@ def generate(
     window_start: date = date(2022, 9, 1),
     cwur_path: Path | None = None,
     max_rows_per_part: int = MAX_ROWS_PER_PART,
+    max_learners_per_shard: int = MAX_LEARNERS_PER_SHARD,
 ) -> GenerationSummary:
+    """Writes the landing zone shard by shard (each shard an independent population with its own seed and its own
+    exact 50/50 randomization, ids distinct across shards), so memory stays that of one shard at any scale."""
     started = time.perf_counter()
     landing = Path(landing)
     if n_learners < 1:
@@ -90,12 +137,84 @@ def generate(
     if not window_start < as_of:
         raise ValueError("window_start must be before as_of")
     _prepare(landing)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    truth_dir = landing / TRUTH_DIR
+    truth_path = truth_dir / "learners_truth.parquet"
+    profiles_path = truth_dir / "profiles.jsonl.gz"
+    days = range(day_number(window_start) - 1, day_number(as_of) + 1)
+    sizes = shard_sizes(n_learners, max_learners_per_shard)
+    accounts = _Accounts()
+    truth_writer: pq.ParquetWriter | None = None
+    try:
+        with profiles_path.open("wb") as profiles_file:
+            for shard, shard_learners in enumerate(sizes):
+                truth = _generate_shard(
+                    landing, shard, shard_learners, seed, accounts, profiles_file, days,
+                    dirty_rate=dirty_rate, linkedin_share=linkedin_share, as_of=as_of, window_start=window_start,
+                    cwur_path=cwur_path, max_rows_per_part=max_rows_per_part,
+                )
+                table = pa.Table.from_pandas(truth, preserve_index=False)
+                if truth_writer is None:
+                    truth_writer = pq.ParquetWriter(truth_path, table.schema)
+                truth_writer.write_table(table.cast(truth_writer.schema))
+    finally:
+        if truth_writer is not None:
+            truth_writer.close()
+    # _SUCCESS goes last, once every part of every shard of every day is on disk.
+    for source in SOURCES:
+        for day in days:
+            (landing / "platform" / source / f"dt={day_to_date(day).isoformat()}" / "_SUCCESS").write_bytes(b"")
+
+    expected_path = truth_dir / "ingest_expected.json"
+    expected_path.write_text(json.dumps(accounts.expected, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (truth_dir / "generation.json").write_text(
+        json.dumps(
+            {
+                "n_learners": n_learners, "seed": seed, "dirty_rate": dirty_rate, "linkedin_share": linkedin_share,
+                "as_of": as_of.isoformat(), "window_start": window_start.isoformat(),
+                "backfill_dt": (window_start - timedelta(days=1)).isoformat(), "clean_rows": accounts.clean_rows,
+                "extra_lines": accounts.extra_lines, "profiles": accounts.profiles,
+                "randomized_learners": accounts.randomized, "shards": sizes,
+            },
+            indent=1,
+            sort_keys=True,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return GenerationSummary(
+        landing=landing,
+        n_learners=n_learners,
+        seed=seed,
+        clean_rows=accounts.clean_rows,
+        extra_lines=accounts.extra_lines,
+        partitions_per_source=len(days),
+        part_files=accounts.part_files,
+        profiles=accounts.profiles,
+        truth_path=truth_path,
+        profiles_path=profiles_path,
+        expected_path=expected_path,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _generate_shard(
+    landing: Path, shard: int, n_learners: int, seed: int, accounts: _Accounts, profiles_file: BinaryIO, days: range,
+    *, dirty_rate: float, linkedin_share: float, as_of: date, window_start: date, cwur_path: Path | None,
+    max_rows_per_part: int,
+) -> pd.DataFrame:
+    """Writes one shard's part files and profiles, adds its accounting to `accounts`, returns its truth rows."""
+    seed_sequence = _shard_seed(seed, shard)
+    streams = [np.random.default_rng(s) for s in seed_sequence.spawn(8)]
     export_rng, dirt_rng, writer_rng, key_rng = streams[3:7]
 
     world, styles, identities, profiles, outcomes = _world_and_profiles(
-        streams, seed, n_learners, linkedin_share, as_of, window_start, cwur_path
+        streams, seed_sequence, n_learners, linkedin_share, as_of, window_start, cwur_path, accounts.learner_codes
     )
+    learner_codes = np.char.replace(world.learner_id, "lrn_", "")
+    urls = {profile["profile_url"] for profile in profiles}
+    if len(urls) != len(profiles) or not urls.isdisjoint(accounts.profile_urls):
+        raise RuntimeError(f"shard {shard}: a LinkedIn profile URL repeats; use another seed")
+    accounts.profile_urls |= urls
     tables = build_sources(
         export_rng, world, styles, {ident.learner_index: ident.linkedin_url for ident in identities}, dirty_rate
     )
@@ -103,7 +222,8 @@ def generate(
     # Dirt, with fresh natural keys for corrupted copies.
     window_start_day, as_of_day = day_number(window_start), day_number(as_of)
     budget = int(round(dirty_rate * sum(len(t.lines) for t in tables.values()))) + 10
-    fresh_learners = _fresh_ids(key_rng, budget, 10, LOWER_ALNUM, np.char.replace(world.learner_id, "lrn_", ""))
+    taken_learner_codes = np.concatenate([accounts.learner_codes, learner_codes])
+    fresh_learners = _fresh_ids(key_rng, budget, 10, LOWER_ALNUM, taken_learner_codes)
     all_cert_ids = np.concatenate([world.certificate_id, world.other_cert_id])
     fresh_certs = _fresh_ids(key_rng, budget, 12, UPPER_ALNUM, all_cert_ids)
     fresh_views = _fresh_ids(key_rng, budget, 16, HEX, world.view_id)
@@ -129,71 +249,36 @@ def generate(
         dirt_rng, tables["certificate_views"].lines, tables["certificate_views"].folder_day, dirty_rate / 2, as_of_day
     )
 
-    days = range(window_start_day - 1, as_of_day + 1)
-    expected: dict[str, Any] = {}
-    part_files = 0
     with ThreadPoolExecutor(max_workers=2) as pool:
         for source in SOURCES:
-            expected[source], n_parts = write_source(
-                landing / "platform" / source, tables[source], extras[source], days, writer_rng, max_rows_per_part, pool
+            by_day, n_parts = write_source(
+                landing / "platform" / source, tables[source], extras[source], days, writer_rng, max_rows_per_part,
+                pool, first_part=shard * PARTS_PER_SHARD,
             )
-            part_files += n_parts
+            accounts.add_expected(source, by_day)
+            accounts.part_files += n_parts
+            accounts.clean_rows[source] = accounts.clean_rows.get(source, 0) + len(tables[source].lines)
+            accounts.extra_lines[source] = accounts.extra_lines.get(source, 0) + len(extras[source])
 
-    truth_dir = landing / TRUTH_DIR
-    expected_path = truth_dir / "ingest_expected.json"
-    expected_path.write_text(json.dumps(expected, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-
-    truth = build_truth(world, outcomes)
-    truth_path = truth_dir / "learners_truth.parquet"
-    pq.write_table(pa.Table.from_pandas(truth, preserve_index=False), truth_path)
-
+    # Profiles: one gzip member per shard (a concatenation of gzip members is one valid gzip stream).
     profiles.sort(key=lambda p: p["learner_id"])
-    profiles_path = truth_dir / "profiles.jsonl.gz"
     text = "".join(json.dumps(p, ensure_ascii=False, separators=(",", ":")) + "\n" for p in profiles)
-    profiles_path.write_bytes(gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0))
-
-    clean_rows = {source: len(tables[source].lines) for source in SOURCES}
-    extra_lines = {source: len(extras[source]) for source in SOURCES}
-    (truth_dir / "generation.json").write_text(
-        json.dumps(
-            {
-                "n_learners": n_learners, "seed": seed, "dirty_rate": dirty_rate, "linkedin_share": linkedin_share,
-                "as_of": as_of.isoformat(), "window_start": window_start.isoformat(),
-                "backfill_dt": (window_start - timedelta(days=1)).isoformat(), "clean_rows": clean_rows,
-                "extra_lines": extra_lines, "profiles": len(profiles),
-                "randomized_learners": int((world.kind == 0).sum()),
-            },
-            indent=1,
-            sort_keys=True,
-        )
-        + "\n",
-        encoding="utf-8",
-    )
-    return GenerationSummary(
-        landing=landing,
-        n_learners=n_learners,
-        seed=seed,
-        clean_rows=clean_rows,
-        extra_lines=extra_lines,
-        partitions_per_source=len(days),
-        part_files=part_files,
-        profiles=len(profiles),
-        truth_path=truth_path,
-        profiles_path=profiles_path,
-        expected_path=expected_path,
-        seconds=time.perf_counter() - started,
-    )
+    profiles_file.write(gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0))
+    accounts.profiles += len(profiles)
+    accounts.randomized += int((world.kind == 0).sum())
+    accounts.learner_codes = np.concatenate([accounts.learner_codes, learner_codes])
+    return build_truth(world, outcomes)
 
 
 def _world_and_profiles(
-    streams: list[np.random.Generator], seed: int, n_learners: int, linkedin_share: float, as_of: date,
-    window_start: date, cwur_path: Path | None,
+    streams: list[np.random.Generator], seed_sequence: np.random.SeedSequence, n_learners: int, linkedin_share: float,
+    as_of: date, window_start: date, cwur_path: Path | None, taken_learner_codes: np.ndarray | None = None,
 ) -> tuple[World, dict[str, np.ndarray], list[Any], list[dict[str, Any]], dict[int, dict[str, Any] | None]]:
     world_rng, style_rng, identity_rng = streams[:3]
-    world = build_world(world_rng, n_learners, linkedin_share, as_of, window_start)
+    world = build_world(world_rng, n_learners, linkedin_share, as_of, window_start, taken_learner_codes)
     styles = apply_timestamp_styles(style_rng, world)
     identities = make_identities(identity_rng, world)
-    builder = ProfileBuilder(world, cwur_path, seed=int(np.random.SeedSequence(seed).generate_state(1)[0]))
+    builder = ProfileBuilder(world, cwur_path, seed=int(seed_sequence.generate_state(1)[0]))
     as_of_month = month_index(as_of.year, as_of.month)
     profiles: list[dict[str, Any]] = []
     outcomes: dict[int, dict[str, Any] | None] = {}
@@ -214,10 +299,17 @@ def _world_and_profiles(
 def simulate_truth(
     *, n_learners: int, seed: int, linkedin_share: float = 0.042, as_of: date = date(2023, 9, 30),
     window_start: date = date(2022, 9, 1), cwur_path: Path | None = None,
+    max_learners_per_shard: int = MAX_LEARNERS_PER_SHARD,
 ) -> pd.DataFrame:
     """The truth table `generate` would write for these arguments, without writing any file (fast checks)."""
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
-    world, _, _, _, outcomes = _world_and_profiles(
-        streams, seed, n_learners, linkedin_share, as_of, window_start, cwur_path
-    )
-    return build_truth(world, outcomes)
+    truths = []
+    taken = np.empty(0, "U10")
+    for shard, shard_learners in enumerate(shard_sizes(n_learners, max_learners_per_shard)):
+        seed_sequence = _shard_seed(seed, shard)
+        streams = [np.random.default_rng(s) for s in seed_sequence.spawn(8)]
+        world, _, _, _, outcomes = _world_and_profiles(
+            streams, seed_sequence, shard_learners, linkedin_share, as_of, window_start, cwur_path, taken
+        )
+        taken = np.concatenate([taken, np.char.replace(world.learner_id, "lrn_", "")])
+        truths.append(build_truth(world, outcomes))
+    return pd.concat(truths, ignore_index=True) if len(truths) > 1 else truths[0]

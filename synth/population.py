@@ -171,8 +171,10 @@ def _education_distributions() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def build_world(
-    rng: np.random.Generator, n_learners: int, linkedin_share: float, as_of: date, window_start: date
+    rng: np.random.Generator, n_learners: int, linkedin_share: float, as_of: date, window_start: date,
+    taken_learner_codes: np.ndarray | None = None,
 ) -> World:
+    """`taken_learner_codes`: learner id codes earlier shards used, which this world's learners must not reuse."""
     countries = reference.countries()
     courses = reference.courses()
     country_developing = np.array([c.developing for c in countries])
@@ -189,7 +191,7 @@ def build_world(
     )
     earner = kind < 2
     randomized = kind == 0
-    learner_id = np.char.add("lrn_", random_codes(rng, n_total, 10, LOWER_ALNUM))
+    learner_id = np.char.add("lrn_", random_codes(rng, n_total, 10, LOWER_ALNUM, exclude=taken_learner_codes))
 
     # --- country, education, gender -------------------------------------------------------------------------
     developing = np.where(randomized, rng.random(n_total) < DEVELOPING_SHARE, False)

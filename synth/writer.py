@@ -31,8 +31,11 @@ def write_source(
     rng: np.random.Generator,
     max_rows_per_part: int,
     pool: ThreadPoolExecutor,
+    *,
+    first_part: int = 0,
 ) -> tuple[dict[str, dict[str, Any]], int]:
-    """Returns ({dt: accounting}, number of part files)."""
+    """Returns ({dt: accounting}, number of part files). Parts are numbered from `first_part`; the caller writes each
+    day's _SUCCESS once every writer of that day is done."""
     n = len(table.lines)
     order = np.lexsort((np.arange(n), table.event_seconds, table.folder_day))
     sorted_days = table.folder_day[order]
@@ -78,7 +81,7 @@ def write_source(
         folder.mkdir(parents=True, exist_ok=True)
         chunks = [merged[i : i + max_rows_per_part] for i in range(0, len(merged), max_rows_per_part)] or [[]]
         for index, chunk in enumerate(chunks):
-            futures.append(pool.submit(_write_part, folder / f"part-{index:05d}.jsonl.gz", chunk))
+            futures.append(pool.submit(_write_part, folder / f"part-{first_part + index:05d}.jsonl.gz", chunk))
         n_parts += len(chunks)
 
         quarantined = Counter(e.reason for e in day_extras if e.fate == "quarantined")
@@ -92,7 +95,4 @@ def write_source(
         }
     for future in futures:
         future.result()
-    # _SUCCESS goes last, once every part of every day is on disk.
-    for day in days:
-        (root / f"dt={day_to_date(day).isoformat()}" / "_SUCCESS").write_bytes(b"")
     return expected, n_parts

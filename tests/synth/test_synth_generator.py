@@ -389,6 +389,31 @@ def test_profiles_match_the_truth(landing: Path, truth: pd.DataFrame) -> None:
     assert no_url["new_job"].isna().all()
 
 
+def test_a_sharded_population_is_one_consistent_landing_zone(tmp_path: Path) -> None:
+    """Large scales are generated shard by shard (bounded memory); the shards must add up to one landing zone."""
+    summary = generate(tmp_path, n_learners=3000, seed=5, max_learners_per_shard=1000)
+    assert json.loads((tmp_path / "_truth" / "generation.json").read_text())["shards"] == [1000, 1000, 1000]
+    expected = json.loads((tmp_path / "_truth" / "ingest_expected.json").read_text())
+    for source in SOURCES:
+        accounting, _ = ingest(tmp_path, source)
+        assert accounting == expected[source], source
+    first_parts = {p.name for p in (tmp_path / "platform" / "learners").glob("dt=*/part-*.jsonl.gz")}
+    assert {"part-00000.jsonl.gz", "part-01000.jsonl.gz", "part-02000.jsonl.gz"} <= first_parts
+
+    truth = pd.read_parquet(summary.truth_path)
+    assert len(truth) == 3000 and truth["learner_id"].is_unique
+    pd.testing.assert_frame_equal(
+        truth, simulate_truth(n_learners=3000, seed=5, max_learners_per_shard=1000), check_dtype=False
+    )
+    # Each shard randomizes exactly 50/50 within batch x stratum, so the union is off by at most one per shard.
+    counts = truth.groupby(["batch", "stratum"])["treatment"].agg(["sum", "size"])
+    assert ((counts["size"] - 2 * counts["sum"]).abs() <= 3).all()
+    profiles = [json.loads(line) for line in gzip.decompress(summary.profiles_path.read_bytes()).splitlines()]
+    assert len(profiles) == summary.profiles
+    assert len({p["profile_url"] for p in profiles}) == len(profiles)
+    assert {p["learner_id"] for p in profiles} == set(truth.loc[truth["has_linkedin_url"] == 1, "learner_id"])
+
+
 def test_scope_titles_follow_the_keyword_rule() -> None:
     titles = json.loads((Path(__file__).resolve().parents[2] / "synth" / "data" / "job_titles.json").read_text())
 
