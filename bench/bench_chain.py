@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments.add_argument("--from-stage", choices=["ingest", "features"], default="ingest",
                            help="features: keep --lake's bronze and silver from an earlier run of the same landing "
                                 "zone and time only the stages from the feature job on")
+    arguments.add_argument("--render-workers", type=int, default=os.cpu_count() or 1,
+                           help="processes rendering the crawl's pages (same bytes whatever the number)")
     arguments.add_argument("--json", type=Path)
     args = arguments.parse_args(argv)
 
@@ -159,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
 
         shutil.rmtree(crawl_folder, ignore_errors=True)
         with stages.stage("render crawl") as record:
-            record["pages"] = write_crawl(args.landing, crawl_id=args.crawl_id, seed=args.seed).records
+            record["workers"] = args.render_workers
+            record["pages"] = write_crawl(args.landing, crawl_id=args.crawl_id, seed=args.seed,
+                                          workers=args.render_workers).records
 
     if args.from_stage == "ingest":
         shutil.rmtree(args.lake, ignore_errors=True)
@@ -201,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     landing_mib = sum(p.stat().st_size for p in args.landing.rglob("*") if p.is_file()) / 2**20
     result = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": __import__("os").cpu_count()},
+                    "cpus": os.cpu_count()},
         "landing": str(args.landing), "landing_mib": round(landing_mib, 1), "as_of": config.as_of.isoformat(),
         "master": args.master, "driver_memory": args.driver_memory, "shuffle_partitions": args.shuffle_partitions,
         "stages": stages.rows,

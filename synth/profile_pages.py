@@ -1259,30 +1259,74 @@ class _GzipJsonLines:
         self.temporary.replace(self.path)
 
 
-def crawl_records(profiles: Iterable[dict[str, Any]], *, seed: int = 7, fetched_at: str = "2023-09-15T06:00:00Z",
-                  rate_limited_share: float = 0.01, padding: bool = True
-                  ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(crawl record, expectation) per profile, in input order. Fetch times advance a few seconds per page."""
+def _crawl_schedule(profiles: Iterable[dict[str, Any]], *, seed: int, fetched_at: str, rate_limited_share: float
+                    ) -> Iterator[tuple[dict[str, Any], datetime, bool]]:
+    """(profile, fetch moment, rate limited) per profile, in input order. Fetch times advance a few seconds per page,
+    so the schedule is sequential; rendering each page is not, and may run in other processes."""
     moment = _parse_timestamp(fetched_at)
     for profile in profiles:
         crawl_rng = _rng_for(seed, profile, "crawl")
         moment += timedelta(seconds=crawl_rng.randint(1, 6))
         rate_limited = profile.get("page_fault") is None and crawl_rng.random() < rate_limited_share
-        rendered = render_page(profile, seed=seed, padding=padding, as_of=moment.date(), rate_limited=rate_limited)
-        record = {"profile_url": profile.get("profile_url"), "fetched_at": _format_timestamp(moment),
-                  "http_status": rendered.http_status, "content_type": rendered.content_type, "body": rendered.body}
-        expected = dict(rendered.expected)
-        expected["http_status"] = rendered.http_status
-        expected["fetched_at"] = record["fetched_at"]
-        yield record, expected
+        yield profile, moment, rate_limited
+
+
+def _crawl_record(profile: dict[str, Any], moment: datetime, rate_limited: bool, *, seed: int, padding: bool
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    rendered = render_page(profile, seed=seed, padding=padding, as_of=moment.date(), rate_limited=rate_limited)
+    record = {"profile_url": profile.get("profile_url"), "fetched_at": _format_timestamp(moment),
+              "http_status": rendered.http_status, "content_type": rendered.content_type, "body": rendered.body}
+    expected = dict(rendered.expected)
+    expected["http_status"] = rendered.http_status
+    expected["fetched_at"] = record["fetched_at"]
+    return record, expected
+
+
+def crawl_records(profiles: Iterable[dict[str, Any]], *, seed: int = 7, fetched_at: str = "2023-09-15T06:00:00Z",
+                  rate_limited_share: float = 0.01, padding: bool = True
+                  ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(crawl record, expectation) per profile, in input order."""
+    for profile, moment, rate_limited in _crawl_schedule(profiles, seed=seed, fetched_at=fetched_at,
+                                                         rate_limited_share=rate_limited_share):
+        yield _crawl_record(profile, moment, rate_limited, seed=seed, padding=padding)
+
+
+def _write_crawl_part(path: Path, scheduled: list[tuple[dict[str, Any], datetime, bool]], seed: int, padding: bool,
+                      compresslevel: int) -> tuple[list[dict[str, Any]], int]:
+    """Renders and writes one part file; returns the pages' expectations, in order, and the bodies' UTF-8 bytes."""
+    part = _GzipJsonLines(path, compresslevel)
+    expectations = []
+    body_bytes = 0
+    try:
+        for profile, moment, rate_limited in scheduled:
+            record, expected = _crawl_record(profile, moment, rate_limited, seed=seed, padding=padding)
+            body_bytes += len(record["body"].encode("utf-8"))
+            part.write(record)
+            expectations.append(expected)
+    finally:
+        part.close()
+    return expectations, body_bytes
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def write_crawl(landing: Path, *, crawl_id: str = "2023-09", seed: int = 7,
                 fetched_at: str = "2023-09-15T06:00:00Z", records_per_part: int = RECORDS_PER_PART,
-                rate_limited_share: float = 0.01, padding: bool = True, compresslevel: int = 6) -> CrawlSummary:
+                rate_limited_share: float = 0.01, padding: bool = True, compresslevel: int = 6,
+                workers: int = 1) -> CrawlSummary:
     """Render every true profile and write the crawl plus ``_truth/crawl_expected.jsonl.gz``.
 
-    Existing part files of this crawl are replaced, so a re-run with the same seed reproduces the same bytes.
+    Existing part files of this crawl are replaced, so a re-run with the same seed reproduces the same bytes, with
+    any number of `workers` (processes rendering part files side by side; 1 renders in this process).
     """
     started = time.perf_counter()
     landing = Path(landing)
@@ -1292,26 +1336,45 @@ def write_crawl(landing: Path, *, crawl_id: str = "2023-09", seed: int = 7,
     for stale in crawl_dir.glob("part-*.jsonl.gz"):
         stale.unlink()
     summary = CrawlSummary(crawl_dir=crawl_dir, expected_path=landing / "_truth" / "crawl_expected.jsonl.gz")
+    schedule = _crawl_schedule(read_truth_profiles(truth_path), seed=seed, fetched_at=fetched_at,
+                               rate_limited_share=rate_limited_share)
+    parts = ((crawl_dir / f"part-{index:05d}.jsonl.gz", chunk)
+             for index, chunk in enumerate(_chunks(schedule, records_per_part)))
     expected_file = _GzipJsonLines(summary.expected_path, compresslevel)
-    part: _GzipJsonLines | None = None
     try:
-        for record, expected in crawl_records(read_truth_profiles(truth_path), seed=seed, fetched_at=fetched_at,
-                                              rate_limited_share=rate_limited_share, padding=padding):
-            if part is None or summary.records % records_per_part == 0:
-                if part is not None:
-                    part.close()
-                part = _GzipJsonLines(crawl_dir / f"part-{len(summary.parts):05d}.jsonl.gz", compresslevel)
-                summary.parts.append(part.path)
-            summary.body_bytes += len(record["body"].encode("utf-8"))
-            part.write(record)
-            expected_file.write({"crawl_id": crawl_id, **expected})
-            summary.records += 1
-            summary.by_page_fault[expected["page_fault"] or "none"] += 1
-            summary.by_expected_status[expected["status"]] += 1
-            summary.by_language[expected["language"] or "-"] += 1
+        for path, (expectations, body_bytes) in _render_parts(parts, seed, padding, compresslevel, workers):
+            summary.parts.append(path)
+            summary.body_bytes += body_bytes
+            for expected in expectations:
+                expected_file.write({"crawl_id": crawl_id, **expected})
+                summary.records += 1
+                summary.by_page_fault[expected["page_fault"] or "none"] += 1
+                summary.by_expected_status[expected["status"]] += 1
+                summary.by_language[expected["language"] or "-"] += 1
     finally:
-        if part is not None:
-            part.close()
         expected_file.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _render_parts(parts: Iterator[tuple[Path, list]], seed: int, padding: bool, compresslevel: int, workers: int
+                  ) -> Iterator[tuple[Path, tuple[list[dict[str, Any]], int]]]:
+    """(path, part result) in part order. With several workers, at most two parts per worker are in flight, so
+    memory stays bounded whatever the crawl's size."""
+    if workers <= 1:
+        for path, chunk in parts:
+            yield path, _write_crawl_part(path, chunk, seed, padding, compresslevel)
+        return
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        in_flight: deque = deque()
+        for path, chunk in parts:
+            in_flight.append((path, pool.submit(_write_crawl_part, path, chunk, seed, padding, compresslevel)))
+            if len(in_flight) >= 2 * workers:
+                done_path, future = in_flight.popleft()
+                yield done_path, future.result()
+        while in_flight:
+            done_path, future = in_flight.popleft()
+            yield done_path, future.result()

@@ -101,11 +101,13 @@ def test_write_crawl_files(tmp_path, make_profiles, write_truth):
     assert fetched == sorted(fetched)
     assert summary.by_page_fault.get(RATE_LIMITED, 0) >= 1
 
-    # Same seed, same bytes (gzip mtime 0); the part files of a previous run are replaced.
+    # Same seed, same bytes (gzip mtime 0), however many processes render; a previous run's parts are replaced.
     first = [p.read_bytes() for p in summary.parts] + [summary.expected_path.read_bytes()]
     again = write_crawl(tmp_path, crawl_id="2023-09", seed=7, fetched_at="2023-09-15T06:00:00Z",
-                        records_per_part=20, rate_limited_share=0.1)
+                        records_per_part=20, rate_limited_share=0.1, workers=2)
     assert [p.read_bytes() for p in again.parts] + [again.expected_path.read_bytes()] == first
+    assert (again.records, again.body_bytes, again.by_language) == (summary.records, summary.body_bytes,
+                                                                   summary.by_language)
     assert first[0][4:8] == b"\x00\x00\x00\x00"  # gzip header mtime
 
 
