@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         tables = {s: features.read_bronze(spark, config.lake, s, as_of=AS_OF) for s in lake.PLATFORM_SOURCES}
         full = features.learner_outcomes_full(
-            tables["experiment_assignments"], tables["learners"], tables["certificates"],
+            tables["experiment_assignments"], features.learner_covariates(tables["learners"]), tables["certificates"],
             tables["certificate_views"], tables["app_sessions"], tables["skill_scores"],
             experiment_id=config.experiment_id, as_of=AS_OF)
         full.write.mode("overwrite").parquet(str(out / "spark"))

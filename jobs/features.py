@@ -550,7 +550,7 @@ def main_skill(skill_scores: DataFrame) -> DataFrame:
 
 def learner_outcomes_full(
     assignments: DataFrame,
-    learners: DataFrame,
+    covariates: DataFrame,
     certificates: DataFrame,
     views: DataFrame,
     sessions: DataFrame,
@@ -559,15 +559,16 @@ def learner_outcomes_full(
     experiment_id: str,
     as_of: date,
 ) -> DataFrame:
-    """Table `learner_outcomes_full` (LEARNER_OUTCOMES_FULL_SCHEMA) from the bronze tables: one row per randomized
-    learner of `experiment_id` ("all of experiment_assignments for the configured experiment"). Learners without
+    """Table `learner_outcomes_full` (LEARNER_OUTCOMES_FULL_SCHEMA) from the bronze tables and the learners'
+    `covariates` (learner_covariates of bronze learners, derived once by the caller: the LinkedIn match reads them
+    too): one row per randomized learner of `experiment_id` ("all of experiment_assignments for the configured
+    experiment"). Learners without
     a study certificate have null certificate columns and zero views; without a learner record, "not mentioned"
     survey answers, null developing_country and has_linkedin_url 0."""
     # Both are read by several branches below. Materialised once (localCheckpoint, as on the LinkedIn side):
     # otherwise each branch re-reads and re-deduplicates bronze, since the branches prune different columns and
     # Spark cannot reuse one exchange for them (assignments and certificates were each scanned three times).
     randomized = randomized_learners(assignments, experiment_id).localCheckpoint()
-    covariates = learner_covariates(learners)
     study = study_certificates(certificates, randomized).localCheckpoint()
     table = (
         randomized
@@ -600,16 +601,17 @@ def latest_profiles(profiles: DataFrame) -> DataFrame:
 
 
 def profile_matches(randomized: DataFrame, covariates: DataFrame, profiles: DataFrame) -> DataFrame:
-    """Each randomized learner's profile match: learner_id, match (matched, no_learner_record, no_url,
-    unparseable_url, not_fetched, or fetch_failed:<status>), and for a fetched URL the record key, the normalised
-    URL, the parse status and the profile length columns."""
+    """Each randomized learner's profile match: learner_id, the learner's country, match (matched,
+    no_learner_record, no_url, unparseable_url, not_fetched, or fetch_failed:<status>), and for a fetched URL the
+    record key, the normalised URL, the parse status and the profile length columns. `covariates` is
+    learner_covariates' output."""
     latest = latest_profiles(profiles).select(
         *PROFILE_RECORD_KEY, F.col("profile_url_normalized").alias("_url"), F.col("status").alias("profile_status"),
         "profile_length_chars", "length_certifications",
     )
     joined = (
         randomized.select("learner_id")
-        .join(covariates.select("learner_id", "has_linkedin_url", "linkedin_url_normalized",
+        .join(covariates.select("learner_id", "country", "has_linkedin_url", "linkedin_url_normalized",
                                 F.lit(True).alias("_has_record")), "learner_id", "left")
         .join(latest, F.col("linkedin_url_normalized") == F.col("_url"), "left")
     )
@@ -622,7 +624,8 @@ def profile_matches(randomized: DataFrame, covariates: DataFrame, profiles: Data
         .otherwise(F.concat(F.lit("fetch_failed:"), F.col("profile_status")))
     )
     return joined.select(
-        "learner_id", match.alias("match"), F.col("_url").alias("profile_url_normalized"), *PROFILE_RECORD_KEY,
+        "learner_id", "country", match.alias("match"), F.col("_url").alias("profile_url_normalized"),
+        *PROFILE_RECORD_KEY,
         "profile_status", "profile_length_chars", "length_certifications",
     )
 
@@ -852,9 +855,8 @@ def profile_length(matched: DataFrame, learner_positions: DataFrame, *, as_of: d
 
 def learner_outcomes_linkedin(
     full: DataFrame,
-    learners: DataFrame,
+    matches: DataFrame,
     certificates: DataFrame,
-    profiles: DataFrame,
     positions: DataFrame,
     education: DataFrame,
     certifications: DataFrame,
@@ -866,18 +868,16 @@ def learner_outcomes_linkedin(
 ) -> DataFrame:
     """Table `learner_outcomes_linkedin` (LEARNER_OUTCOMES_LINKEDIN_SCHEMA): the rows of `full` (the
     learner_outcomes_full table) whose learner's normalised LinkedIn URL matches a fetched profile whose latest
-    fetch parsed (status ok or partial), with the LinkedIn columns. `learners`, `certificates` are bronze; the
-    rest are the silver profile tables. A learner with no positions has every new/past flag 0, months_to_* and
+    fetch parsed (status ok or partial), with the LinkedIn columns. `matches` is profile_matches of `full`'s
+    learners (the match report counts the same matches), `certificates` is bronze, the rest are the silver profile
+    tables. A learner with no positions has every new/past flag 0, months_to_* and
     professional_experience_years null, career_outcome "none"; without education, degree level "none"."""
     # The LinkedIn side is small (one row per matched learner or profile entry) but every definition reads the
     # same inputs, so they are materialised (localCheckpoint) once: without it the query plan repeats the matching
     # and classification plans in every branch, and planning alone dominates the run time.
-    covariates = learner_covariates(learners).select(
-        "learner_id", "country", "has_linkedin_url", "linkedin_url_normalized").localCheckpoint()
-    matches = profile_matches(full.select("learner_id"), covariates, profiles)
     matched = matches.where(F.col("match") == "matched").join(
         full.select("learner_id", "randomized_at", "certificate_id"), "learner_id"
-    ).join(covariates.select("learner_id", "country"), "learner_id", "left").localCheckpoint()
+    ).localCheckpoint()
     record_key = matched.select("learner_id", "randomized_at", "country", *PROFILE_RECORD_KEY)
 
     learner_positions = classify_positions(record_key.join(positions, PROFILE_RECORD_KEY)).localCheckpoint()
@@ -910,12 +910,6 @@ def learner_outcomes_linkedin(
         .fillna({"career_outcome": "none", "linkedin_degree_level": "none"})
     )
     return conform(full.join(F.broadcast(features), "learner_id"), LEARNER_OUTCOMES_LINKEDIN_SCHEMA)
-
-
-def linkedin_match_report(full: DataFrame, learners: DataFrame, profiles: DataFrame) -> DataFrame:
-    """The profile match report of `learner_outcomes_linkedin` (see `match_report`)."""
-    covariates = learner_covariates(learners)
-    return match_report(profile_matches(full.select("learner_id"), covariates, profiles), profiles)
 
 
 # ------------------------------------------------------------------------------------------------ reading, job
@@ -963,20 +957,23 @@ def build_tables(
 ) -> dict[str, DataFrame]:
     """Read bronze (export days up to as_of) and silver from the lake and derive, unwritten:
     learner_outcomes_full, learner_outcomes_linkedin and profile_match_report. The full table is persisted
-    (the LinkedIn table and the report build on it); the caller may unpersist it after writing."""
+    (the LinkedIn table and the report build on it); the caller may unpersist it after writing. The learner
+    covariates and the profile matches are derived once (each reads every learner) and shared."""
     bronze = {source: read_bronze(spark, lake_root, source, as_of=as_of) for source in lake.PLATFORM_SOURCES}
     silver = {table: read_silver(spark, lake_root, table)
               for table in ("profiles", "profile_positions", "profile_education", "profile_certifications")}
+    covariates = learner_covariates(bronze["learners"]).localCheckpoint()
     full = learner_outcomes_full(
-        bronze["experiment_assignments"], bronze["learners"], bronze["certificates"], bronze["certificate_views"],
+        bronze["experiment_assignments"], covariates, bronze["certificates"], bronze["certificate_views"],
         bronze["app_sessions"], bronze["skill_scores"], experiment_id=experiment_id, as_of=as_of,
     ).persist()
+    matches = profile_matches(full.select("learner_id"), covariates, silver["profiles"]).localCheckpoint()
     linkedin = learner_outcomes_linkedin(
-        full, bronze["learners"], bronze["certificates"], silver["profiles"], silver["profile_positions"],
-        silver["profile_education"], silver["profile_certifications"], as_of=as_of,
-        experience_reference_date=experience_reference_date, experiment_start=experiment_start, cwur_path=cwur_path,
+        full, matches, bronze["certificates"], silver["profile_positions"], silver["profile_education"],
+        silver["profile_certifications"], as_of=as_of, experience_reference_date=experience_reference_date,
+        experiment_start=experiment_start, cwur_path=cwur_path,
     )
-    report = linkedin_match_report(full, bronze["learners"], silver["profiles"])
+    report = match_report(matches, silver["profiles"])
     return {"learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin, "profile_match_report": report}
 
 

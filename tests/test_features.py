@@ -194,7 +194,8 @@ def platform(spark):
         "skills": empty(spark, "skill_scores"),
     }
     full = features.learner_outcomes_full(
-        tables["assignments"], tables["learners"], tables["certificates"], tables["views"], tables["sessions"],
+        tables["assignments"], features.learner_covariates(tables["learners"]), tables["certificates"],
+        tables["views"], tables["sessions"],
         tables["skills"], experiment_id=EXPERIMENT, as_of=AS_OF,
     )
     return {"tables": tables, "full": full, "rows": rows_by_learner(full)}
@@ -521,16 +522,18 @@ def linkedin(spark):
         "learners": bronze(spark, "learners", learners),
         "certificates": bronze(spark, "certificates", certificates),
     }
+    covariates = features.learner_covariates(bronze_tables["learners"])
     full = features.learner_outcomes_full(
-        bronze_tables["assignments"], bronze_tables["learners"], bronze_tables["certificates"],
+        bronze_tables["assignments"], covariates, bronze_tables["certificates"],
         empty(spark, "certificate_views"), empty(spark, "app_sessions"), empty(spark, "skill_scores"),
         experiment_id=EXPERIMENT, as_of=AS_OF,
     ).cache()
+    matches = features.profile_matches(full.select("learner_id"), covariates, tables["profiles"])
     table = features.learner_outcomes_linkedin(
-        full, bronze_tables["learners"], bronze_tables["certificates"], tables["profiles"],
-        tables["profile_positions"], tables["profile_education"], tables["profile_certifications"], as_of=AS_OF,
+        full, matches, bronze_tables["certificates"], tables["profile_positions"], tables["profile_education"],
+        tables["profile_certifications"], as_of=AS_OF,
     )
-    report = features.linkedin_match_report(full, bronze_tables["learners"], tables["profiles"])
+    report = features.match_report(matches, tables["profiles"])
     rows = rows_by_learner(table)
     report_rows = {(r.subject, r.outcome): r["count"] for r in report.collect()}
     yield {"table": table, "rows": rows, "report": report_rows, "silver": tables, "bronze": bronze_tables}
