@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -124,28 +123,6 @@ def recovery(config: Config, snapshot_id: str) -> list[dict]:
     return rows
 
 
-def stop_spark_and_jvm(spark, timeout_s: float = 60.0) -> None:
-    """spark.stop() ends the SparkContext but leaves py4j's gateway JVM alive with its whole heap for the rest of
-    the Python process (9.4 GiB RSS, busy on one core, in the 10x run); the gateway exits when its stdin closes."""
-    from pyspark import SparkContext
-
-    spark.stop()
-    gateway = SparkContext._gateway
-    if gateway is None:
-        return
-    gateway.shutdown()
-    process = getattr(gateway, "proc", None)
-    if process is not None:
-        process.stdin.close()
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    SparkContext._gateway = None
-    SparkContext._jvm = None
-
-
 def main(argv: list[str] | None = None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--landing", type=Path, required=True)
@@ -166,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments.parse_args(argv)
 
     from credsignal import pipeline
-    from credsignal.spark import spark_session
+    from credsignal.spark import spark_session, stop_session_and_jvm
 
     stages = Stages()
     if args.scale:
@@ -214,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         record["rows"] = pipeline.derive_features(spark, config, run_id=run_id, as_of=config.as_of).get("rows")
     # The later stages read staged Parquet without Spark, and under Airflow each is a task of its own with no JVM
     # beside it; ending the JVM here keeps its heap out of validate's memory at 10x, as in the DAG.
-    stop_spark_and_jvm(spark)
+    stop_session_and_jvm(spark)
     with stages.stage("validate") as record:
         outcome = pipeline.validate_staged(config, run_id=run_id, as_of=config.as_of)
         record["blocked"] = bool(outcome.blocked)
