@@ -5,6 +5,7 @@ It is built at the edge (the CLI, a DAG task) and passed down; transforms never 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -12,6 +13,64 @@ from pathlib import Path
 from typing import Any, Mapping
 
 ENV_PREFIX = "CREDSIGNAL_"
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """A source's freshness, in the style of dbt's `freshness: {warn_after, error_after}`, counted in export days.
+
+    A source with a freshness delivers every day (a dt folder with _SUCCESS, empty on a day without rows), so a
+    missing day means the export is late. Its lag is as_of minus its newest complete export day; the source warns
+    once the lag reaches warn_after days and blocks publishing once it reaches error_after days (as dbt, whose
+    "older than N days" is the same thing measured at the end of the as_of day). A source without a freshness
+    (None) is event-driven: it has a dt folder only on days with rows, and is never stale.
+    """
+
+    warn_after: int | None = 1
+    error_after: int | None = 3
+
+    def __post_init__(self) -> None:
+        for name in ("warn_after", "error_after"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"freshness {name} must be a whole number of days >= 1 or null, not {value!r}")
+        if self.warn_after is None and self.error_after is None:
+            raise ValueError("a freshness needs warn_after or error_after; use null for an event-driven source")
+        if self.warn_after is not None and self.error_after is not None and self.warn_after > self.error_after:
+            raise ValueError(f"freshness warn_after ({self.warn_after}) is after error_after ({self.error_after})")
+
+
+# Which sources deliver every day (docs/landing_contract.md). Assignments exist only on randomization days; skill
+# measurements and learner records change on some days, not every day.
+DEFAULT_SOURCE_FRESHNESS: Mapping[str, SourceFreshness | None] = {
+    "learners": None,
+    "certificates": SourceFreshness(warn_after=1, error_after=3),
+    "certificate_views": SourceFreshness(warn_after=1, error_after=3),
+    "experiment_assignments": None,
+    "app_sessions": SourceFreshness(warn_after=1, error_after=3),
+    "skill_scores": None,
+}
+
+
+def parse_source_freshness(text: str | Mapping[str, Any]) -> dict[str, SourceFreshness | None]:
+    """The defaults, with the sources named in `text` replaced: a JSON object such as
+    `{"app_sessions": {"warn_after": 1, "error_after": 2}, "learners": null}` (null: event-driven)."""
+    given = json.loads(text) if isinstance(text, str) else text
+    if not isinstance(given, Mapping):
+        raise ValueError(f"source_freshness must be a JSON object of source -> freshness or null, not {text!r}")
+    unknown = sorted(set(given) - set(DEFAULT_SOURCE_FRESHNESS))
+    if unknown:
+        raise ValueError(f"source_freshness names unknown source(s) {unknown}; sources: {sorted(DEFAULT_SOURCE_FRESHNESS)}")
+    merged = dict(DEFAULT_SOURCE_FRESHNESS)
+    for source, value in given.items():
+        if value is None or isinstance(value, SourceFreshness):
+            merged[source] = value
+        elif isinstance(value, Mapping) and set(value) <= {"warn_after", "error_after"}:
+            merged[source] = SourceFreshness(warn_after=value.get("warn_after"), error_after=value.get("error_after"))
+        else:
+            raise ValueError(f"source_freshness of {source}: expected null or {{\"warn_after\": days, "
+                             f"\"error_after\": days}}, not {value!r}")
+    return merged
 
 
 @dataclass(frozen=True)
@@ -23,8 +82,10 @@ class Config:
     shuffle_partitions: int = 4
     driver_memory: str = "4g"
     experiment_id: str = "credential-feature-2022"
-    # Export days older than this many days before as_of (or today) make the freshness check fail.
-    freshness_lag_days: int = 3
+    # Per source: dbt-style freshness (warn_after / error_after days) for a source that delivers every day, None
+    # for an event-driven one. as_of, when not given, is the newest complete day of the sources with a freshness.
+    source_freshness: Mapping[str, SourceFreshness | None] = field(
+        default_factory=lambda: dict(DEFAULT_SOURCE_FRESHNESS))
     # A published table whose row count moves by more than this against the previous snapshot blocks publishing.
     max_volume_change_pct: float = 20.0
     # A source whose quarantined share of an export day exceeds this warns.
@@ -34,6 +95,10 @@ class Config:
     # The CWUR university ranking table; None means the ranker's default (../shared/reference/cwurData.csv).
     cwur_path: Path | None = None
     extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
+
+    def daily_sources(self) -> tuple[str, ...]:
+        """The sources with a freshness: they deliver every day, and as_of is resolved from them."""
+        return tuple(source for source, freshness in self.source_freshness.items() if freshness is not None)
 
     def with_overrides(self, **overrides: Any) -> "Config":
         """Apply non-None overrides, coercing strings the way the environment does."""
@@ -60,7 +125,7 @@ _FIELD_TYPES: dict[str, type] = {
     "shuffle_partitions": int,
     "driver_memory": str,
     "experiment_id": str,
-    "freshness_lag_days": int,
+    "source_freshness": dict,
     "max_volume_change_pct": float,
     "max_quarantine_share": float,
     "keep_snapshots": int,
@@ -70,6 +135,8 @@ _FIELD_TYPES: dict[str, type] = {
 
 def _coerce(name: str, value: Any) -> Any:
     wanted = _FIELD_TYPES.get(name)
+    if name == "source_freshness" and isinstance(value, (str, Mapping)):
+        return parse_source_freshness(value)
     if wanted is None or isinstance(value, wanted) or not isinstance(value, str):
         return value
     if wanted is date:

@@ -61,10 +61,11 @@ def _as_date(value: Any) -> date | None:
 
 
 def exports_missing(config: Config, window: ExportWindow) -> list[str]:
-    """Sources whose export for the window's last day has no `_SUCCESS` marker yet."""
+    """Daily sources (those with a freshness) whose export for the window's last day has no `_SUCCESS` marker yet.
+    An event-driven source has a folder only on days with rows, so its absence is not waited for."""
     return [
         source
-        for source in lake.PLATFORM_SOURCES
+        for source in config.daily_sources()
         if not (lake.landing_partition(config.landing, source, window.until) / lake.SUCCESS_MARKER).exists()
     ]
 
@@ -129,7 +130,8 @@ def parse_crawls(crawls: list[str]) -> dict[str, dict[str, int]]:
 
 
 def features_for_run(context: Mapping[str, Any]) -> dict[str, Any]:
-    """Stage the feature tables for this run; as_of is the newest export day all sources have in bronze."""
+    """Stage the feature tables for this run; as_of is the configured one, or the newest day the daily sources
+    have in bronze (pipeline.resolve_as_of, the rule `credsignal run` applies to the landing zone)."""
     from credsignal import pipeline
     from credsignal.spark import spark_session
 

@@ -39,18 +39,25 @@ class PublishBlocked(RuntimeError):
 # ------------------------------------------------------------------------------------------- dates, ids
 
 
-def _newest_common_day(days_of: Callable[[str], Iterable[date]], missing: str) -> date:
-    """The newest day that `days_of(source)` lists for every platform source; FileNotFoundError(missing) if none."""
-    common = set.intersection(*(set(days_of(source)) for source in lake.PLATFORM_SOURCES))
-    if not common:
-        raise FileNotFoundError(missing)
-    return max(common)
+def resolve_as_of(config: Config, days_of: Callable[[str], Iterable[date]], where: str) -> date:
+    """The as_of of a run that was given none: the newest complete export day of the sources that deliver every
+    day (those with a freshness in Config.source_freshness). Event-driven sources (assignments on randomization
+    days only, ...) neither set nor hold back as_of; a daily source that stopped delivering does not hold it back
+    either: it falls behind as_of, and validation warns and then blocks, naming it (jobs/validate.py).
+    `days_of(source)` lists a source's complete days; `where` says where they were looked for, for the error."""
+    daily = config.daily_sources()
+    if not daily:
+        raise ValueError("no source has a freshness (source_freshness), so as_of cannot be resolved: set as_of")
+    newest = [max(days) for days in (list(days_of(source)) for source in daily) if days]
+    if not newest:
+        raise FileNotFoundError(f"no complete export of {', '.join(daily)} {where}")
+    return max(newest)
 
 
 def newest_complete_day(config: Config) -> date:
-    """The newest export day for which every source's export is complete in the landing zone."""
-    return _newest_common_day(lambda source: lake.complete_export_days(config.landing, source),
-                              f"no complete export (dt folder with _SUCCESS) under {config.landing / 'platform'}")
+    """as_of resolved from the landing zone (`credsignal run`): see resolve_as_of."""
+    return resolve_as_of(config, lambda source: lake.complete_export_days(config.landing, source),
+                         f"(dt folder with _SUCCESS) under {config.landing / 'platform'}")
 
 
 def ingested_days(config: Config, source: str) -> list[date]:
@@ -62,9 +69,14 @@ def ingested_days(config: Config, source: str) -> list[date]:
 
 
 def newest_ingested_day(config: Config) -> date:
-    """The newest export day every source has in bronze: the as_of of a feature run started by an Asset."""
-    return _newest_common_day(lambda source: ingested_days(config, source),
-                              f"no export day is in bronze for every source under {config.lake}")
+    """as_of resolved from bronze (a feature run started by an Asset): see resolve_as_of."""
+    return resolve_as_of(config, lambda source: ingested_days(config, source), f"in bronze under {config.lake}")
+
+
+def newest_export_days(config: Config, *, as_of: date) -> dict[str, date | None]:
+    """Each source's newest complete export day on or before as_of (None when it has none): what freshness judges."""
+    return {source: max(lake.complete_export_days(config.landing, source, until=as_of), default=None)
+            for source in lake.PLATFORM_SOURCES}
 
 
 def safe_run_id(run_id: str) -> str:
@@ -144,13 +156,10 @@ def run_facts(config: Config, *, as_of: date) -> Any:
             for reason, count in report["quarantined"].items():
                 total["quarantined"][reason] = total["quarantined"].get(reason, 0) + count
         accounts.append(total)
-    try:
-        newest = newest_complete_day(replace(config, as_of=None))
-    except FileNotFoundError:
-        newest = None
-    return RunFacts(previous_rows=previous_rows, newest_export_day=newest, ingest_accounts=accounts,
-                    max_volume_change_pct=config.max_volume_change_pct,
-                    max_quarantine_share=config.max_quarantine_share, freshness_lag_days=config.freshness_lag_days)
+    return RunFacts(previous_rows=previous_rows, newest_export_days=newest_export_days(config, as_of=as_of),
+                    ingest_accounts=accounts, max_volume_change_pct=config.max_volume_change_pct,
+                    max_quarantine_share=config.max_quarantine_share,
+                    source_freshness=dict(config.source_freshness))
 
 
 def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:

@@ -4,8 +4,8 @@
 Derives the study's curated tables from bronze and silver, validates them, and publishes them for analysts.
 
 Scheduled on the Assets of the upstream DAGs: it runs after the nightly ingestion updates bronze, and after a new
-crawl is parsed into silver. `as_of` is the newest export day that every source has in bronze (or the
-`credsignal_as_of` Variable).
+crawl is parsed into silver. `as_of` is the `credsignal_as_of` Variable, or the newest export day the daily sources
+(those with a freshness) have in bronze: the same rule `credsignal run` applies to the landing zone.
 
 1. `derive_features` (Spark): `learner_outcomes_full` and `learner_outcomes_linkedin` staged under
    `lake/_staging/<run_id>/` (through spark-submit when the `credsignal_spark` Connection is set).

@@ -4,7 +4,9 @@
 Nightly ingestion of the learning platform's exports into the lake's bronze layer.
 
 For the run's data interval (one export day, or the `since`/`until` params for an initial load or a repair),
-it waits for each source's `_SUCCESS` marker, then ingests the six sources in parallel: valid rows to
+it waits for the `_SUCCESS` marker of each source that delivers every day (those with a freshness; event-driven
+sources such as experiment_assignments have a folder only on days with rows), then ingests the six sources in
+parallel (a source without a folder in the window ingests nothing): valid rows to
 `bronze/<source>/dt=…`, rejected rows with their reason to `quarantine/<source>/dt=…`, one partition
 overwritten per export day. When all six succeed it updates the `bronze_platform` Asset that the feature
 DAG is scheduled on.

@@ -6,7 +6,8 @@ Findings come from:
 - sample-ratio mismatch (chi-square against the planned 50/50, overall, per batch and per stratum);
 - covariate balance (standardized mean differences of pre-treatment covariates);
 - attrition into the LinkedIn table (matched share by arm);
-- volume against the previous published snapshot, freshness of the newest export, quarantine share.
+- volume against the previous published snapshot, each source's freshness (Config.source_freshness),
+  quarantine share.
 
 A "failure" finding blocks publishing; a "warning" is reported and alerted but does not. GX runs on pandas
 frames read from the staged Parquet: on Spark, GX computes each metric as its own Spark job (24 s for five
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from credsignal.config import DEFAULT_SOURCE_FRESHNESS, SourceFreshness
 
 log = logging.getLogger(__name__)
 
@@ -256,13 +259,36 @@ def volume_findings(table: str, rows: int, previous_rows: int | None, max_change
                     f"within ±{max_change_pct}% of {previous_rows}")]
 
 
-def freshness_findings(newest_export_day: date | None, as_of: date, max_lag_days: int) -> list[Finding]:
-    if newest_export_day is None:
-        return [Finding("*", "freshness:newest_export", FAILURE, "no complete export", f"≤ {max_lag_days} days old")]
-    lag = (as_of - newest_export_day).days
-    severity = FAILURE if lag > max_lag_days else OK
-    return [Finding("*", "freshness:newest_export", severity, f"{newest_export_day} ({lag} days before as_of)",
-                    f"≤ {max_lag_days} days before {as_of}")]
+def freshness_findings(newest_export_days: Mapping[str, date | None], as_of: date,
+                       freshness: Mapping[str, SourceFreshness | None]) -> list[Finding]:
+    """One finding per source, judged by its own newest complete export day on or before as_of (dbt-style source
+    freshness, Config.source_freshness): a source with a freshness warns once it is warn_after days behind as_of
+    and blocks once it is error_after days behind; an event-driven source (no freshness) is never stale."""
+    findings = []
+    for source, rule in freshness.items():
+        newest = newest_export_days.get(source)
+        table = f"landing.{source}"
+        if rule is None:
+            findings.append(Finding(table, "freshness:newest_export", OK, str(newest or "no export yet"),
+                                    "event-driven (no freshness): a dt folder only on days with rows"))
+            continue
+        expected = " ".join(part for part in (
+            f"warn at {rule.warn_after} day(s) behind {as_of}," if rule.warn_after else "",
+            f"error at {rule.error_after} day(s)" if rule.error_after else "no error")
+            if part)
+        lag = None if newest is None else (as_of - newest).days
+        if lag is None:
+            severity, observed = (FAILURE if rule.error_after else WARNING), f"no complete export on or before {as_of}"
+        else:
+            severity = (FAILURE if rule.error_after and lag >= rule.error_after
+                        else WARNING if rule.warn_after and lag >= rule.warn_after else OK)
+            observed = f"{newest} ({lag} day(s) behind as_of)"
+        detail = "" if severity == OK else (
+            f"{source} delivers every day but its newest complete dt folder is {newest or 'missing'}: ask the "
+            f"platform team for the missing landing/platform/{source}/dt=... folders, or, if {source} no longer "
+            "delivers every day, set its entry of source_freshness (credsignal_source_freshness) to null")
+        findings.append(Finding(table, "freshness:newest_export", severity, observed, expected, detail=detail))
+    return findings
 
 
 def quarantine_findings(accounts: Sequence[Mapping], max_share: float) -> list[Finding]:
@@ -287,11 +313,12 @@ class RunFacts:
     """What the gates compare against, gathered by the caller."""
 
     previous_rows: Mapping[str, int] = field(default_factory=dict)
-    newest_export_day: date | None = None
+    newest_export_days: Mapping[str, date | None] = field(default_factory=dict)  # per source, on or before as_of
     ingest_accounts: Sequence[Mapping] = ()
     max_volume_change_pct: float = 20.0
     max_quarantine_share: float = 0.05
-    freshness_lag_days: int = 3
+    source_freshness: Mapping[str, SourceFreshness | None] = field(
+        default_factory=lambda: dict(DEFAULT_SOURCE_FRESHNESS))
 
 
 def validate(tables: Mapping[str, pd.DataFrame], *, run_id: str, as_of: date, facts: RunFacts,
@@ -307,7 +334,7 @@ def validate(tables: Mapping[str, pd.DataFrame], *, run_id: str, as_of: date, fa
         outcome.findings += volume_findings(name, len(frame), facts.previous_rows.get(name), facts.max_volume_change_pct)
     if {"learner_outcomes_full", "learner_outcomes_linkedin"} <= set(tables):
         outcome.findings += attrition_findings(tables["learner_outcomes_full"], tables["learner_outcomes_linkedin"])
-    outcome.findings += freshness_findings(facts.newest_export_day, as_of, facts.freshness_lag_days)
+    outcome.findings += freshness_findings(facts.newest_export_days, as_of, facts.source_freshness)
     outcome.findings += quarantine_findings(facts.ingest_accounts, facts.max_quarantine_share)
     failures, warnings = outcome.of_severity(FAILURE), outcome.of_severity(WARNING)
     log.info("validate run=%s: %d checks, %d failures, %d warnings%s", run_id, len(outcome.findings), len(failures),

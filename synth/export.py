@@ -16,7 +16,7 @@ from synth.encoding import (
     json_strings,
     quoted,
 )
-from synth.population import EXPERIMENT_ID, OTHER_EXPERIMENT_ID, REFERRERS, World
+from synth.population import EXPERIMENT_ID, OTHER_EXPERIMENTS, REFERRERS, World
 
 # Additive schema change: app sessions carry an extra field from this day on; ingestion must ignore it.
 APP_VERSION_FIELD_FROM = "2023-04-01"
@@ -59,6 +59,7 @@ def build_sources(
     world: World,
     styles: dict[str, np.ndarray],
     linkedin_url_by_learner: dict[int, str],
+    changed_url_by_learner: dict[int, str],
     dirty_rate: float,
 ) -> dict[str, SourceTable]:
     window_start = day_number(world.window_start)
@@ -67,18 +68,19 @@ def build_sources(
     courses = reference.courses()
     tables: dict[str, SourceTable] = {}
 
-    # --- learners: one row at registration, one more per later update ---------------------------------------
+    # --- learners: one row at registration (unless planted later), one more per later version -----------------
     n = world.learner_id.size
-    u = world.update_learner
-    learner = np.concatenate([np.arange(n), u])
-    updated = np.concatenate([world.registered_at, world.update_at])
-    updated_style = np.concatenate([styles["registered_at"], styles["update_at"]])
+    registration = np.flatnonzero(world.exported_registration)
+    learner = np.concatenate([registration, world.update_learner])
+    updated = np.concatenate([world.registered_at[registration], world.update_at])
+    updated_style = np.concatenate([styles["registered_at"][registration], styles["update_at"]])
     registered_text = format_timestamps(world.registered_at, styles["registered_at"])
     registered_json = [registered_text[i] for i in learner.tolist()]
     updated_json = format_timestamps(updated, updated_style)
-    country = np.concatenate([world.country, world.update_country])
-    education = np.concatenate([world.education, world.update_education])
-    gender = np.concatenate([world.gender, world.update_gender])
+    country = np.concatenate([world.country[registration], world.update_country])
+    education = np.concatenate([world.education[registration], world.update_education])
+    gender = np.concatenate([world.gender[registration], world.update_gender])
+    url_code = np.concatenate([world.registration_url[registration], world.update_url])
     country_name = json_strings([c.name for c in countries])
     country_iso = json_strings([c.iso2 for c in countries])
     use_iso = rng.random(learner.size) < 0.3
@@ -86,12 +88,18 @@ def build_sources(
     education_text = json_strings(list(EDUCATION_LEVELS)) + ["null"]
     gender_text = json_strings(list(GENDERS)) + ["null"]
     url_text = {i: json_strings([url])[0] for i, url in linkedin_url_by_learner.items()}
+    changed_url_text = {i: json_strings([url])[0] for i, url in changed_url_by_learner.items()}
+
+    def url_json(i: int, code: int) -> str:
+        return "null" if code < 0 else changed_url_text[i] if code == 1 else url_text[i]
+
     ids = quoted(world.learner_id)
     lines = [
         f'{{"learner_id":{ids[i]},"country":{c},"education_level":{education_text[e]},"gender":{gender_text[g]},'
-        f'"linkedin_url":{url_text.get(i, "null")},"registered_at":{r},"updated_at":{t}}}'
-        for i, c, e, g, r, t in zip(
-            learner.tolist(), country_json, education.tolist(), gender.tolist(), registered_json, updated_json
+        f'"linkedin_url":{url_json(i, k)},"registered_at":{r},"updated_at":{t}}}'
+        for i, c, e, g, k, r, t in zip(
+            learner.tolist(), country_json, education.tolist(), gender.tolist(), url_code.tolist(), registered_json,
+            updated_json,
         )
     ]
     tables["learners"] = SourceTable(lines, updated, folder_days(updated // SECONDS_PER_DAY, window_start))
@@ -131,17 +139,28 @@ def build_sources(
     folder = make_late(rng, folder_days(world.view_at // SECONDS_PER_DAY, window_start), dirty_rate, window_start, as_of)
     tables["certificate_views"] = SourceTable(lines, world.view_at, folder)
 
-    # --- experiment assignments (plus a few rows of an unrelated experiment) --------------------------------------
+    # --- experiment assignments: ours, and other experiments' in the same export -----------------------------------
+    # Each experiment randomizes on its own days, so the export has rows (and a dt folder) only on those days.
     randomized = np.flatnonzero(world.kind == 0)
-    other = randomized[rng.random(randomized.size) < 0.03]
-    other_day = rng.integers(window_start, as_of + 1, other.size)
-    day = np.concatenate([world.randomized_day[randomized], other_day])
+    who_parts, day_parts, arm_parts, batch_parts = [randomized], [world.randomized_day[randomized]], [
+        world.treatment[randomized]], [world.batch[randomized]]
+    experiments = [EXPERIMENT_ID] * randomized.size
+    strata = world.stratum[randomized].tolist()
+    for experiment_id, day_offsets, share_ours, share_others in OTHER_EXPERIMENTS:
+        u = rng.random(n)
+        members = np.flatnonzero(np.where(world.kind == 0, u < share_ours, u < share_others))
+        wave = rng.integers(0, len(day_offsets), members.size)
+        who_parts.append(members)
+        day_parts.append(np.minimum(window_start + np.array(day_offsets, np.int64)[wave], as_of))
+        arm_parts.append((rng.random(members.size) < 0.5).astype(np.int8))
+        batch_parts.append(wave + 1)
+        experiments += [experiment_id] * members.size
+        strata += ["all"] * members.size
+    who = np.concatenate(who_parts)
+    day = np.concatenate(day_parts)
     dates = np.datetime_as_string(day.astype("datetime64[D]")).tolist()
-    arms = np.concatenate([world.treatment[randomized], (rng.random(other.size) < 0.5).astype(np.int8)])
-    batches = np.concatenate([world.batch[randomized], np.ones(other.size, np.int64)])
-    experiments = [EXPERIMENT_ID] * randomized.size + [OTHER_EXPERIMENT_ID] * other.size
-    strata = world.stratum[randomized].tolist() + ["all"] * other.size
-    who = np.concatenate([randomized, other])
+    arms = np.concatenate(arm_parts)
+    batches = np.concatenate(batch_parts)
     lines = [
         f'{{"learner_id":{ids[i]},"experiment_id":"{e}","batch":{b},"arm":"{"treatment" if a else "control"}",'
         f'"randomized_at":"{d}","stratum":"{s}"}}'

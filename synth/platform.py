@@ -30,12 +30,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from credsignal.config import DEFAULT_SOURCE_FRESHNESS
 from synth.contract import SOURCES
 from synth.dirt import Extra, make_extras, make_replays
 from synth.encoding import HEX, LOWER_ALNUM, SECONDS_PER_DAY, UPPER_ALNUM, day_number, day_to_date, random_codes
 from synth.export import apply_timestamp_styles, build_sources
 from synth.population import World, build_world
-from synth.profiles import ProfileBuilder, _epoch_month, make_identities, month_index, profile_outcomes
+from synth.profiles import (
+    ProfileBuilder,
+    _epoch_month,
+    changed_identities,
+    make_identities,
+    month_index,
+    profile_outcomes,
+)
 from synth.truth import build_truth
 from synth.writer import write_source
 
@@ -45,6 +53,8 @@ MAX_LEARNERS_PER_SHARD = 1_000_000
 # Part numbers a shard may use per day: shard k writes part-{k * PARTS_PER_SHARD + i}.
 PARTS_PER_SHARD = 1_000
 TRUTH_DIR = "_truth"
+# Sources that deliver a folder every day (the contract's default freshness); the others only on days with rows.
+DAILY_SOURCES = frozenset(source for source, freshness in DEFAULT_SOURCE_FRESHNESS.items() if freshness is not None)
 
 
 @dataclass(frozen=True)
@@ -159,10 +169,11 @@ def generate(
     finally:
         if truth_writer is not None:
             truth_writer.close()
-    # _SUCCESS goes last, once every part of every shard of every day is on disk.
+    # _SUCCESS goes last, once every part of every shard of every day is on disk (event-driven sources have
+    # folders only on the days some shard wrote rows).
     for source in SOURCES:
-        for day in days:
-            (landing / "platform" / source / f"dt={day_to_date(day).isoformat()}" / "_SUCCESS").write_bytes(b"")
+        for folder in sorted((landing / "platform" / source).glob("dt=*")):
+            (folder / "_SUCCESS").write_bytes(b"")
 
     expected_path = truth_dir / "ingest_expected.json"
     expected_path.write_text(json.dumps(accounts.expected, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -207,7 +218,7 @@ def _generate_shard(
     streams = [np.random.default_rng(s) for s in seed_sequence.spawn(8)]
     export_rng, dirt_rng, writer_rng, key_rng = streams[3:7]
 
-    world, styles, identities, profiles, outcomes = _world_and_profiles(
+    world, styles, identities, changed, profiles, outcomes = _world_and_profiles(
         streams, seed_sequence, n_learners, linkedin_share, as_of, window_start, cwur_path, accounts.learner_codes
     )
     learner_codes = np.char.replace(world.learner_id, "lrn_", "")
@@ -216,7 +227,8 @@ def _generate_shard(
         raise RuntimeError(f"shard {shard}: a LinkedIn profile URL repeats; use another seed")
     accounts.profile_urls |= urls
     tables = build_sources(
-        export_rng, world, styles, {ident.learner_index: ident.linkedin_url for ident in identities}, dirty_rate
+        export_rng, world, styles, {ident.learner_index: ident.linkedin_url for ident in identities},
+        {i: ident.linkedin_url for i, ident in changed.items()}, dirty_rate,
     )
 
     # Dirt, with fresh natural keys for corrupted copies.
@@ -253,7 +265,7 @@ def _generate_shard(
         for source in SOURCES:
             by_day, n_parts = write_source(
                 landing / "platform" / source, tables[source], extras[source], days, writer_rng, max_rows_per_part,
-                pool, first_part=shard * PARTS_PER_SHARD,
+                pool, first_part=shard * PARTS_PER_SHARD, every_day=source in DAILY_SOURCES,
             )
             accounts.add_expected(source, by_day)
             accounts.part_files += n_parts
@@ -273,11 +285,13 @@ def _generate_shard(
 def _world_and_profiles(
     streams: list[np.random.Generator], seed_sequence: np.random.SeedSequence, n_learners: int, linkedin_share: float,
     as_of: date, window_start: date, cwur_path: Path | None, taken_learner_codes: np.ndarray | None = None,
-) -> tuple[World, dict[str, np.ndarray], list[Any], list[dict[str, Any]], dict[int, dict[str, Any] | None]]:
+) -> tuple[World, dict[str, np.ndarray], list[Any], dict[int, Any], list[dict[str, Any]],
+           dict[int, dict[str, Any] | None]]:
     world_rng, style_rng, identity_rng = streams[:3]
     world = build_world(world_rng, n_learners, linkedin_share, as_of, window_start, taken_learner_codes)
     styles = apply_timestamp_styles(style_rng, world)
     identities = make_identities(identity_rng, world)
+    changed = changed_identities(identity_rng, world, identities)
     builder = ProfileBuilder(world, cwur_path, seed=int(seed_sequence.generate_state(1)[0]))
     as_of_month = month_index(as_of.year, as_of.month)
     profiles: list[dict[str, Any]] = []
@@ -285,15 +299,19 @@ def _world_and_profiles(
     for identity in identities:
         profile = builder.build(identity)
         profile["linkedin_url"] = identity.linkedin_url
-        profiles.append(profile)
         i = identity.learner_index
+        if world.url_crawled_later[i]:
+            # The crawler read the newer export: the page sits at the changed URL.
+            profile["profile_url"], profile["linkedin_url"] = changed[i].profile_url, changed[i].linkedin_url
+        profiles.append(profile)
         randomized_month = _epoch_month(int(world.randomized_day[i]) * SECONDS_PER_DAY)
         outcomes[i] = (
             None
-            if profile["page_fault"]
+            # A URL first given after randomization keeps the learner out of the LinkedIn sample.
+            if profile["page_fault"] or not world.has_linkedin_url[i]
             else profile_outcomes(profile, randomized_month, as_of_month, str(world.certificate_id[i]), builder.in_scope)
         )
-    return world, styles, identities, profiles, outcomes
+    return world, styles, identities, changed, profiles, outcomes
 
 
 def simulate_truth(
@@ -307,7 +325,7 @@ def simulate_truth(
     for shard, shard_learners in enumerate(shard_sizes(n_learners, max_learners_per_shard)):
         seed_sequence = _shard_seed(seed, shard)
         streams = [np.random.default_rng(s) for s in seed_sequence.spawn(8)]
-        world, _, _, _, outcomes = _world_and_profiles(
+        world, _, _, _, _, outcomes = _world_and_profiles(
             streams, seed_sequence, shard_learners, linkedin_share, as_of, window_start, cwur_path, taken
         )
         taken = np.concatenate([taken, np.char.replace(world.learner_id, "lrn_", "")])

@@ -17,8 +17,35 @@ from synth.contract import CREDENTIAL_TYPES, EDUCATION_LEVELS, GENDERS, PLATFORM
 from synth.encoding import LOWER_ALNUM, SECONDS_PER_DAY, UPPER_ALNUM, day_number, random_codes
 
 EXPERIMENT_ID = "credential-feature-2022"
-OTHER_EXPERIMENT_ID = "onboarding-checklist-2022"
 N_BATCHES = 5
+# More experiments in the same assignments export (the pipeline keeps only the configured one): id, randomization
+# days as offsets from window_start, share of our randomized learners, share of other learners.
+OTHER_EXPERIMENTS = (
+    ("onboarding-checklist-2022", (40, 130), 0.03, 0.25),
+    ("search-ranking-2023", (200,), 0.02, 0.10),
+)
+
+# Planted learner-version cases (truth columns url_case, attribute_case, skill_case).
+NO_CASE = "none"
+URL_ADDED_AFTER = "url_added_after_randomization"
+URL_CHANGED_AFTER = "url_changed_after_randomization"
+URL_ADDED_ON_DAY = "url_added_on_randomization_day"
+UPDATED_BEFORE = "updated_before_randomization"
+UPDATED_AFTER = "updated_after_randomization"
+UPDATED_AT_END_OF_DAY = "updated_at_end_of_randomization_day"  # R 23:59:59 UTC: in force at randomization
+UPDATED_NEXT_DAY = "updated_at_start_of_next_day"  # R+1 00:00:00 UTC: not in force
+NO_VERSION_BEFORE = "no_version_before_randomization"  # earliest version used
+SKILL_MEASURED_AFTER = "measured_after_randomization"
+SKILL_MEASURED_ON_DAY = "measured_on_randomization_day"
+# A nudge to use LinkedIn makes treated learners add their URL after randomization more often.
+LATE_URL_RATE = {0: 0.01, 1: 0.03}
+URL_CHANGE_RATE = 0.06
+URL_CRAWLED_LATER_SHARE = 0.5
+URL_ON_DAY_RATE = 0.04
+EDGE_UPDATE_RATE = 0.005
+NO_VERSION_RATE = 0.003
+LATE_SKILL_RATE = 0.2
+SKILL_ON_DAY_RATE = 0.01
 
 # Table 11 counts (full sample, N = 888,219).
 EDUCATION_COUNTS = np.array([8016, 53155, 64078, 25298, 114926, 44975, 3540, 3963], dtype=float)
@@ -100,6 +127,19 @@ class World:
     skill_measured: np.ndarray
     skill_names: list[str]
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    # Learner versions after randomization (planted by _plant_learner_versions). `has_linkedin_url` above is the
+    # URL in force at randomization; these say what the export shows around it.
+    exported_registration: np.ndarray = field(default_factory=lambda: np.empty(0, bool))  # False: first row later
+    registration_url: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))  # -1 none, 0 first URL
+    update_url: np.ndarray = field(default_factory=lambda: np.empty(0, np.int8))  # per update row: -1, 0, 1 (changed)
+    url_crawled_later: np.ndarray = field(default_factory=lambda: np.empty(0, bool))  # crawl fetched the changed URL
+    url_case: np.ndarray = field(default_factory=lambda: np.empty(0, object))
+    attribute_case: np.ndarray = field(default_factory=lambda: np.empty(0, object))
+    skill_case: np.ndarray = field(default_factory=lambda: np.empty(0, object))
+
+    def has_any_url(self) -> np.ndarray:
+        """Learners whose export shows a LinkedIn URL at some point (at randomization or later)."""
+        return self.has_linkedin_url | (self.url_case == URL_ADDED_AFTER)
 
 
 # Referrers. LinkedIn = host linkedin.com or a subdomain, lnkd.in, or android-app://com.linkedin.android.
@@ -346,6 +386,8 @@ def build_world(
     _add_sessions(rng, world)
     _add_views(rng, world)
     _add_skills(rng, world, domain)
+    _plant_learner_versions(rng, world, country_developing)
+    _plant_late_skills(rng, world)
     world.extra["domain"] = domain
     world.extra["credential_type"] = credential_type
     world.extra["developing"] = developing
@@ -631,3 +673,109 @@ def _add_skills(rng: np.random.Generator, world: World, domain: np.ndarray) -> N
     world.skill_score = score
     world.skill_measured = measured
     world.skill_names = names
+
+
+def _plant_learner_versions(rng: np.random.Generator, world: World, country_developing: np.ndarray) -> None:
+    """Learner rows around randomization, as a real export has them. Each randomized learner gets at most one
+    planted case, and none goes to a learner who already has an attribute update, so every learner's rows stay
+    hours apart (minute-style timestamps never make two rows share a natural key)."""
+    n = world.kind.size
+    day_end = (world.randomized_day + 1) * SECONDS_PER_DAY  # first second after the randomization day
+    world.exported_registration = np.ones(n, bool)
+    world.registration_url = np.where(world.has_linkedin_url, 0, -1).astype(np.int8)
+    world.url_crawled_later = np.zeros(n, bool)
+    world.url_case = np.full(n, NO_CASE, dtype=object)
+    world.attribute_case = np.full(n, NO_CASE, dtype=object)
+    randomized = world.kind == 0
+    updated_at_of = np.full(n, -1, np.int64)
+    updated_at_of[world.update_learner] = world.update_at
+    has_update = updated_at_of >= 0
+    world.attribute_case[randomized & has_update & (updated_at_of < day_end)] = UPDATED_BEFORE
+    world.attribute_case[randomized & has_update & (updated_at_of >= day_end)] = UPDATED_AFTER
+    free = randomized & ~has_update
+    u = rng.random(n)
+    after = day_end + (rng.random(n) * np.maximum(world.as_of_end - day_end, 1)).astype(np.int64)
+
+    late = free & ~world.has_linkedin_url & (u < np.where(world.treatment == 1, LATE_URL_RATE[1], LATE_URL_RATE[0]))
+    changed = free & world.has_linkedin_url & (u < URL_CHANGE_RATE)
+    on_day = free & world.has_linkedin_url & (u >= URL_CHANGE_RATE) & (u < URL_CHANGE_RATE + URL_ON_DAY_RATE)
+    free &= ~(late | changed | on_day)
+    v = rng.random(n)
+    end_of_day = free & (v < EDGE_UPDATE_RATE)
+    next_day = free & (v >= EDGE_UPDATE_RATE) & (v < 2 * EDGE_UPDATE_RATE)
+    no_version = free & (v >= 2 * EDGE_UPDATE_RATE) & (v < 2 * EDGE_UPDATE_RATE + NO_VERSION_RATE)
+
+    world.url_case[late], world.url_case[changed], world.url_case[on_day] = URL_ADDED_AFTER, URL_CHANGED_AFTER, URL_ADDED_ON_DAY
+    world.url_crawled_later[changed] = rng.random(int(changed.sum())) < URL_CRAWLED_LATER_SHARE
+    world.registration_url[late | on_day] = -1
+    world.attribute_case[end_of_day], world.attribute_case[next_day] = UPDATED_AT_END_OF_DAY, UPDATED_NEXT_DAY
+    world.attribute_case[no_version] = NO_VERSION_BEFORE
+    world.exported_registration[no_version] = False
+
+    # New rows: the learner's state is unchanged except for what the case changes.
+    rows_learner, rows_at, rows_url = [], [], []
+    for mask, when, url in (
+        (late, after, 0),
+        (changed, after, 1),
+        (on_day, day_end - SECONDS_PER_DAY + (rng.random(n) * (SECONDS_PER_DAY - 1)).astype(np.int64), 0),
+        (end_of_day, day_end - 1, None),
+        (next_day, day_end, None),
+        (no_version, np.minimum(day_end + rng.integers(1, 90, n) * SECONDS_PER_DAY, world.as_of_end), None),
+    ):
+        members = np.flatnonzero(mask)
+        rows_learner.append(members)
+        rows_at.append(when[members])
+        rows_url.append(np.full(members.size, url, np.int8) if url is not None else world.registration_url[members])
+    learner = np.concatenate(rows_learner)
+    education, gender, country = world.education[learner].copy(), world.gender[learner].copy(), world.country[learner].copy()
+    # The edge updates change gender or country (within its OECD class), never the stratum the platform used.
+    edge = np.isin(world.attribute_case[learner], (UPDATED_AT_END_OF_DAY, UPDATED_NEXT_DAY))
+    flip_gender = edge & (rng.random(learner.size) < 0.5)
+    gender[flip_gender] = np.where(gender[flip_gender] < 0, 1, -1)
+    for position in np.flatnonzero(edge & ~flip_gender).tolist():
+        same_class = np.flatnonzero(country_developing == country_developing[country[position]])
+        same_class = same_class[same_class != country[position]]
+        country[position] = same_class[rng.integers(0, same_class.size)]
+    world.update_url = np.concatenate([world.registration_url[world.update_learner], *rows_url]).astype(np.int8)
+    world.update_learner = np.concatenate([world.update_learner, learner])
+    world.update_at = np.concatenate([world.update_at, np.concatenate(rows_at)])
+    world.update_education = np.concatenate([world.update_education, education])
+    world.update_gender = np.concatenate([world.update_gender, gender])
+    world.update_country = np.concatenate([world.update_country, country])
+
+
+def _plant_late_skills(rng: np.random.Generator, world: World) -> None:
+    """Skill measurements after randomization (re-measured skills, mostly higher, and new skills), and a few on the
+    randomization day itself (in force at randomization)."""
+    n = world.kind.size
+    world.skill_case = np.full(n, NO_CASE, dtype=object)
+    scored = np.unique(world.skill_learner)
+    u = rng.random(scored.size)
+    later = scored[u < LATE_SKILL_RATE]
+    on_day = scored[(u >= LATE_SKILL_RATE) & (u < LATE_SKILL_RATE + SKILL_ON_DAY_RATE)]
+    world.skill_case[later], world.skill_case[on_day] = SKILL_MEASURED_AFTER, SKILL_MEASURED_ON_DAY
+    # One existing (learner, skill) per chosen learner is measured again; later learners may also gain a new skill.
+    first_row = np.searchsorted(world.skill_learner, np.concatenate([later, on_day]))
+    # skill_learner is grouped by learner in ascending order (see _add_skills), so the first row is one of theirs.
+    again_learner = world.skill_learner[first_row]
+    again_skill = world.skill_name[first_row]
+    again_score = np.round(world.skill_score[first_row] * (1.2 + rng.random(first_row.size)) + 0.01, 4)
+    day_start = world.randomized_day[again_learner] * SECONDS_PER_DAY
+    again_at = np.where(
+        np.isin(again_learner, on_day),
+        day_start + (rng.random(first_row.size) * (SECONDS_PER_DAY - 1)).astype(np.int64),
+        day_start + SECONDS_PER_DAY + (rng.random(first_row.size) * np.maximum(
+            world.as_of_end - day_start - SECONDS_PER_DAY, 1)).astype(np.int64),
+    )
+    new_learner = later[rng.random(later.size) < 0.5]
+    owned = set(zip(world.skill_learner.tolist(), world.skill_name.tolist()))
+    new_skill = rng.integers(0, len(world.skill_names), new_learner.size)
+    keep = np.array([(i, k) not in owned for i, k in zip(new_learner.tolist(), new_skill.tolist())], bool)
+    new_learner, new_skill = new_learner[keep], new_skill[keep]
+    new_score = np.round(0.05 + 0.3 * rng.random(new_learner.size), 4)
+    new_start = (world.randomized_day[new_learner] + 1) * SECONDS_PER_DAY
+    new_at = new_start + (rng.random(new_learner.size) * np.maximum(world.as_of_end - new_start, 1)).astype(np.int64)
+    world.skill_learner = np.concatenate([world.skill_learner, again_learner, new_learner])
+    world.skill_name = np.concatenate([world.skill_name, again_skill, new_skill])
+    world.skill_score = np.concatenate([world.skill_score, again_score, new_score])
+    world.skill_measured = np.concatenate([world.skill_measured, again_at, new_at])

@@ -19,7 +19,7 @@ import numpy as np
 
 from synth import reference
 from synth.encoding import HEX, SECONDS_PER_DAY, random_codes
-from synth.population import World
+from synth.population import URL_ADDED_AFTER, URL_CHANGED_AFTER, World
 
 PAGE_FAULTS = ("authwall", "empty", "truncated", "not_found")
 PAGE_FAULT_WEIGHTS = (0.4, 0.2, 0.2, 0.2)
@@ -68,7 +68,7 @@ def _epoch_month(seconds: int) -> int:
 def make_identities(rng: np.random.Generator, world: World) -> list[LinkedinIdentity]:
     countries = reference.countries()
     names = reference.people()["names"]
-    members = np.flatnonzero(world.has_linkedin_url)
+    members = np.flatnonzero(world.has_any_url())
     suffixes = random_codes(rng, members.size, 8, HEX)
     picks = rng.random((members.size, 5))
     identities = []
@@ -104,6 +104,22 @@ def make_identities(rng: np.random.Generator, world: World) -> list[LinkedinIden
             language = "en"
         identities.append(LinkedinIdentity(i, slug, profile_url, url, language))
     return identities
+
+
+def changed_identities(rng: np.random.Generator, world: World, identities: list[LinkedinIdentity]
+                       ) -> dict[int, LinkedinIdentity]:
+    """The new vanity URL of each learner whose URL changed after randomization (same person, new slug)."""
+    changed = [ident for ident in identities if world.url_case[ident.learner_index] == URL_CHANGED_AFTER]
+    suffixes = random_codes(rng, len(changed), 6, HEX)
+    result = {}
+    for ident, suffix in zip(changed, suffixes.tolist()):
+        slug = f"{ident.slug.rsplit('-', 1)[0]}-{suffix}"
+        encoded = quote(slug, safe="-")
+        result[ident.learner_index] = LinkedinIdentity(
+            ident.learner_index, slug, f"https://www.linkedin.com/in/{encoded}", f"https://www.linkedin.com/in/{slug}/",
+            ident.language,
+        )
+    return result
 
 
 def _credential_id_text(rng: random.Random, cert_id: str) -> str:

@@ -33,9 +33,11 @@ def write_source(
     pool: ThreadPoolExecutor,
     *,
     first_part: int = 0,
+    every_day: bool = True,
 ) -> tuple[dict[str, dict[str, Any]], int]:
     """Returns ({dt: accounting}, number of part files). Parts are numbered from `first_part`; the caller writes each
-    day's _SUCCESS once every writer of that day is done."""
+    day's _SUCCESS once every writer of that day is done. A daily source (`every_day`) gets a folder every day, an
+    empty part on a day without rows; an event-driven one only on days with lines (blank lines alone do not count)."""
     n = len(table.lines)
     order = np.lexsort((np.arange(n), table.event_seconds, table.folder_day))
     sorted_days = table.folder_day[order]
@@ -60,6 +62,8 @@ def write_source(
         size = len(clean)
         placed: list[tuple[float, int, str]] = []
         day_extras = extras_by_day.get(day, [])
+        if not every_day and size == 0 and all(e.fate == "blank" for e in day_extras):
+            continue
         positions = rng.random(len(day_extras))
         for sequence, (extra, u) in enumerate(zip(day_extras, positions.tolist())):
             if extra.anchor is not None:

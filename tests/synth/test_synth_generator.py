@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from credsignal.config import Config
 from synth.platform import generate, simulate_truth
 
 SOURCES = ["learners", "certificates", "certificate_views", "experiment_assignments", "app_sessions", "skill_scores"]
 CALIBRATION_SCALE = 20_000
+DAILY = set(Config().daily_sources())
 
 # ---------------------------------------------------------------------------------------------------------------
 # An independent reading of the contract.
@@ -207,16 +209,30 @@ def test_same_arguments_give_identical_bytes(tmp_path: Path) -> None:
     assert _digest(tmp_path / "a") == first
 
 
-def test_layout_follows_the_contract(landing: Path) -> None:
+def test_layout_follows_the_contract(landing: Path, kept: dict[str, list[dict]]) -> None:
+    """Daily sources have a folder every day (empty on a day without rows); event-driven ones only on days with
+    rows: assignments on randomization days, skill scores and learner records on the days they change."""
     expected_days = {(date(2022, 8, 31) + timedelta(days=k)).isoformat() for k in range((date(2023, 9, 30) - date(2022, 8, 31)).days + 1)}
     for source in SOURCES:
         folders = sorted((landing / "platform" / source).iterdir())
-        assert {f.name.removeprefix("dt=") for f in folders} == expected_days
+        days = {f.name.removeprefix("dt=") for f in folders}
+        if source in DAILY:
+            assert days == expected_days, source
+        else:
+            assert days <= expected_days, source
+            with_rows = {row["_dt"] for row in kept[source]}
+            quarantined_only = days - with_rows
+            assert len(quarantined_only) <= 0.05 * len(days), (source, sorted(quarantined_only)[:5])
         for folder in folders:
             names = {p.name for p in folder.iterdir()}
             assert "_SUCCESS" in names and "part-00000.jsonl.gz" in names
             assert (folder / "_SUCCESS").stat().st_size == 0
             assert all(re.fullmatch(r"part-\d{5}\.jsonl\.gz|_SUCCESS", n) for n in names)
+            if source not in DAILY:
+                assert any(gzip.decompress(p.read_bytes()).strip() for p in folder.glob("part-*.jsonl.gz")), folder
+    assignment_days = {f.name.removeprefix("dt=") for f in (landing / "platform" / "experiment_assignments").iterdir()}
+    assert assignment_days == {row["randomized_at"] for row in kept["experiment_assignments"]}
+    assert len(assignment_days) == 5 + 3  # five study batches, three waves of the other experiments
     for name in ("learners_truth.parquet", "profiles.jsonl.gz", "ingest_expected.json"):
         assert (landing / "_truth" / name).exists()
 
@@ -319,16 +335,55 @@ def test_truth_is_recomputable_from_the_clean_files(kept: dict[str, list[dict]],
     assert (indexed["logged_in_after_randomization"] == indexed.index.isin(logged_in).astype(int)).all()
     arms = pd.Series({k: int(v["arm"] == "treatment") for k, v in assignments.items()})
     assert (indexed["treatment"] == arms.reindex(indexed.index)).all()
-    # Latest learner row wins.
-    latest: dict[str, dict] = {}
-    for row in kept["learners"]:
-        current = latest.get(row["learner_id"])
-        if current is None or parse_instant(row["updated_at"]) > parse_instant(current["updated_at"]):
-            latest[row["learner_id"]] = row
-    gender = pd.Series({k: v["gender"] or "not mentioned" for k, v in latest.items()}).reindex(indexed.index)
+    # The learner row in force at randomization: the latest updated before the end of the randomization day (UTC),
+    # else the earliest row.
+    in_force = learner_rows_in_force(kept["learners"], {k: v["randomized_at"] for k, v in assignments.items()})
+    gender = pd.Series({k: v["gender"] or "not mentioned" for k, v in in_force.items()}).reindex(indexed.index)
     assert (indexed["gender"] == gender).all()
-    has_url = pd.Series({k: int(bool(v["linkedin_url"])) for k, v in latest.items()}).reindex(indexed.index)
+    education = pd.Series({k: v["education_level"] or "not mentioned" for k, v in in_force.items()})
+    assert (indexed["education_level"] == education.reindex(indexed.index)).all()
+    has_url = pd.Series({k: int(bool(v["linkedin_url"])) for k, v in in_force.items()}).reindex(indexed.index)
     assert (indexed["has_linkedin_url"] == has_url).all()
+    latest = learner_rows_in_force(kept["learners"], None)
+    has_url_latest = pd.Series({k: int(bool(v["linkedin_url"])) for k, v in latest.items()}).reindex(indexed.index)
+    assert (indexed["has_linkedin_url_latest"] == has_url_latest).all()
+    # Main skill: per (learner, skill) the latest measurement before the end of the randomization day.
+    scores: dict[tuple[str, str], dict] = {}
+    for row in kept["skill_scores"]:
+        randomized = assignments.get(row["learner_id"])
+        if randomized is None or parse_instant(row["measured_at"]) >= day_end(randomized["randomized_at"]):
+            continue
+        key = (row["learner_id"], row["skill"])
+        if key not in scores or parse_instant(row["measured_at"]) > parse_instant(scores[key]["measured_at"]):
+            scores[key] = row
+    best: dict[str, tuple[float, str]] = {}
+    for (learner, skill), row in scores.items():
+        if learner not in best or (-row["score"], skill) < (-best[learner][0], best[learner][1]):
+            best[learner] = (row["score"], skill)
+    main = pd.Series({k: v[1] for k, v in best.items()}).reindex(indexed.index)
+    assert (indexed["main_skill"].fillna("-") == main.fillna("-")).all()
+
+
+def day_end(randomized_at: str) -> datetime:
+    return datetime.fromisoformat(randomized_at).replace(tzinfo=timezone.utc) + timedelta(days=1)
+
+
+def learner_rows_in_force(rows: list[dict], randomized_at: dict[str, str] | None) -> dict[str, dict]:
+    """Per learner, the row in force at randomization (or the latest row when `randomized_at` is None)."""
+    by_learner: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_learner[row["learner_id"]].append(row)
+    chosen = {}
+    for learner, versions in by_learner.items():
+        versions.sort(key=lambda r: parse_instant(r["updated_at"]))
+        if randomized_at is None:
+            chosen[learner] = versions[-1]
+            continue
+        if learner not in randomized_at:
+            continue
+        early = [r for r in versions if parse_instant(r["updated_at"]) < day_end(randomized_at[learner])]
+        chosen[learner] = early[-1] if early else versions[0]
+    return chosen
 
 
 def test_randomization_is_exactly_balanced_within_strata(truth: pd.DataFrame) -> None:
@@ -367,7 +422,11 @@ def test_full_sample_calibration(truth: pd.DataFrame) -> None:
 def test_profiles_match_the_truth(landing: Path, truth: pd.DataFrame) -> None:
     profiles = [json.loads(line) for line in gzip.decompress((landing / "_truth" / "profiles.jsonl.gz").read_bytes()).splitlines()]
     with_url = truth[truth["has_linkedin_url"] == 1]
-    assert {p["learner_id"] for p in profiles} == set(with_url["learner_id"])
+    late = truth[truth["url_case"] == "url_added_after_randomization"]
+    # The crawler read the latest export: it fetched the pages of URLs given after randomization too.
+    assert {p["learner_id"] for p in profiles} == set(with_url["learner_id"]) | set(late["learner_id"])
+    assert late["credential_shared"].isna().all() and late["new_job"].isna().all()
+    profiles = [p for p in profiles if p["learner_id"] in set(with_url["learner_id"])]
     assert len({p["profile_url"] for p in profiles}) == len(profiles)
     by_id = with_url.set_index("learner_id")
     faults = Counter(p["page_fault"] for p in profiles)
@@ -397,6 +456,11 @@ def test_a_sharded_population_is_one_consistent_landing_zone(tmp_path: Path) -> 
     for source in SOURCES:
         accounting, _ = ingest(tmp_path, source)
         assert accounting == expected[source], source
+    # At this scale learner records and skill scores change on some days only: those days have no folder.
+    for source in ("learners", "skill_scores", "experiment_assignments"):
+        folders = list((tmp_path / "platform" / source).glob("dt=*"))
+        assert len(folders) < len(list((tmp_path / "platform" / "app_sessions").glob("dt=*"))), source
+        assert all((folder / "_SUCCESS").exists() for folder in folders)
     first_parts = {p.name for p in (tmp_path / "platform" / "learners").glob("dt=*/part-*.jsonl.gz")}
     assert {"part-00000.jsonl.gz", "part-01000.jsonl.gz", "part-02000.jsonl.gz"} <= first_parts
 
@@ -411,7 +475,7 @@ def test_a_sharded_population_is_one_consistent_landing_zone(tmp_path: Path) -> 
     profiles = [json.loads(line) for line in gzip.decompress(summary.profiles_path.read_bytes()).splitlines()]
     assert len(profiles) == summary.profiles
     assert len({p["profile_url"] for p in profiles}) == len(profiles)
-    assert {p["learner_id"] for p in profiles} == set(truth.loc[truth["has_linkedin_url"] == 1, "learner_id"])
+    assert {p["learner_id"] for p in profiles} == set(truth.loc[truth["has_linkedin_url_latest"] == 1, "learner_id"])
 
 
 def test_scope_titles_follow_the_keyword_rule() -> None:
@@ -446,3 +510,73 @@ def test_planted_effects_have_the_right_sign_and_size() -> None:
     assert abs(by_arm[1] - by_arm[0]) < 0.03
     views = truth.groupby("treatment")["views_linkedin"].mean()
     assert views[1] > views[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What real exports do around randomization, planted with its truth.
+
+
+def test_planted_learner_versions_are_in_the_export(kept: dict[str, list[dict]], truth: pd.DataFrame) -> None:
+    rows: dict[str, list[dict]] = defaultdict(list)
+    for row in kept["learners"]:
+        rows[row["learner_id"]].append(row)
+    for versions in rows.values():
+        versions.sort(key=lambda r: parse_instant(r["updated_at"]))
+    counts = Counter()
+    for learner, case, randomized_at in truth[["learner_id", "url_case", "randomized_at"]].itertuples(index=False):
+        end = day_end(randomized_at.isoformat())
+        versions = rows[learner]
+        before = [r for r in versions if parse_instant(r["updated_at"]) < end]
+        urls_after = [r["linkedin_url"] for r in versions if parse_instant(r["updated_at"]) >= end]
+        counts[case] += 1
+        if case == "url_added_after_randomization":
+            assert not before[-1]["linkedin_url"] and urls_after and urls_after[-1], learner
+        elif case == "url_changed_after_randomization":
+            assert before[-1]["linkedin_url"] and urls_after[-1] and urls_after[-1] != before[-1]["linkedin_url"]
+        elif case == "url_added_on_randomization_day":
+            assert not versions[0]["linkedin_url"] and before[-1]["linkedin_url"]
+            assert parse_instant(before[-1]["updated_at"]).date() == randomized_at
+    assert min(counts.values()) >= 30, counts
+    for learner, case, randomized_at in truth[["learner_id", "attribute_case", "randomized_at"]].itertuples(index=False):
+        instants = [parse_instant(r["updated_at"]) for r in rows[learner]]
+        end = day_end(randomized_at.isoformat())
+        if case == "updated_at_end_of_randomization_day":
+            assert max(instants) >= end - timedelta(minutes=1) and max(instants) < end
+        elif case == "updated_at_start_of_next_day":
+            assert max(instants) == end
+        elif case == "no_version_before_randomization":
+            assert min(instants) >= end and len(instants) == 1
+        elif case == "updated_after_randomization":
+            assert len(instants) == 2 and instants[1] >= end
+    assert set(truth["attribute_case"]) == {"none", "updated_before_randomization", "updated_after_randomization",
+                                            "updated_at_end_of_randomization_day", "updated_at_start_of_next_day",
+                                            "no_version_before_randomization"}
+    later_skills = Counter(
+        row["learner_id"] for row in kept["skill_scores"]
+        if row["learner_id"] in set(truth.loc[truth["skill_case"] == "measured_after_randomization", "learner_id"])
+    )
+    assert len(later_skills) == (truth["skill_case"] == "measured_after_randomization").sum() > 1000
+
+
+def test_reading_the_latest_record_would_unbalance_the_linkedin_sample(truth: pd.DataFrame) -> None:
+    """Treated learners add their URL after randomization more often (the nudge): the URL in force at randomization
+    is balanced by arm, the latest record's is not."""
+    from scipy.stats import chi2_contingency
+
+    def p_value(column: str) -> float:
+        return chi2_contingency(pd.crosstab(truth["treatment"], truth[column]).values, correction=False).pvalue
+
+    at_randomization = truth.groupby("treatment")["has_linkedin_url"].mean()
+    latest = truth.groupby("treatment")["has_linkedin_url_latest"].mean()
+    assert p_value("has_linkedin_url") > 0.01, at_randomization
+    assert p_value("has_linkedin_url_latest") < 1e-6 and latest[1] - latest[0] > 0.01, latest
+
+
+def test_the_assignments_export_holds_several_experiments(kept: dict[str, list[dict]], truth: pd.DataFrame) -> None:
+    by_experiment: dict[str, set[str]] = defaultdict(set)
+    for row in kept["experiment_assignments"]:
+        by_experiment[row["experiment_id"]].add(row["learner_id"])
+    assert len(by_experiment) == 3
+    assert by_experiment["credential-feature-2022"] == set(truth["learner_id"])
+    others = set().union(*(ids for name, ids in by_experiment.items() if name != "credential-feature-2022"))
+    assert others - set(truth["learner_id"]) and others & set(truth["learner_id"])
