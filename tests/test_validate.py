@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from credsignal.config import DEFAULT_SOURCE_FRESHNESS, SourceFreshness
 from expectations.suites import VIEW_COUNTS, VIEW_FLAGS
 from jobs import validate as v
 
@@ -153,10 +154,45 @@ def test_volume_against_previous_snapshot(rows, previous, severity):
     assert v.volume_findings("t", rows, previous, max_change_pct=20)[0].severity == severity
 
 
-@pytest.mark.parametrize("newest, severity", [(date(2023, 9, 30), v.OK), (date(2023, 9, 27), v.OK),
-                                              (date(2023, 9, 20), v.FAILURE), (None, v.FAILURE)])
-def test_freshness(newest, severity):
-    assert v.freshness_findings(newest, AS_OF, 3)[0].severity == severity
+DAILY_RULE = SourceFreshness(warn_after=1, error_after=3)
+
+
+@pytest.mark.parametrize("newest, severity", [
+    (date(2023, 9, 30), v.OK),  # delivered through as_of
+    (date(2023, 9, 29), v.WARNING),  # one day behind: warn_after reached
+    (date(2023, 9, 28), v.WARNING),
+    (date(2023, 9, 27), v.FAILURE),  # three days behind: error_after reached
+    (date(2023, 9, 1), v.FAILURE),
+    (None, v.FAILURE),  # a daily source that never delivered
+])
+def test_freshness_of_a_daily_source_at_its_edges(newest, severity):
+    [finding] = v.freshness_findings({"app_sessions": newest}, AS_OF, {"app_sessions": DAILY_RULE})
+    assert finding.severity == severity
+    assert finding.table == "landing.app_sessions" and finding.check == "freshness:newest_export"
+    if severity != v.OK:
+        assert "app_sessions" in finding.detail and "source_freshness" in finding.detail
+
+
+@pytest.mark.parametrize("newest", [date(2023, 9, 30), date(2022, 9, 30), None])
+def test_an_event_driven_source_is_never_stale(newest):
+    [finding] = v.freshness_findings({"experiment_assignments": newest}, AS_OF, {"experiment_assignments": None})
+    assert finding.severity == v.OK and finding.table == "landing.experiment_assignments"
+
+
+def test_freshness_with_only_a_warning_or_only_an_error_threshold():
+    warn_only, error_only = SourceFreshness(warn_after=2, error_after=None), SourceFreshness(warn_after=None, error_after=2)
+    behind = {"a": date(2023, 9, 20), "b": date(2023, 9, 29), "c": date(2023, 9, 28)}
+    rules = {"a": warn_only, "b": error_only, "c": error_only}
+    assert [f.severity for f in v.freshness_findings(behind, AS_OF, rules)] == [v.WARNING, v.OK, v.FAILURE]
+    assert v.freshness_findings({"a": None}, AS_OF, {"a": warn_only})[0].severity == v.WARNING
+
+
+def test_every_configured_source_gets_its_own_freshness_finding():
+    findings = v.freshness_findings({"app_sessions": date(2023, 9, 25)}, AS_OF, DEFAULT_SOURCE_FRESHNESS)
+    assert [f.table for f in findings] == [f"landing.{s}" for s in DEFAULT_SOURCE_FRESHNESS]
+    failing = [f.table for f in findings if f.severity == v.FAILURE]
+    # certificates and certificate_views never delivered, app_sessions is 5 days behind; the others are event-driven.
+    assert failing == ["landing.certificates", "landing.certificate_views", "landing.app_sessions"]
 
 
 def test_quarantine_share_blocks_a_schema_break():
@@ -180,7 +216,7 @@ def test_attrition_shows_differential_matching():
 
 def test_validate_writes_an_offline_report(tmp_path):
     outcome = v.validate({"learner_outcomes_full": full_frame()}, run_id="r1", as_of=AS_OF,
-                         facts=v.RunFacts(newest_export_day=AS_OF))
+                         facts=v.RunFacts(newest_export_days=dict.fromkeys(DEFAULT_SOURCE_FRESHNESS, AS_OF)))
     assert not outcome.blocked
     path = v.write_report(outcome, tmp_path)
     page = path.read_text()
