@@ -1089,6 +1089,25 @@ def read_silver(spark: SparkSession, lake_root: Path, table: str) -> DataFrame:
     return spark.read.schema(schema).parquet(str(path))
 
 
+def experiment_ids_in_bronze(lake_root: Path, *, as_of: date) -> dict[str, int]:
+    """{experiment_id: assignment rows} of the bronze assignments export up to as_of, without Spark: one column is
+    scanned batch by batch (pyarrow) and only the per-id counts are kept, so the driver never holds the table."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    path = lake.bronze_table(lake_root, "experiment_assignments")
+    if not path.is_dir() or not any(path.glob("dt=*")):
+        return {}
+    dataset = ds.dataset(path, format="parquet", exclude_invalid_files=True,
+                         partitioning=ds.partitioning(pa.schema([("dt", pa.string())]), flavor="hive"))
+    counts: dict[str, int] = {}
+    for batch in dataset.to_batches(columns=["experiment_id"], filter=ds.field("dt") <= as_of.isoformat()):
+        for item in pc.value_counts(batch.column("experiment_id")).to_pylist():
+            counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    return counts
+
+
 def build_tables(
     spark: SparkSession,
     lake_root: Path,

@@ -838,3 +838,31 @@ def test_every_column_says_whether_it_is_pre_treatment_or_an_outcome(table):
 def test_local_sessions_list_bronze_day_folders_on_the_driver(spark):
     # One folder per export day: Spark's distributed listing (past 32 folders) cost 16 s at full scale, 2 s here.
     assert spark.conf.get("spark.sql.sources.parallelPartitionDiscovery.threshold") == "100000"
+
+
+# ------------------------------------------------------------------------------------------------ experiment check
+
+def test_an_experiment_without_assignments_fails_before_any_spark_work(spark, tmp_path):
+    from credsignal import lake, pipeline
+    from credsignal.config import Config
+
+    assignments = bronze(spark, "experiment_assignments", [
+        {"learner_id": "a1", "experiment_id": "exp-a", "randomized_at": R, "dt": R},
+        {"learner_id": "a2", "experiment_id": "exp-a", "randomized_at": R, "dt": R},
+        {"learner_id": "b1", "experiment_id": "exp-b", "randomized_at": R, "dt": R},
+        {"learner_id": "c1", "experiment_id": "exp-c", "randomized_at": AS_OF, "dt": AS_OF},
+    ])
+    assignments.write.partitionBy("dt").parquet(str(lake.bronze_table(tmp_path, "experiment_assignments")))
+    assert features.experiment_ids_in_bronze(tmp_path, as_of=AS_OF) == {"exp-a": 2, "exp-b": 1, "exp-c": 1}
+    assert features.experiment_ids_in_bronze(tmp_path, as_of=R) == {"exp-a": 2, "exp-b": 1}
+    assert features.experiment_ids_in_bronze(tmp_path / "elsewhere", as_of=AS_OF) == {}
+
+    assert pipeline.require_experiment(Config(lake=tmp_path, experiment_id="exp-a"), as_of=AS_OF) == 2
+    config = Config(lake=tmp_path, experiment_id="exp-typo")
+    # spark=None: the check needs no session, and fails before the feature job would start one.
+    with pytest.raises(pipeline.ExperimentNotFound) as failure:
+        pipeline.derive_features(None, config, run_id="r1", as_of=R)
+    message = str(failure.value)
+    assert "'exp-typo'" in message and "'exp-a' (2 rows), 'exp-b' (1 rows)" in message and "exp-c" not in message
+    assert "CREDSIGNAL_EXPERIMENT_ID" in message
+    assert not pipeline.staging_dir(config, "r1").exists()
