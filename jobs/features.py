@@ -16,7 +16,12 @@ The reference classifiers (countries, job titles, degrees, universities) and the
 normalisations are called, never re-implemented: each runs once per *distinct* input value (:func:`lookup`, on the
 driver) and the small result is broadcast-joined back.
 
-Settings that are not in :class:`credsignal.config.Config` are keyword arguments with documented defaults:
+Pre-treatment means as of randomization: covariates come from the learner version in force at the end of the
+randomization day (UTC), skill measurements up to then and profile facts dated up to the randomization month; each
+output column declares whether it is pre-treatment or an outcome (:func:`column_timings`).
+
+The reference years of the education covariates are :class:`credsignal.config.Config` fields passed as keyword
+arguments. Settings that are not in Config are keyword arguments with documented defaults:
 ``experience_reference_date`` (:data:`EXPERIENCE_REFERENCE_DATE`), ``experiment_start``
 (:data:`EXPERIMENT_START`) and ``cwur_path`` (None: the ranker's default location, see
 :func:`credsignal.reference.universities.default_cwur_path`).
