@@ -38,7 +38,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from credsignal.pipeline import PublishBlocked, run_pipeline
 
-    config = Config.from_env(landing=args.landing, lake=args.lake, as_of=args.as_of, spark_master=args.spark_master)
+    config = Config.from_env(landing=args.landing, lake=args.lake, as_of=args.as_of, spark_master=args.spark_master,
+                             experiment_id=args.experiment_id,
+                             enrollment_reference_year=args.enrollment_reference_year,
+                             degree_reference_year=args.degree_reference_year)
     if not config.landing.is_dir():
         raise CommandError(f"landing zone {config.landing} does not exist")
     try:
@@ -113,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lake", type=Path)
     run.add_argument("--as-of", type=date.fromisoformat, help="last export day to use (default: the newest)")
     run.add_argument("--spark-master", help="e.g. local[2] or spark://host:7077")
+    run.add_argument("--experiment-id", help="the experiment whose assignments to use (CREDSIGNAL_EXPERIMENT_ID)")
+    run.add_argument("--enrollment-reference-year", type=int,
+                     help="currently_enrolled: an education entry ending after this year (paper: 2022)")
+    run.add_argument("--degree-reference-year", type=int,
+                     help="years_since_latest_degree counts from this year (paper: 2023)")
     run.set_defaults(handler=_cmd_run)
 
     readout = commands.add_parser("readout", help="build the analyst readout of a published snapshot")

@@ -94,6 +94,11 @@ class Config:
     keep_snapshots: int = 5
     # The CWUR university ranking table; None means the ranker's default (../shared/reference/cwurData.csv).
     cwur_path: Path | None = None
+    # Reference years of the LinkedIn education covariates, fixed by the study (appendix B.4), not derived from
+    # as_of: currently_enrolled is an education entry ending after enrollment_reference_year ("later than 2022"),
+    # years_since_latest_degree counts from degree_reference_year ("between 2023 and ...").
+    enrollment_reference_year: int = 2022
+    degree_reference_year: int = 2023
     extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
 
     def daily_sources(self) -> tuple[str, ...]:
@@ -130,6 +135,8 @@ _FIELD_TYPES: dict[str, type] = {
     "max_quarantine_share": float,
     "keep_snapshots": int,
     "cwur_path": Path,
+    "enrollment_reference_year": int,
+    "degree_reference_year": int,
 }
 
 

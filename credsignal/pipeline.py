@@ -26,6 +26,10 @@ FEATURE_TABLES = ("learner_outcomes_full", "learner_outcomes_linkedin")
 QUALITY_TABLE = "data_quality_report"
 
 
+class ExperimentNotFound(ValueError):
+    """The configured experiment has no assignments in bronze: nothing to derive."""
+
+
 class PublishBlocked(RuntimeError):
     """Validation found a failure: nothing was published. The message is the validation summary."""
 
@@ -115,17 +119,36 @@ def parse_new_crawls(spark: Any, config: Config, *, force: bool = False) -> dict
     return parse.run(spark, config, crawls) if crawls else {}
 
 
+def require_experiment(config: Config, *, as_of: date) -> int:
+    """The number of assignment rows of config.experiment_id in bronze up to as_of; ExperimentNotFound naming the
+    configured id and the ids the export has when there are none (before any Spark work: a wrong id otherwise
+    derives empty tables that fail later on row-count checks)."""
+    from jobs import features
+
+    present = features.experiment_ids_in_bronze(config.lake, as_of=as_of)
+    if present.get(config.experiment_id, 0) == 0:
+        found = ", ".join(f"{name!r} ({rows} rows)" for name, rows in sorted(present.items())) or "none"
+        raise ExperimentNotFound(
+            f"experiment {config.experiment_id!r} has no assignments in the experiment_assignments export up to "
+            f"{as_of}; experiment ids present: {found}. Set CREDSIGNAL_EXPERIMENT_ID (Airflow Variable "
+            f"credsignal_experiment_id, or credsignal run --experiment-id) to one of them.")
+    return present[config.experiment_id]
+
+
 def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date) -> dict[str, Any]:
     """Stage the feature tables of the run under lake/_staging/<run_id>/ (in-process, or spark-submit when the
-    `credsignal_spark` connection is defined)."""
+    `credsignal_spark` connection is defined), after checking that the configured experiment has assignments."""
     from credsignal import submit
     from jobs import features
 
+    require_experiment(config, as_of=as_of)
     staged = staging_dir(config, run_id)
     shutil.rmtree(staged, ignore_errors=True)
     if submit.spark_connection_defined():
         argv = ["--lake", str(config.lake.resolve()), "--as-of", as_of.isoformat(), "--out", str(staged.resolve()),
-                "--experiment-id", config.experiment_id]
+                "--experiment-id", config.experiment_id,
+                "--enrollment-reference-year", str(config.enrollment_reference_year),
+                "--degree-reference-year", str(config.degree_reference_year)]
         if config.cwur_path is not None:
             argv += ["--cwur", str(Path(config.cwur_path).resolve())]
         submit.submit_job("jobs.features", argv, config=config, name=f"credsignal-features-{safe_run_id(run_id)}")
@@ -162,6 +185,15 @@ def run_facts(config: Config, *, as_of: date) -> Any:
                     source_freshness=dict(config.source_freshness))
 
 
+def staged_feature_facts(staged: Path) -> dict[str, Any]:
+    """What the feature job reported beside its tables (_reports/profile_match.json) that the gates record."""
+    report = staged / "_reports" / "profile_match.json"
+    if not report.is_file():
+        return {}
+    versions = json.loads(report.read_text(encoding="utf-8")).get("learner_versions", {})
+    return {"learners_without_version_at_randomization": versions.get("no_version_by_randomization")}
+
+
 def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
     """Run the suites and gates on the staged tables; stage data_quality_report; keep the report files."""
     from jobs import validate
@@ -171,7 +203,8 @@ def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
     if missing:
         raise FileNotFoundError(f"run {run_id} has no staged {', '.join(missing)} under {staged}")
     tables = validate.read_staged({table: staged / table for table in FEATURE_TABLES})
-    outcome = validate.validate(tables, run_id=run_id, as_of=as_of, facts=run_facts(config, as_of=as_of))
+    facts = replace(run_facts(config, as_of=as_of), **staged_feature_facts(staged))
+    outcome = validate.validate(tables, run_id=run_id, as_of=as_of, facts=facts)
     validate.write_report(outcome, validation_dir(config, run_id))
     quality = staged / QUALITY_TABLE
     quality.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,12 @@ The reference classifiers (countries, job titles, degrees, universities) and the
 normalisations are called, never re-implemented: each runs once per *distinct* input value (:func:`lookup`, on the
 driver) and the small result is broadcast-joined back.
 
-Settings that are not in :class:`credsignal.config.Config` are keyword arguments with documented defaults:
+Pre-treatment means as of randomization: covariates come from the learner version in force at the end of the
+randomization day (UTC), skill measurements up to then and profile facts dated up to the randomization month; each
+output column declares whether it is pre-treatment or an outcome (:func:`column_timings`).
+
+The reference years of the education covariates are :class:`credsignal.config.Config` fields passed as keyword
+arguments. Settings that are not in Config are keyword arguments with documented defaults:
 ``experience_reference_date`` (:data:`EXPERIENCE_REFERENCE_DATE`), ``experiment_start``
 (:data:`EXPERIMENT_START`) and ``cwur_path`` (None: the ranker's default location, see
 :func:`credsignal.reference.universities.default_cwur_path`).
@@ -58,6 +63,10 @@ log = logging.getLogger(__name__)
 # ("September 2022, when our experiment started"). Both are keyword arguments of the functions that use them.
 EXPERIENCE_REFERENCE_DATE = date(2023, 8, 1)
 EXPERIMENT_START = date(2022, 9, 1)
+# The reference years of currently_enrolled and years_since_latest_degree are configuration (Config); these are
+# the defaults of the functions that take them as keyword arguments.
+ENROLLMENT_REFERENCE_YEAR = Config.enrollment_reference_year
+DEGREE_REFERENCE_YEAR = Config.degree_reference_year
 
 TREATMENT_ARM = "treatment"
 NOT_MENTIONED = "not mentioned"
@@ -97,91 +106,104 @@ def _delivery_order() -> list[Column]:
 
 # ------------------------------------------------------------------------------------------------ output schemas
 
-def _column(name: str, data_type, description: str, nullable: bool = True) -> StructField:
-    """An output column; its one-line description lives in the field metadata (the single source of truth that
-    column_descriptions, the publish step's Parquet metadata and docs/data_dictionary.md follow)."""
-    return StructField(name, data_type, nullable=nullable, metadata={"description": description})
+# When a column's value is fixed: "pre-treatment" (as of the end of the randomization day: the assignment, the
+# learner's version in force then, skill measurements up to then, profile facts dated before randomization) or
+# "outcome" (as of the end of the as_of day or month, or of the profile collection).
+PRE_TREATMENT, OUTCOME = "pre-treatment", "outcome"
+COLUMN_TIMINGS = (PRE_TREATMENT, OUTCOME)
+
+
+def _column(name: str, data_type, timing: str, description: str, nullable: bool = True) -> StructField:
+    """An output column; its one-line description and its timing (PRE_TREATMENT or OUTCOME) live in the field
+    metadata (the single source of truth that column_descriptions, column_timings, the publish step's Parquet
+    metadata and docs/data_dictionary.md follow)."""
+    if timing not in COLUMN_TIMINGS:
+        raise ValueError(f"column {name}: timing {timing!r} is not one of {COLUMN_TIMINGS}")
+    return StructField(name, data_type, nullable=nullable, metadata={"description": description, "timing": timing})
 
 
 LEARNER_OUTCOMES_FULL_SCHEMA = StructType([
-    _column("learner_id", StringType(), "Platform learner identifier (one row per randomized learner).", nullable=False),
-    _column("batch", IntegerType(), "Randomization batch (monthly cohort) of the assignment."),
-    _column("treatment", IntegerType(), "1 if assigned to arm 'treatment' (nudged to share on LinkedIn), else 0."),
-    _column("randomized_at", DateType(), "Randomization date (UTC) of the assignment."),
-    _column("stratum", StringType(), "Randomization stratum of the assignment."),
-    _column("certificate_id", StringType(),
+    _column("learner_id", StringType(), PRE_TREATMENT, "Platform learner identifier (one row per randomized learner).", nullable=False),
+    _column("batch", IntegerType(), PRE_TREATMENT, "Randomization batch (monthly cohort) of the assignment."),
+    _column("treatment", IntegerType(), PRE_TREATMENT, "1 if assigned to arm 'treatment' (nudged to share on LinkedIn), else 0."),
+    _column("randomized_at", DateType(), PRE_TREATMENT, "Randomization date (UTC) of the assignment."),
+    _column("stratum", StringType(), PRE_TREATMENT, "Randomization stratum of the assignment."),
+    _column("certificate_id", StringType(), PRE_TREATMENT,
             "Study certificate: the certificate granted in the calendar month ending at randomized_at (earliest); "
             "null when none."),
-    _column("primary_domain", StringType(), "Primary domain of the study certificate's course; null without one."),
-    _column("credential_type", StringType(), "Credential type of the study certificate; null without one."),
-    _column("developing_country", IntegerType(),
-            "1 if the learner's latest country is not an OECD member (appendix B.1), 0 if it is, null if unknown."),
-    _column("education_level", StringType(), "Survey education level of the latest learner record, or 'not mentioned'."),
-    _column("gender", StringType(), "Survey gender of the latest learner record, or 'not mentioned'."),
-    _column("main_skill", StringType(), "The learner's highest-scoring skill (ties: alphabetical); null without scores."),
-    _column("main_skill_score", DoubleType(), "Score of main_skill (latest measurement)."),
-    _column("main_skill_standardized", DoubleType(),
-            "(main_skill_score - mean score of that skill) / max score of that skill, over all scored learners."),
-    _column("logged_in_after_randomization", IntegerType(),
+    _column("primary_domain", StringType(), PRE_TREATMENT, "Primary domain of the study certificate's course; null without one."),
+    _column("credential_type", StringType(), PRE_TREATMENT, "Credential type of the study certificate; null without one."),
+    _column("developing_country", IntegerType(), PRE_TREATMENT,
+            "1 if the country of the learner version at randomization is not an OECD member (appendix B.1), 0 if it is, "
+            "null if unknown."),
+    _column("education_level", StringType(), PRE_TREATMENT, "Survey education level of the learner version at randomization, or 'not mentioned'."),
+    _column("gender", StringType(), PRE_TREATMENT, "Survey gender of the learner version at randomization, or 'not mentioned'."),
+    _column("main_skill", StringType(), PRE_TREATMENT, "The highest-scoring skill measured by the end of the randomization day (ties: alphabetical); null without."),
+    _column("main_skill_score", DoubleType(), PRE_TREATMENT, "Score of main_skill (latest measurement by the end of the randomization day)."),
+    _column("main_skill_standardized", DoubleType(), PRE_TREATMENT,
+            "(main_skill_score - mean score of that skill) / max score of that skill, over the randomized learners' "
+            "scores at randomization."),
+    _column("logged_in_after_randomization", IntegerType(), OUTCOME,
             "1 if any app session started in (randomized_at 00:00 UTC, + 30 days], else 0."),
-    _column("count_views_all", LongType(), "Views of the study certificate from randomized_at 00:00 UTC to the end of as_of."),
-    _column("count_views_by_others", LongType(), "Of count_views_all, views not by the owner (by_owner false)."),
-    _column("count_views_linkedin", LongType(),
+    _column("count_views_all", LongType(), OUTCOME, "Views of the study certificate from randomized_at 00:00 UTC to the end of as_of."),
+    _column("count_views_by_others", LongType(), OUTCOME, "Of count_views_all, views not by the owner (by_owner false)."),
+    _column("count_views_linkedin", LongType(), OUTCOME,
             "Of count_views_all, views whose referrer is linkedin.com or a subdomain, lnkd.in or the LinkedIn Android app."),
-    _column("count_views_linkedin_by_others", LongType(), "Of count_views_linkedin, views not by the owner."),
-    _column("views_all", IntegerType(), "All Views: 1 if count_views_all > 0, else 0."),
-    _column("views_all_by_others", IntegerType(), "All Views by Others: 1 if count_views_by_others > 0, else 0."),
-    _column("views_linkedin", IntegerType(), "Views LinkedIn: 1 if count_views_linkedin > 0, else 0."),
-    _column("views_linkedin_by_others", IntegerType(),
+    _column("count_views_linkedin_by_others", LongType(), OUTCOME, "Of count_views_linkedin, views not by the owner."),
+    _column("views_all", IntegerType(), OUTCOME, "All Views: 1 if count_views_all > 0, else 0."),
+    _column("views_all_by_others", IntegerType(), OUTCOME, "All Views by Others: 1 if count_views_by_others > 0, else 0."),
+    _column("views_linkedin", IntegerType(), OUTCOME, "Views LinkedIn: 1 if count_views_linkedin > 0, else 0."),
+    _column("views_linkedin_by_others", IntegerType(), OUTCOME,
             "Views LinkedIn by Others: 1 if count_views_linkedin_by_others > 0, else 0."),
-    _column("has_linkedin_url", IntegerType(), "1 if the latest learner record has a non-blank LinkedIn URL, else 0."),
+    _column("has_linkedin_url", IntegerType(), PRE_TREATMENT, "1 if the learner version at randomization has a non-blank LinkedIn URL, else 0."),
 ])
 
 LINKEDIN_FEATURES_SCHEMA = StructType([
-    _column("profile_url_normalized", StringType(), "Join key: the normalised LinkedIn profile URL (linkedin.com/in/<slug>)."),
-    _column("profile_status", StringType(), "Parse status of the latest fetch of the profile (ok or partial)."),
-    _column("new_job", IntegerType(),
+    _column("profile_url_normalized", StringType(), PRE_TREATMENT, "Join key: the normalised URL of the matched profile (the URL at randomization, or its later replacement)."),
+    _column("profile_status", StringType(), OUTCOME, "Parse status of the latest fetch of the profile (ok or partial)."),
+    _column("new_job", IntegerType(), OUTCOME,
             "New Job: 1 if a position starts in a month >= randomization month + 1 and <= the as_of month."),
-    _column("new_job_4m", IntegerType(), "As new_job with randomization month + 4 (robustness, footnote 6)."),
-    _column("new_job_in_scope", IntegerType(), "As new_job, counting only tech or managerial titles."),
-    _column("new_job_in_scope_4m", IntegerType(), "As new_job_4m, counting only tech or managerial titles."),
-    _column("past_job_in_scope", IntegerType(),
-            "1 if the most recent position started in or before the randomization month has a tech or managerial title."),
-    _column("past_tech_job", IntegerType(), "1 if any position started in or before the randomization month has a tech title."),
-    _column("past_managerial_job", IntegerType(),
+    _column("new_job_4m", IntegerType(), OUTCOME, "As new_job with randomization month + 4 (robustness, footnote 6)."),
+    _column("new_job_in_scope", IntegerType(), OUTCOME, "As new_job, counting only tech or managerial titles."),
+    _column("new_job_in_scope_4m", IntegerType(), OUTCOME, "As new_job_4m, counting only tech or managerial titles."),
+    _column("past_job_in_scope", IntegerType(), PRE_TREATMENT,
+            "1 if any position started in or before the randomization month has a tech or managerial title."),
+    _column("past_tech_job", IntegerType(), PRE_TREATMENT, "1 if any position started in or before the randomization month has a tech title."),
+    _column("past_managerial_job", IntegerType(), PRE_TREATMENT,
             "1 if any position started in or before the randomization month has a managerial title."),
-    _column("followup_months", IntegerType(), "Calendar months from the randomization month to the as_of month."),
-    _column("months_to_new_job", IntegerType(),
+    _column("followup_months", IntegerType(), OUTCOME, "Calendar months from the randomization month to the as_of month."),
+    _column("months_to_new_job", IntegerType(), OUTCOME,
             "Calendar months from the randomization month to the first new_job start; null when none."),
-    _column("months_to_new_job_in_scope", IntegerType(),
+    _column("months_to_new_job_in_scope", IntegerType(), OUTCOME,
             "Calendar months from the randomization month to the first new_job_in_scope start; null when none."),
-    _column("credential_shared", IntegerType(),
+    _column("credential_shared", IntegerType(), OUTCOME,
             "1 if the normalised study certificate ID equals a profile credential ID or the ID in a credential URL."),
-    _column("credential_shared_by_name", IntegerType(),
+    _column("credential_shared_by_name", IntegerType(), OUTCOME,
             "Diagnostic (not sharing): 1 if no ID matched but a Coursera certification without ID has the course's name."),
-    _column("professional_experience_years", DoubleType(),
+    _column("professional_experience_years", DoubleType(), PRE_TREATMENT,
             "Calendar months from the earliest position start to the experience reference date, / 12; null without positions."),
-    _column("linkedin_degree_level", StringType(), "Highest degree level on the profile: doctor, master, bachelor or none."),
-    _column("has_degree_linkedin", IntegerType(), "1 if linkedin_degree_level is bachelor or above, else 0."),
-    _column("has_bachelor_linkedin", IntegerType(), "1 if linkedin_degree_level is bachelor (one-hot of the highest level)."),
-    _column("has_master_linkedin", IntegerType(), "1 if linkedin_degree_level is master (one-hot of the highest level)."),
-    _column("has_doctor_linkedin", IntegerType(), "1 if linkedin_degree_level is doctor (one-hot of the highest level)."),
-    _column("currently_enrolled", IntegerType(), "1 if an education entry ends after as_of year - 1, else 0."),
-    _column("years_since_latest_degree", IntegerType(),
-            "as_of year - end year of the latest degree (bachelor or above), floored at 0; null without one."),
-    _column("university_national_rank", IntegerType(),
+    _column("linkedin_degree_level", StringType(), PRE_TREATMENT, "Highest degree level on the profile: doctor, master, bachelor or none."),
+    _column("has_degree_linkedin", IntegerType(), PRE_TREATMENT, "1 if linkedin_degree_level is bachelor or above, else 0."),
+    _column("has_bachelor_linkedin", IntegerType(), PRE_TREATMENT, "1 if linkedin_degree_level is bachelor (one-hot of the highest level)."),
+    _column("has_master_linkedin", IntegerType(), PRE_TREATMENT, "1 if linkedin_degree_level is master (one-hot of the highest level)."),
+    _column("has_doctor_linkedin", IntegerType(), PRE_TREATMENT, "1 if linkedin_degree_level is doctor (one-hot of the highest level)."),
+    _column("currently_enrolled", IntegerType(), PRE_TREATMENT, "1 if an education entry ends after the enrollment reference year (paper: 2022), else 0."),
+    _column("years_since_latest_degree", IntegerType(), PRE_TREATMENT,
+            "Degree reference year (paper: 2023) - end year of the latest degree (bachelor or above), floored at 0; "
+            "null without one."),
+    _column("university_national_rank", IntegerType(), PRE_TREATMENT,
             "CWUR national rank (latest year) of the latest degree's school; null without a confident match."),
-    _column("university_match_score", DoubleType(), "rapidfuzz score (0-100) of the university match; null without one."),
-    _column("career_outcome", StringType(),
+    _column("university_match_score", DoubleType(), PRE_TREATMENT, "rapidfuzz score (0-100) of the university match; null without one."),
+    _column("career_outcome", StringType(), OUTCOME,
             "Appendix B.4: new_internship, new_job, promotion (most recent position started >= experiment start) or none."),
-    _column("profile_length_chars", IntegerType(),
+    _column("profile_length_chars", IntegerType(), PRE_TREATMENT,
             "Visible profile characters, excluding certifications and the positions that count as new jobs."),
 ])
 
 LEARNER_OUTCOMES_LINKEDIN_SCHEMA = StructType([*LEARNER_OUTCOMES_FULL_SCHEMA.fields, *LINKEDIN_FEATURES_SCHEMA.fields])
 
 PROFILE_MATCH_REPORT_SCHEMA = StructType([
-    StructField("subject", StringType(), nullable=False),  # "learner" or "profile"
+    StructField("subject", StringType(), nullable=False),  # learner, profile, learner_version, url_at_randomization
     StructField("outcome", StringType(), nullable=False),
     StructField("count", LongType(), nullable=False),
 ])
@@ -208,6 +230,13 @@ def column_descriptions(table: str) -> dict[str, str]:
     if table not in OUTPUT_SCHEMAS:
         raise KeyError(f"unknown feature table {table!r}; expected one of {sorted(OUTPUT_SCHEMAS)}")
     return {field.name: field.metadata["description"] for field in OUTPUT_SCHEMAS[table].fields}
+
+
+def column_timings(table: str) -> dict[str, str]:
+    """{column: PRE_TREATMENT or OUTCOME} of an output table, in column order (from the schema's field metadata)."""
+    if table not in OUTPUT_SCHEMAS:
+        raise KeyError(f"unknown feature table {table!r}; expected one of {sorted(OUTPUT_SCHEMAS)}")
+    return {field.name: field.metadata["timing"] for field in OUTPUT_SCHEMAS[table].fields}
 
 
 def conform(frame: DataFrame, schema: StructType) -> DataFrame:
@@ -372,28 +401,73 @@ def randomized_learners(assignments: DataFrame, experiment_id: str) -> DataFrame
     )
 
 
-def learners_current(learners: DataFrame, extra_columns: Sequence[str] = ()) -> DataFrame:
-    """The latest record of each learner across export days: the greatest updated_at wins (ties: the later
-    delivery). Bronze columns without lineage, plus `extra_columns` (columns a caller derived per raw row)."""
-    current = latest_delivery(learners, ["learner_id"], [F.col("updated_at").desc()])
-    return current.select("learner_id", "country", "education_level", "gender", "linkedin_url", "registered_at",
-                          "updated_at", *extra_columns)
+def end_of_randomization_day(randomized_at: Column | str) -> Column:
+    """The first instant after the randomization day (the next day's 00:00 UTC): pre-treatment data is what was
+    recorded strictly before it, so 23:59:59 on randomized_at counts and 00:00:00 of the next day does not."""
+    randomized_at = F.col(randomized_at) if isinstance(randomized_at, str) else randomized_at
+    return F.to_timestamp(F.date_add(randomized_at, 1))
 
 
-def learner_covariates(learners: DataFrame) -> DataFrame:
-    """Covariates from the latest learner record (paper 3.4.1, "Demographic and background characteristics").
+def learner_version_at_randomization(learners: DataFrame, randomized: DataFrame,
+                                     extra_columns: Sequence[str] = ()) -> DataFrame:
+    """Per randomized learner with a learner record, the version in force at randomization: the latest
+    updated_at on or before the end of the randomization day (UTC), ties by the later delivery. A learner with no
+    version by then takes the earliest version (ties by the later delivery) and has no_version_by_randomization
+    true, so the caller can count them.
+
+    Also per learner, from the versions recorded after the randomization day: url_after_randomization (one of them
+    has a non-blank LinkedIn URL) and the latest version's `later_*` values of `extra_columns` (the caller's
+    per-row derivations, e.g. the normalised URL). `learners` is bronze (every delivered version); `randomized`
+    has learner_id and randomized_at."""
+    after = F.col("updated_at") >= end_of_randomization_day("randomized_at")
+    versions = (
+        learners.join(randomized.select("learner_id", "randomized_at"), "learner_id")
+        .withColumn("no_version_by_randomization", after)
+    )
+    by_learner = Window.partitionBy("learner_id")
+    in_force_first = by_learner.orderBy(
+        F.col("no_version_by_randomization").asc(),
+        F.when(~F.col("no_version_by_randomization"), F.col("updated_at")).desc_nulls_last(),
+        F.col("updated_at").asc(), *_delivery_order())
+    latest_first = by_learner.orderBy(F.col("updated_at").desc(), *_delivery_order())
+    has_url = F.coalesce(F.length(F.trim("linkedin_url")) > 0, F.lit(False))
+    later = [F.first(F.when(after, F.col(column)), ignorenulls=False).over(latest_first).alias(f"later_{column}")
+             for column in extra_columns]
+    ranked = versions.select(
+        "*",
+        F.row_number().over(in_force_first).alias("_rank"),
+        F.max(after & has_url).over(by_learner).alias("url_after_randomization"),
+        *later,
+    )
+    return ranked.where("_rank = 1").select(
+        "learner_id", "country", "education_level", "gender", "linkedin_url", "registered_at", "updated_at",
+        "no_version_by_randomization", "url_after_randomization", *extra_columns,
+        *(f"later_{column}" for column in extra_columns))
+
+
+def learner_covariates(learners: DataFrame, randomized: DataFrame) -> DataFrame:
+    """Covariates of each randomized learner from the learner version in force at randomization
+    (learner_version_at_randomization; paper 3.4.1, "Demographic and background characteristics", and Table 2
+    Panel A: "pre-treatment covariates").
 
     - developing_country: "Following the OECD classification, we use this information to group countries into
       developing and developed" (appendix B.1 list): 1 developing, 0 developed, null when the country is missing
       or not recognised (reported, never guessed).
     - education_level, gender: the survey answers, "not mentioned" when null ("Because response to the survey is
       voluntary, we do not observe these characteristics for all learners").
-    - has_linkedin_url: 1 when the learner gave a non-blank LinkedIn URL.
-    - linkedin_url_normalized: the join key to profiles (parsers.profile_url.normalize_profile_url).
+    - has_linkedin_url: 1 when the URL in force at randomization is non-blank: the LinkedIn sample is the learners
+      "who provided LinkedIn profile URLs in their Coursera accounts before randomization" (paper, section 1). A
+      URL first given after randomization does not count, nor does the URL of a learner with no version by the
+      randomization day (all their versions are later: the URL may be the treatment's doing).
+    - linkedin_url_normalized: the join key to profiles (parsers.profile_url.normalize_profile_url) of that URL;
+      later_url_normalized: the normalised URL of the learner's latest version when it replaced the URL at
+      randomization with another one (profile_matches falls back to it); null otherwise.
+    - no_version_by_randomization, url_after_randomization: see learner_version_at_randomization (counted in the
+      match report, never in the tables).
 
-    `learners` is the bronze table; the classifiers run on its raw rows, before the latest record is chosen, so
-    their one eager key collection (distinct (country, URL) pairs: tens of thousands) scans bronze instead of
-    recomputing the deduplication (15 s to 3 s at full scale).
+    `learners` is the bronze table; the classifiers run on its raw rows, before a version is chosen, so their one
+    eager key collection (distinct (country, URL) pairs: tens of thousands) scans bronze instead of recomputing the
+    version choice (15 s to 3 s at full scale).
     """
     classified = lookup(
         learners, ["country", "linkedin_url"],
@@ -401,14 +475,22 @@ def learner_covariates(learners: DataFrame) -> DataFrame:
         StructType([StructField("developing_country", IntegerType()),
                     StructField("linkedin_url_normalized", StringType())]),
     )
-    current = learners_current(classified, ["developing_country", "linkedin_url_normalized"])
-    return current.select(
+    version = learner_version_at_randomization(classified, randomized,
+                                               ["developing_country", "linkedin_url_normalized"])
+    url_in_force = ~F.col("no_version_by_randomization") & F.coalesce(F.length(F.trim("linkedin_url")) > 0,
+                                                                        F.lit(False))
+    later_url = F.col("later_linkedin_url_normalized")
+    return version.select(
         "learner_id", "country", "developing_country",
         F.coalesce("education_level", F.lit(NOT_MENTIONED)).alias("education_level"),
         F.coalesce("gender", F.lit(NOT_MENTIONED)).alias("gender"),
-        "linkedin_url",
-        flag(F.length(F.trim("linkedin_url")) > 0).alias("has_linkedin_url"),
-        "linkedin_url_normalized",
+        F.when(url_in_force, F.col("linkedin_url")).alias("linkedin_url"),
+        flag(url_in_force).alias("has_linkedin_url"),
+        F.when(url_in_force, F.col("linkedin_url_normalized")).alias("linkedin_url_normalized"),
+        F.when(url_in_force & later_url.isNotNull() & ~later_url.eqNullSafe(F.col("linkedin_url_normalized")),
+               later_url).alias("later_url_normalized"),
+        "no_version_by_randomization",
+        (~url_in_force & F.col("url_after_randomization")).alias("url_given_after_randomization"),
     )
 
 
@@ -521,18 +603,22 @@ def logged_in_after_randomization(sessions: DataFrame, randomized: DataFrame, *,
     )
 
 
-def main_skill(skill_scores: DataFrame) -> DataFrame:
-    """The learner's main skill and its score (paper 3.4.1: "Coursera assesses skill mastery using a
+def main_skill(skill_scores: DataFrame, randomized: DataFrame) -> DataFrame:
+    """The learner's main skill and its score at randomization (paper 3.4.1: "Coursera assesses skill mastery using a
     Glicko-based algorithm ... We use both the absolute skill score and a max-mean standardization computed
     within each specific skill category"; footnote 4: "(learner's skill score - mean skill score) / (max skill
-    score), where mean and max are computed at the level of each specific skill").
+    score), where mean and max are computed at the level of each specific skill"). A pre-treatment covariate
+    (Table 2 Panel A), so only measurements taken by the end of the learner's randomization day (UTC) count.
 
-    One score per (learner, skill): the latest measured_at (then the latest delivery). main_skill is the
-    highest-scoring skill, ties alphabetical. The mean and max of a skill are over every learner scored on it;
-    the standardized score is null when that max is 0.
+    One score per (randomized learner, skill): the latest measured_at by then (then the latest delivery).
+    main_skill is the highest-scoring skill, ties alphabetical. The mean and max of a skill are over those scores
+    (every randomized learner scored on it by their randomization day); the standardized score is null when that
+    max is 0. `randomized` has learner_id and randomized_at.
     """
+    before = skill_scores.join(randomized.select("learner_id", "randomized_at"), "learner_id").where(
+        F.col("measured_at") < end_of_randomization_day("randomized_at"))
     # Materialised: the per-skill statistics and the per-learner ranking both read it.
-    scores = latest_delivery(skill_scores, ["learner_id", "skill"], [F.col("measured_at").desc()]).select(
+    scores = latest_delivery(before, ["learner_id", "skill"], [F.col("measured_at").desc()]).select(
         "learner_id", "skill", "score").localCheckpoint()
     # A few dozen skills: a hash aggregate broadcast back, not a window that sorts each skill into one task.
     per_skill = scores.groupBy("skill").agg(F.avg("score").alias("_mean"), F.max("score").alias("_max"))
@@ -549,32 +635,30 @@ def main_skill(skill_scores: DataFrame) -> DataFrame:
 
 
 def learner_outcomes_full(
-    assignments: DataFrame,
+    randomized: DataFrame,
     covariates: DataFrame,
     certificates: DataFrame,
     views: DataFrame,
     sessions: DataFrame,
     skill_scores: DataFrame,
     *,
-    experiment_id: str,
     as_of: date,
 ) -> DataFrame:
-    """Table `learner_outcomes_full` (LEARNER_OUTCOMES_FULL_SCHEMA) from the bronze tables and the learners'
-    `covariates` (learner_covariates of bronze learners, derived once by the caller: the LinkedIn match reads them
-    too): one row per randomized learner of `experiment_id` ("all of experiment_assignments for the configured
-    experiment"). Learners without
-    a study certificate have null certificate columns and zero views; without a learner record, "not mentioned"
-    survey answers, null developing_country and has_linkedin_url 0."""
-    # Both are read by several branches below. Materialised once (localCheckpoint, as on the LinkedIn side):
-    # otherwise each branch re-reads and re-deduplicates bronze, since the branches prune different columns and
-    # Spark cannot reuse one exchange for them (assignments and certificates were each scanned three times).
-    randomized = randomized_learners(assignments, experiment_id).localCheckpoint()
+    """Table `learner_outcomes_full` (LEARNER_OUTCOMES_FULL_SCHEMA) from the experiment's `randomized` learners
+    (randomized_learners: "all of experiment_assignments for the configured experiment"), the bronze tables and
+    the learners' `covariates` (learner_covariates, derived once by the caller: the LinkedIn match reads them too):
+    one row per randomized learner. Both inputs are read by several branches, so the caller materialises them.
+    Learners without a study certificate have null certificate columns and zero views; without a learner record,
+    "not mentioned" survey answers, null developing_country and has_linkedin_url 0."""
+    # Read by several branches below. Materialised once (localCheckpoint, as on the LinkedIn side): otherwise each
+    # branch re-reads and re-deduplicates bronze, since the branches prune different columns and Spark cannot
+    # reuse one exchange for them (certificates were scanned three times).
     study = study_certificates(certificates, randomized).localCheckpoint()
     table = (
         randomized
         .join(study.select("learner_id", "certificate_id", "primary_domain", "credential_type"), "learner_id", "left")
         .join(covariates, "learner_id", "left")
-        .join(main_skill(skill_scores), "learner_id", "left")
+        .join(main_skill(skill_scores, randomized), "learner_id", "left")
         .join(logged_in_after_randomization(sessions, randomized, only_logged_in=True), "learner_id", "left")
         .join(view_counts(views, study, as_of=as_of, only_viewed=True), "learner_id", "left")
     )
@@ -600,40 +684,79 @@ def latest_profiles(profiles: DataFrame) -> DataFrame:
     )
 
 
+MATCHED = "matched"
+# Subjects of the match report besides "learner" (one outcome per randomized learner) and "profile".
+URL_AT_RANDOMIZATION = "url_at_randomization"
+LEARNER_VERSION = "learner_version"
+NO_VERSION_BY_RANDOMIZATION = "no_version_by_randomization"
+
+
 def profile_matches(randomized: DataFrame, covariates: DataFrame, profiles: DataFrame) -> DataFrame:
     """Each randomized learner's profile match: learner_id, the learner's country, match (matched,
     no_learner_record, no_url, unparseable_url, not_fetched, or fetch_failed:<status>), and for a fetched URL the
     record key, the normalised URL, the parse status and the profile length columns. `covariates` is
-    learner_covariates' output."""
+    learner_covariates' output.
+
+    The crawl is matched on the URL in force at randomization (has_linkedin_url). When the learner replaced it
+    after randomization (later_url_normalized) and the URL at randomization gives no parsed profile, the later
+    URL is tried: the same person's profile, moved. url_match says which URL matched: at_randomization,
+    later_url, or null (no match). A URL first given after randomization is never tried (no_url). The columns
+    no_version_by_randomization, url_given_after_randomization and url_changed are kept for the match report."""
     latest = latest_profiles(profiles).select(
         *PROFILE_RECORD_KEY, F.col("profile_url_normalized").alias("_url"), F.col("status").alias("profile_status"),
         "profile_length_chars", "length_certifications",
     )
+    fetched_columns = [*PROFILE_RECORD_KEY, "_url", "profile_status", "profile_length_chars", "length_certifications"]
+    on_later = latest.select(*(F.col(c).alias(f"_later_{c}") for c in fetched_columns))
     joined = (
         randomized.select("learner_id")
         .join(covariates.select("learner_id", "country", "has_linkedin_url", "linkedin_url_normalized",
-                                F.lit(True).alias("_has_record")), "learner_id", "left")
+                                "later_url_normalized", "no_version_by_randomization",
+                                "url_given_after_randomization", F.lit(True).alias("_has_record")),
+              "learner_id", "left")
         .join(latest, F.col("linkedin_url_normalized") == F.col("_url"), "left")
+        .join(on_later, F.col("later_url_normalized") == F.col("_later__url"), "left")
+    )
+    parsed_at_randomization = F.coalesce(F.col("profile_status").isin(*PARSED_STATUSES), F.lit(False))
+    parsed_later = F.coalesce(F.col("_later_profile_status").isin(*PARSED_STATUSES), F.lit(False))
+    use_later = ~parsed_at_randomization & parsed_later
+    chosen = joined.select(
+        "learner_id", "country", "has_linkedin_url", "_has_record", "no_version_by_randomization",
+        "url_given_after_randomization",
+        F.col("later_url_normalized").isNotNull().alias("url_changed"),
+        F.when(use_later, F.col("later_url_normalized")).otherwise(F.col("linkedin_url_normalized"))
+        .alias("_key_url"),
+        *(F.when(use_later, F.col(f"_later_{c}")).otherwise(F.col(c)).alias(c) for c in fetched_columns),
+        F.when(parsed_at_randomization, F.lit("at_randomization")).when(use_later, F.lit("later_url"))
+        .alias("url_match"),
     )
     match = (
         F.when(F.col("_has_record").isNull(), "no_learner_record")
         .when(F.col("has_linkedin_url") == 0, "no_url")
-        .when(F.col("linkedin_url_normalized").isNull(), "unparseable_url")
+        .when(F.col("_key_url").isNull(), "unparseable_url")
         .when(F.col("_url").isNull(), "not_fetched")
-        .when(F.col("profile_status").isin(*PARSED_STATUSES), "matched")
+        .when(F.col("profile_status").isin(*PARSED_STATUSES), MATCHED)
         .otherwise(F.concat(F.lit("fetch_failed:"), F.col("profile_status")))
     )
-    return joined.select(
+    return chosen.select(
         "learner_id", "country", match.alias("match"), F.col("_url").alias("profile_url_normalized"),
         *PROFILE_RECORD_KEY,
-        "profile_status", "profile_length_chars", "length_certifications",
+        "profile_status", "profile_length_chars", "length_certifications", "url_match",
+        F.coalesce("no_version_by_randomization", F.lit(False)).alias("no_version_by_randomization"),
+        F.coalesce("url_given_after_randomization", F.lit(False)).alias("url_given_after_randomization"),
+        F.coalesce("url_changed", F.lit(False)).alias("url_changed"),
     )
 
 
 def match_report(matches: DataFrame, profiles: DataFrame) -> DataFrame:
     """Counts of the profile match (PROFILE_MATCH_REPORT_SCHEMA): per learner outcome (subject "learner"); for
     fetched profiles (subject "profile"): URLs that belong to no randomized learner (ignored, no row),
-    records whose URL could not be normalised, URLs matched by several learners."""
+    records whose URL could not be normalised, URLs matched by several learners. Learner versions (subject
+    "learner_version"): learners with no version by the randomization day (their earliest version was taken).
+    URLs after randomization (subject "url_at_randomization"): given_after_randomization (no URL in force at
+    randomization, one given later: not in the sample), and for a URL changed after randomization
+    changed:matched_at_randomization (matched on the URL at randomization), changed:matched_later_url (matched on
+    the later URL) or changed:unmatched. Zero counts have no row."""
     learner_counts = matches.groupBy(F.lit("learner").alias("subject"), F.col("match").alias("outcome")).count()
     learner_urls = matches.where(F.col("profile_url_normalized").isNotNull()).groupBy("profile_url_normalized") \
         .agg(F.count(F.lit(1)).alias("_learners"))
@@ -650,8 +773,21 @@ def match_report(matches: DataFrame, profiles: DataFrame) -> DataFrame:
         learner_urls.where(F.col("_learners") > 1)
         .groupBy(F.lit("profile").alias("subject"), F.lit("url_of_several_learners").alias("outcome")).count()
     )
-    return conform(learner_counts.unionByName(no_learner).unionByName(unparseable).unionByName(shared),
-                   PROFILE_MATCH_REPORT_SCHEMA)
+    url_outcome = (
+        F.when(F.col("url_given_after_randomization"), "given_after_randomization")
+        .when(F.col("url_changed") & (F.col("url_match") == "at_randomization"), "changed:matched_at_randomization")
+        .when(F.col("url_changed") & (F.col("url_match") == "later_url"), "changed:matched_later_url")
+        .when(F.col("url_changed"), "changed:unmatched")
+    )
+    versions = matches.select(
+        F.when(F.col("no_version_by_randomization"), NO_VERSION_BY_RANDOMIZATION).alias("_version"),
+        url_outcome.alias("_url_outcome"))
+    per_version = (versions.where(F.col("_version").isNotNull())
+                   .groupBy(F.lit(LEARNER_VERSION).alias("subject"), F.col("_version").alias("outcome")).count())
+    per_url = (versions.where(F.col("_url_outcome").isNotNull())
+               .groupBy(F.lit(URL_AT_RANDOMIZATION).alias("subject"), F.col("_url_outcome").alias("outcome")).count())
+    return conform(learner_counts.unionByName(no_learner).unionByName(unparseable).unionByName(shared)
+                   .unionByName(per_version).unionByName(per_url), PROFILE_MATCH_REPORT_SCHEMA)
 
 
 def classify_positions(positions: DataFrame) -> DataFrame:
@@ -695,18 +831,26 @@ def new_jobs(learner_positions: DataFrame, *, as_of: date) -> DataFrame:
 
 
 def past_jobs(learner_positions: DataFrame) -> DataFrame:
-    """Baseline job covariates from positions that started in or before the randomization month:
-    past_job_in_scope (the most recent such position - latest start month, ties by profile order - has an
-    in-scope title), past_tech_job and past_managerial_job (any such position has a tech / managerial title)."""
+    """Baseline job covariates, all three from the same jobs: the positions that started in or before the
+    randomization month (the complement of starts_new_job's one-month rule, so no position is both past and new).
+
+    Table 2 note: "Past Tech Job takes the value of 1 when the learner had a job title related to technology
+    before randomization and zero otherwise. Past Managerial Job is defined analogously for jobs with managerial
+    titles." Table 3 Panel B restricts to "learners whose previous employment was not in scope".
+
+    - past_tech_job, past_managerial_job: any such position has a tech / managerial title.
+    - past_job_in_scope: any such position has an in-scope (tech or managerial) title, so it is exactly
+      max(past_tech_job, past_managerial_job) and the Panel B subsample (past_job_in_scope 0) is the learners with
+      both covariates 0. Rule chosen against appendix B.4, whose "current job" / "most recent experience" (the
+      latest start) serves only career_outcome: the Table 2 note says "had a job title ... before randomization",
+      i.e. any past job, and the paper's figures agree (12.7% past tech, 6.4% past managerial, 17.2% of the
+      sample outside Panel B's 30,607 of 36,946: a union, not the latest job alone).
+    """
     before = learner_positions.where(month_index("start_month") <= month_index("randomized_at"))
-    latest = Window.partitionBy("learner_id").orderBy(F.col("start_month").desc(), F.col("position_index"))
-    return (
-        before.withColumn("_latest", F.row_number().over(latest) == 1)
-        .groupBy("learner_id").agg(
-            F.max(flag(F.col("_latest") & F.col("in_scope"))).alias("past_job_in_scope"),
-            F.max(flag(F.col("tech"))).alias("past_tech_job"),
-            F.max(flag(F.col("managerial"))).alias("past_managerial_job"),
-        )
+    return before.groupBy("learner_id").agg(
+        F.max(flag(F.col("in_scope"))).alias("past_job_in_scope"),
+        F.max(flag(F.col("tech"))).alias("past_tech_job"),
+        F.max(flag(F.col("managerial"))).alias("past_managerial_job"),
     )
 
 
@@ -751,7 +895,8 @@ def career_outcome(learner_positions: DataFrame, *, experiment_start: date = EXP
     return pairs.select("learner_id", outcome.alias("career_outcome"))
 
 
-def education_features(learner_education: DataFrame, *, as_of: date, cwur_path: str | None = None) -> DataFrame:
+def education_features(learner_education: DataFrame, *, enrollment_reference_year: int = ENROLLMENT_REFERENCE_YEAR,
+                       degree_reference_year: int = DEGREE_REFERENCE_YEAR, cwur_path: str | None = None) -> DataFrame:
     """Education covariates (appendix B.4) per learner with education entries (learner_id, country and the
     silver profile_education columns):
 
@@ -760,11 +905,11 @@ def education_features(learner_education: DataFrame, *, as_of: date, cwur_path: 
       bachelor > none; has_degree_linkedin ("TRUE if any of the above conditions are satisfied") and one-hot
       has_bachelor/master/doctor_linkedin of the highest level.
     - currently_enrolled: "set to TRUE if the end date of the participant's educational program is later than
-      2022" - any entry with end year > as_of year - 1.
+      2022" - any entry with end year > enrollment_reference_year (configuration: the study fixed 2022).
     - The latest degree: the entry with level bachelor or above and the latest end year (then the highest level,
       then profile order). years_since_latest_degree: "the difference in years between 2023 and the ... most
-      recent academic degree. If the result is negative ... set to 0" (as_of year - end year, floored at 0; null
-      without an end year). university_national_rank: "national rankings provided by a public Kaggle dataset"
+      recent academic degree. If the result is negative ... set to 0" (degree_reference_year - end year, floored at
+      0; null without an end year; configuration: the study fixed 2023). university_national_rank: "national rankings provided by a public Kaggle dataset"
       (CWUR, latest year per institution) of its school, with its rapidfuzz score university_match_score; null
       when no confident match.
     """
@@ -782,14 +927,14 @@ def education_features(learner_education: DataFrame, *, as_of: date, cwur_path: 
         .withColumn("_order", F.row_number().over(latest_degree_order)).where("_order = 1")
         .select("learner_id", "school", "country",
                 # (greatest() skips nulls: without the guard a missing end year would give 0, not null.)
-                F.when(F.col("end_year").isNotNull(), F.greatest(F.lit(as_of.year) - F.col("end_year"), F.lit(0)))
+                F.when(F.col("end_year").isNotNull(), F.greatest(F.lit(degree_reference_year) - F.col("end_year"), F.lit(0)))
                 .alias("years_since_latest_degree"))
     )
     ranked = lookup(latest_degree.withColumn("_cwur_path", F.lit(cwur_path).cast("string")),
                     ["school", "country", "_cwur_path"], _university_rank, UNIVERSITY_RANK_SCHEMA)
     highest = leveled.groupBy("learner_id").agg(
         F.max("_level_rank").alias("_highest"),
-        F.max(flag(F.col("end_year") > as_of.year - 1)).alias("currently_enrolled"),
+        F.max(flag(F.col("end_year") > enrollment_reference_year)).alias("currently_enrolled"),
     )
     level_name = F.coalesce(*[F.when(F.col("_highest") == rank, F.lit(name))
                               for name, rank in DEGREE_LEVEL_RANKS.items()])
@@ -864,6 +1009,8 @@ def learner_outcomes_linkedin(
     as_of: date,
     experience_reference_date: date = EXPERIENCE_REFERENCE_DATE,
     experiment_start: date = EXPERIMENT_START,
+    enrollment_reference_year: int = ENROLLMENT_REFERENCE_YEAR,
+    degree_reference_year: int = DEGREE_REFERENCE_YEAR,
     cwur_path: str | Path | None = None,
 ) -> DataFrame:
     """Table `learner_outcomes_linkedin` (LEARNER_OUTCOMES_LINKEDIN_SCHEMA): the rows of `full` (the
@@ -896,7 +1043,9 @@ def learner_outcomes_linkedin(
         professional_experience(learner_positions, reference_date=experience_reference_date),
         career_outcome(learner_positions, experiment_start=experiment_start),
         credential_shared(learner_certifications, study),
-        education_features(learner_education, as_of=as_of, cwur_path=None if cwur_path is None else str(cwur_path)),
+        education_features(learner_education, enrollment_reference_year=enrollment_reference_year,
+                           degree_reference_year=degree_reference_year,
+                           cwur_path=None if cwur_path is None else str(cwur_path)),
         profile_length(matched, learner_positions, as_of=as_of),
     ]
     features = matched.select("learner_id", "profile_url_normalized", "profile_status",
@@ -945,6 +1094,25 @@ def read_silver(spark: SparkSession, lake_root: Path, table: str) -> DataFrame:
     return spark.read.schema(schema).parquet(str(path))
 
 
+def experiment_ids_in_bronze(lake_root: Path, *, as_of: date) -> dict[str, int]:
+    """{experiment_id: assignment rows} of the bronze assignments export up to as_of, without Spark: one column is
+    scanned batch by batch (pyarrow) and only the per-id counts are kept, so the driver never holds the table."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    path = lake.bronze_table(lake_root, "experiment_assignments")
+    if not path.is_dir() or not any(path.glob("dt=*")):
+        return {}
+    dataset = ds.dataset(path, format="parquet", exclude_invalid_files=True,
+                         partitioning=ds.partitioning(pa.schema([("dt", pa.string())]), flavor="hive"))
+    counts: dict[str, int] = {}
+    for batch in dataset.to_batches(columns=["experiment_id"], filter=ds.field("dt") <= as_of.isoformat()):
+        for item in pc.value_counts(batch.column("experiment_id")).to_pylist():
+            counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    return counts
+
+
 def build_tables(
     spark: SparkSession,
     lake_root: Path,
@@ -953,28 +1121,37 @@ def build_tables(
     experiment_id: str,
     experience_reference_date: date = EXPERIENCE_REFERENCE_DATE,
     experiment_start: date = EXPERIMENT_START,
+    enrollment_reference_year: int = ENROLLMENT_REFERENCE_YEAR,
+    degree_reference_year: int = DEGREE_REFERENCE_YEAR,
     cwur_path: str | Path | None = None,
 ) -> dict[str, DataFrame]:
     """Read bronze (export days up to as_of) and silver from the lake and derive, unwritten:
     learner_outcomes_full, learner_outcomes_linkedin and profile_match_report. The full table is persisted
-    (the LinkedIn table and the report build on it); the caller may unpersist it after writing. The learner
-    covariates and the profile matches are derived once (each reads every learner) and shared."""
+    (the LinkedIn table and the report build on it); the caller may unpersist it after writing. The randomized
+    learners, their covariates (as of randomization) and the profile matches are derived once and shared."""
     bronze = {source: read_bronze(spark, lake_root, source, as_of=as_of) for source in lake.PLATFORM_SOURCES}
     silver = {table: read_silver(spark, lake_root, table)
               for table in ("profiles", "profile_positions", "profile_education", "profile_certifications")}
-    covariates = learner_covariates(bronze["learners"]).localCheckpoint()
+    randomized = randomized_learners(bronze["experiment_assignments"], experiment_id).localCheckpoint()
+    covariates = learner_covariates(bronze["learners"], randomized).localCheckpoint()
     full = learner_outcomes_full(
-        bronze["experiment_assignments"], covariates, bronze["certificates"], bronze["certificate_views"],
-        bronze["app_sessions"], bronze["skill_scores"], experiment_id=experiment_id, as_of=as_of,
+        randomized, covariates, bronze["certificates"], bronze["certificate_views"],
+        bronze["app_sessions"], bronze["skill_scores"], as_of=as_of,
     ).persist()
     matches = profile_matches(full.select("learner_id"), covariates, silver["profiles"]).localCheckpoint()
     linkedin = learner_outcomes_linkedin(
         full, matches, bronze["certificates"], silver["profile_positions"], silver["profile_education"],
         silver["profile_certifications"], as_of=as_of, experience_reference_date=experience_reference_date,
-        experiment_start=experiment_start, cwur_path=cwur_path,
+        experiment_start=experiment_start, enrollment_reference_year=enrollment_reference_year,
+        degree_reference_year=degree_reference_year, cwur_path=cwur_path,
     )
     report = match_report(matches, silver["profiles"])
     return {"learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin, "profile_match_report": report}
+
+
+def report_counts(report: Sequence[dict], subject: str) -> dict[str, int]:
+    """{outcome: count} of one subject of the match report (as written to _reports/profile_match.json)."""
+    return {row["outcome"]: row["count"] for row in report if row["subject"] == subject}
 
 
 def run(
@@ -989,13 +1166,15 @@ def run(
 ) -> dict:
     """Derive both tables from config.lake and write them as Parquet under `write_to/<table>/` (a staging folder:
     publishing to lake/curated/ is the caller's). The match report goes to `write_to/_reports/profile_match.json`
-    (underscore: not a table) and is returned with the row counts."""
+    (underscore: not a table) and is returned with the row counts and the count of learners with no version by
+    their randomization day (`learner_versions`, which the validate step records)."""
     as_of = as_of or config.as_of
     if as_of is None:
         raise ValueError("the feature job needs an as_of date")
     tables = build_tables(spark, config.lake, as_of=as_of, experiment_id=config.experiment_id,
                           experience_reference_date=experience_reference_date, experiment_start=experiment_start,
-                          cwur_path=cwur_path)
+                          enrollment_reference_year=config.enrollment_reference_year,
+                          degree_reference_year=config.degree_reference_year, cwur_path=cwur_path)
     try:
         for name in OUTPUT_TABLES:
             tables[name].orderBy("learner_id").write.mode("overwrite").parquet(str(write_to / name))
@@ -1003,11 +1182,14 @@ def run(
     finally:
         tables["learner_outcomes_full"].unpersist()
     rows = {name: spark.read.parquet(str(write_to / name)).count() for name in OUTPUT_TABLES}
-    summary = {"as_of": as_of.isoformat(), "experiment_id": config.experiment_id, "rows": rows, "profile_match": report}
+    versions = {NO_VERSION_BY_RANDOMIZATION: report_counts(report, LEARNER_VERSION).get(NO_VERSION_BY_RANDOMIZATION, 0)}
+    summary = {"as_of": as_of.isoformat(), "experiment_id": config.experiment_id, "rows": rows,
+               "learner_versions": versions, "profile_match": report}
     report_path = write_to / "_reports" / "profile_match.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    log.info("features as_of=%s: %s", as_of, rows)
+    log.info("features as_of=%s: %s; learners with no version by their randomization day: %d", as_of, rows,
+             versions[NO_VERSION_BY_RANDOMIZATION])
     return summary
 
 
@@ -1022,12 +1204,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--experiment-id")
     parser.add_argument("--experience-reference-date", type=date.fromisoformat, default=EXPERIENCE_REFERENCE_DATE)
     parser.add_argument("--experiment-start", type=date.fromisoformat, default=EXPERIMENT_START)
+    parser.add_argument("--enrollment-reference-year", type=int,
+                        help="currently_enrolled: an education entry ending after this year (paper: 2022)")
+    parser.add_argument("--degree-reference-year", type=int,
+                        help="years_since_latest_degree counts from this year (paper: 2023)")
     parser.add_argument("--cwur", type=Path, help="CWUR table (default: the ranker's default location)")
     parser.add_argument("--spark-master")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = Config.from_env(lake=args.lake, as_of=args.as_of, experiment_id=args.experiment_id,
-                             spark_master=args.spark_master)
+                             spark_master=args.spark_master, enrollment_reference_year=args.enrollment_reference_year,
+                             degree_reference_year=args.degree_reference_year)
     summary = run(spark_session(config, app_name="credsignal-features"), config, as_of=args.as_of, write_to=args.out,
                   experience_reference_date=args.experience_reference_date, experiment_start=args.experiment_start,
                   cwur_path=args.cwur)

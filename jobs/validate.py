@@ -54,6 +54,8 @@ class Finding:
     expected: str
     p_value: float | None = None
     detail: str = ""
+    # What to change when the check does not pass: the configuration key or the landing files (remedy_for).
+    remedy: str = ""
 
 
 @dataclass
@@ -73,7 +75,8 @@ class ValidationOutcome:
     def report_frame(self) -> pd.DataFrame:
         """The `data_quality_report` table: one row per check of this run."""
         rows = [{"run_id": self.run_id, "as_of": self.as_of, **asdict(f)} for f in self.findings]
-        columns = ["run_id", "as_of", "table", "check", "severity", "observed", "expected", "p_value", "detail"]
+        columns = ["run_id", "as_of", "table", "check", "severity", "observed", "expected", "p_value", "detail",
+                   "remedy"]
         return pd.DataFrame(rows, columns=columns).astype({"p_value": "float64"})
 
 
@@ -283,10 +286,7 @@ def freshness_findings(newest_export_days: Mapping[str, date | None], as_of: dat
             severity = (FAILURE if rule.error_after and lag >= rule.error_after
                         else WARNING if rule.warn_after and lag >= rule.warn_after else OK)
             observed = f"{newest} ({lag} day(s) behind as_of)"
-        detail = "" if severity == OK else (
-            f"{source} delivers every day but its newest complete dt folder is {newest or 'missing'}: ask the "
-            f"platform team for the missing landing/platform/{source}/dt=... folders, or, if {source} no longer "
-            "delivers every day, set its entry of source_freshness (credsignal_source_freshness) to null")
+        detail = "" if severity == OK else f"{source} delivers every day; its newest complete dt folder: {newest}"
         findings.append(Finding(table, "freshness:newest_export", severity, observed, expected, detail=detail))
     return findings
 
@@ -305,6 +305,74 @@ def quarantine_findings(accounts: Sequence[Mapping], max_share: float) -> list[F
     return findings
 
 
+def learner_version_findings(learners_without_version: int | None) -> list[Finding]:
+    """Learners with no learner version by the end of their randomization day: their covariates come from their
+    earliest (later) version and their URL does not count (jobs.features.learner_covariates). Reported, and a
+    warning when there are any: the export then lacks the history that makes covariates pre-treatment."""
+    if learners_without_version is None:
+        return []
+    severity = WARNING if learners_without_version > 0 else OK
+    return [Finding("learner_outcomes_full", "covariates:no_learner_version_by_randomization", severity,
+                    f"{learners_without_version} learners", "0 learners",
+                    detail="covariates from the earliest version after randomization; LinkedIn URL not counted")]
+
+
+def _column_of(finding: Finding) -> str | None:
+    """The column a GX finding is about (its expectation's `column` or `column_list` argument), if any."""
+    try:
+        kwargs = json.loads(finding.expected)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(kwargs, dict):
+        return None
+    column = kwargs.get("column") or kwargs.get("column_list")
+    return ", ".join(column) if isinstance(column, list) else column
+
+
+def remedy_for(finding: Finding) -> str:
+    """What to change when `finding` does not pass, naming the configuration key (CREDSIGNAL_*; Airflow Variable
+    credsignal_<key>) or the landing files. docs/operations.md has the longer runbook."""
+    kind, _, subject = finding.check.partition(":")
+    table = finding.table
+    if kind == "gx":
+        column = _column_of(finding)
+        about = f"column {column} of {table}" if column else f"table {table}"
+        return (f"{about} broke its contract: find the column's source in docs/data_dictionary.md and check that "
+                f"source's landing files (landing/platform/<source>/dt=*/) and their quarantine (lake/quarantine/)")
+    if kind == "srm":
+        return ("arm counts are off 50/50: check landing/platform/experiment_assignments/ for missing, partial or "
+                "repeated days, and that CREDSIGNAL_EXPERIMENT_ID names the study's experiment")
+    if kind == "balance":
+        covariate = subject.split("=", 1)[0]
+        return (f"pre-treatment covariate {covariate} differs between arms: check that landing/platform/learners/ "
+                f"(and skill_scores) deliver every version with its real updated_at / measured_at, so covariates "
+                f"are as of randomization; small LinkedIn samples also show this by chance")
+    if kind == "band":
+        return (f"the rate of {subject} left its band: check the landing files of its source (docs/data_dictionary.md)"
+                f", or change the band in expectations/bands.json if the study itself changed")
+    if kind == "volume":
+        return (f"{table}'s row count moved against the live snapshot: check landing/platform/experiment_assignments/ "
+                f"for missing or extra days and CREDSIGNAL_EXPERIMENT_ID; raise CREDSIGNAL_MAX_VOLUME_CHANGE_PCT if "
+                f"the change is expected")
+    if kind == "freshness":
+        source = table.removeprefix("landing.")
+        return (f"{source} delivers every day: deliver its missing export days (landing/platform/{source}/"
+                f"dt=YYYY-MM-DD/ with its _SUCCESS marker), or, if {source} no longer delivers every day, set its "
+                f"entry of CREDSIGNAL_SOURCE_FRESHNESS (Airflow Variable credsignal_source_freshness) to null; "
+                f"an explicit CREDSIGNAL_AS_OF is judged on the days up to it")
+    if kind == "quarantine":
+        source = table.removeprefix("bronze.")
+        return (f"fix the lines of landing/platform/{source}/ that went to lake/quarantine/{source}/ (their reason is "
+                f"beside each line), or raise CREDSIGNAL_MAX_QUARANTINE_SHARE")
+    if kind == "attrition":
+        return ("the LinkedIn match differs by arm: check that the crawl (landing/linkedin/crawl=*/) fetched the URLs "
+                "of both arms, and _reports/profile_match.json for URLs given or changed after randomization")
+    if kind == "covariates":
+        return ("deliver the learners export's history: one row per learner version with its updated_at "
+                "(landing/platform/learners/), including the versions before randomization")
+    return f"see docs/operations.md for check {finding.check} of {table}"
+
+
 # ------------------------------------------------------------------------------------------------ run
 
 
@@ -319,6 +387,8 @@ class RunFacts:
     max_quarantine_share: float = 0.05
     source_freshness: Mapping[str, SourceFreshness | None] = field(
         default_factory=lambda: dict(DEFAULT_SOURCE_FRESHNESS))
+    # From the feature job's report; None when it was not given (then no finding).
+    learners_without_version_at_randomization: int | None = None
 
 
 def validate(tables: Mapping[str, pd.DataFrame], *, run_id: str, as_of: date, facts: RunFacts,
@@ -336,6 +406,9 @@ def validate(tables: Mapping[str, pd.DataFrame], *, run_id: str, as_of: date, fa
         outcome.findings += attrition_findings(tables["learner_outcomes_full"], tables["learner_outcomes_linkedin"])
     outcome.findings += freshness_findings(facts.newest_export_days, as_of, facts.source_freshness)
     outcome.findings += quarantine_findings(facts.ingest_accounts, facts.max_quarantine_share)
+    outcome.findings += learner_version_findings(facts.learners_without_version_at_randomization)
+    for finding in outcome.findings:
+        finding.remedy = finding.remedy or remedy_for(finding)
     failures, warnings = outcome.of_severity(FAILURE), outcome.of_severity(WARNING)
     log.info("validate run=%s: %d checks, %d failures, %d warnings%s", run_id, len(outcome.findings), len(failures),
              len(warnings), " -> publishing BLOCKED" if failures else "")
@@ -348,7 +421,8 @@ def render_html(outcome: ValidationOutcome) -> str:
     rows = "\n".join(
         f"<tr class='{f.severity}'><td>{html.escape(f.severity)}</td><td>{html.escape(f.table)}</td>"
         f"<td>{html.escape(f.check)}</td><td>{html.escape(f.observed)}</td><td>{html.escape(f.expected)}</td>"
-        f"<td>{'' if f.p_value is None else f'{f.p_value:.3g}'}</td><td>{html.escape(f.detail)}</td></tr>"
+        f"<td>{'' if f.p_value is None else f'{f.p_value:.3g}'}</td><td>{html.escape(f.detail)}</td>"
+        f"<td>{'' if f.severity == OK else html.escape(f.remedy)}</td></tr>"
         for f in sorted(outcome.findings, key=lambda f: (order[f.severity], f.table, f.check))
     )
     verdict = "BLOCKED: not published" if outcome.blocked else "passed: published"
@@ -364,7 +438,7 @@ tr.failure td{{background:#fdd}} tr.warning td{{background:#ffd}} th{{background
 <p>as_of {outcome.as_of} &middot; generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC</p>
 <p class="verdict">{verdict} &mdash; {len(outcome.of_severity(FAILURE))} failures,
 {len(outcome.of_severity(WARNING))} warnings, {len(outcome.findings)} checks</p>
-<table><tr><th>severity</th><th>table</th><th>check</th><th>observed</th><th>expected</th><th>p</th><th>detail</th></tr>
+<table><tr><th>severity</th><th>table</th><th>check</th><th>observed</th><th>expected</th><th>p</th><th>detail</th><th>what to change</th></tr>
 {rows}
 </table></body></html>
 """
@@ -378,6 +452,8 @@ def render_text(outcome: ValidationOutcome, limit: int = 20) -> str:
         p = "" if finding.p_value is None else f" p={finding.p_value:.3g}"
         lines.append(f"  {finding.severity.upper():8} {finding.table} {finding.check}: observed {finding.observed};"
                      f" expected {finding.expected}{p}")
+        if finding.remedy:
+            lines.append(f"           what to change: {finding.remedy}")
     return "\n".join(lines)
 
 

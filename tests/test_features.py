@@ -129,14 +129,36 @@ LOGIN_CASES = {
 COVARIATE_CASES = {
     # learner: (learner records [(dt, updated_at, country, education_level, gender, linkedin_url)],
     #           expected (developing_country, education_level, gender, has_linkedin_url))
+    # Randomized R = 2023-01-31: the version in force is the latest with updated_at <= 2023-01-31 23:59:59 UTC.
     "updated_on_later_day": (
-        [(date(2023, 1, 1), utc(2023, 1, 1), "USA", "bachelor degree", "female", None),
-         (date(2023, 2, 1), utc(2023, 2, 1), "Brazil", None, "female", "https://www.linkedin.com/in/a")],
+        [(date(2022, 12, 1), utc(2022, 12, 1), "USA", "bachelor degree", "female", None),
+         (date(2023, 1, 15), utc(2023, 1, 15), "Brazil", None, "female", "https://www.linkedin.com/in/a")],
         (1, "not mentioned", "female", 1)),
     "old_record_redelivered_later": (
-        [(date(2023, 2, 1), utc(2023, 2, 1), "Germany", "masters degree", "male", None),
+        [(date(2023, 1, 20), utc(2023, 1, 20), "Germany", "masters degree", "male", None),
          (date(2023, 3, 1), utc(2023, 1, 1), "India", "high school diploma", "other", None)],
         (0, "masters degree", "male", 0)),
+    "version_at_last_second_of_randomization_day": (
+        [(date(2022, 6, 1), utc(2022, 6, 1), "USA", None, None, None),
+         (date(2023, 2, 1), utc(2023, 1, 31, 23, 59, 59), "Brazil", "bachelor degree", "male", "linkedin.com/in/last-second")],
+        (1, "bachelor degree", "male", 1)),
+    "version_at_midnight_after_randomization_day": (
+        [(date(2022, 6, 1), utc(2022, 6, 1), "USA", "bachelor degree", "female", None),
+         (date(2023, 2, 1), utc(2023, 2, 1, 0, 0, 0), "Brazil", "masters degree", "male", "linkedin.com/in/midnight")],
+        (0, "bachelor degree", "female", 0)),
+    "url_given_on_randomization_day": (
+        [(date(2022, 6, 1), utc(2022, 6, 1), "India", None, None, None),
+         (date(2023, 1, 31), utc(2023, 1, 31, 12), "India", None, None, "https://www.linkedin.com/in/on-the-day")],
+        (1, "not mentioned", "not mentioned", 1)),
+    "url_given_after_randomization": (
+        [(date(2022, 6, 1), utc(2022, 6, 1), "India", None, None, None),
+         (date(2023, 3, 1), utc(2023, 3, 1), "India", None, None, "https://www.linkedin.com/in/late")],
+        (1, "not mentioned", "not mentioned", 0)),
+    # Every version after the randomization day: the earliest is taken (and counted); its URL is not in force.
+    "no_version_by_randomization": (
+        [(date(2023, 5, 1), utc(2023, 5, 1), "Germany", "masters degree", "male", "https://www.linkedin.com/in/nv2"),
+         (date(2023, 2, 10), utc(2023, 2, 10), "India", "high school diploma", "other", "https://www.linkedin.com/in/nv1")],
+        (1, "high school diploma", "other", 0)),
     "country_turkiye": ([(AS_OF, utc(2023, 1, 1), "Türkiye", None, None, "   ")], (0, "not mentioned", "not mentioned", 0)),
     "country_korea_variant": ([(AS_OF, utc(2023, 1, 1), "Korea, Republic of", None, None, "")], (0, "not mentioned", "not mentioned", 0)),
     "country_iso_code_developing": ([(AS_OF, utc(2023, 1, 1), "br", None, None, None)], (1, "not mentioned", "not mentioned", 0)),
@@ -193,12 +215,12 @@ def platform(spark):
         "sessions": bronze(spark, "app_sessions", sessions),
         "skills": empty(spark, "skill_scores"),
     }
+    randomized = features.randomized_learners(tables["assignments"], EXPERIMENT)
     full = features.learner_outcomes_full(
-        tables["assignments"], features.learner_covariates(tables["learners"]), tables["certificates"],
-        tables["views"], tables["sessions"],
-        tables["skills"], experiment_id=EXPERIMENT, as_of=AS_OF,
+        randomized, features.learner_covariates(tables["learners"], randomized), tables["certificates"],
+        tables["views"], tables["sessions"], tables["skills"], as_of=AS_OF,
     )
-    return {"tables": tables, "full": full, "rows": rows_by_learner(full)}
+    return {"tables": tables, "full": full, "rows": rows_by_learner(full), "randomized": randomized}
 
 
 def test_full_table_has_one_row_per_randomized_learner_and_the_contract_schema(platform):
@@ -338,6 +360,71 @@ def test_covariates_from_the_latest_learner_record(platform, learner):
     assert (row.developing_country, row.education_level, row.gender, row.has_linkedin_url) == COVARIATE_CASES[learner][1]
 
 
+def test_covariates_as_of_randomization_exact(spark, platform):
+    """The version in force at the end of the randomization day, its URL, the fallback to the earliest version."""
+    covariates = features.learner_covariates(platform["tables"]["learners"], platform["randomized"]).where(
+        F.col("learner_id").isin("version_at_last_second_of_randomization_day",
+                                 "version_at_midnight_after_randomization_day", "url_given_on_randomization_day",
+                                 "url_given_after_randomization", "no_version_by_randomization"))
+    expected = spark.createDataFrame([
+        ("version_at_last_second_of_randomization_day", "Brazil", 1, "bachelor degree", "male", 1,
+         "linkedin.com/in/last-second", None, False, False),
+        ("version_at_midnight_after_randomization_day", "USA", 0, "bachelor degree", "female", 0, None, None, False,
+         True),
+        ("url_given_on_randomization_day", "India", 1, "not mentioned", "not mentioned", 1,
+         "linkedin.com/in/on-the-day", None, False, False),
+        ("url_given_after_randomization", "India", 1, "not mentioned", "not mentioned", 0, None, None, False, True),
+        ("no_version_by_randomization", "India", 1, "high school diploma", "other", 0, None, None, True, True),
+    ], "learner_id string, country string, developing_country int, education_level string, gender string, "
+       "has_linkedin_url int, linkedin_url_normalized string, later_url_normalized string, "
+       "no_version_by_randomization boolean, url_given_after_randomization boolean")
+    assertDataFrameEqual(covariates.select(*expected.columns), expected)
+
+
+# Learners randomized on R whose URL changed (or appeared) after randomization: (versions [(updated_at, url)],
+# fetched profile slugs [(slug, status)], expected (match, matched URL, url_match)).
+URL_CHANGE_CASES = {
+    "moved_old_fetched": ([(utc(2022, 6, 1), "linkedin.com/in/old-a"), (utc(2023, 5, 1), "linkedin.com/in/new-a")],
+                          [("old-a", "ok"), ("new-a", "ok")], ("matched", "linkedin.com/in/old-a", "at_randomization")),
+    "moved_old_not_fetched": ([(utc(2022, 6, 1), "linkedin.com/in/old-b"), (utc(2023, 5, 1), "linkedin.com/in/new-b")],
+                              [("new-b", "partial")], ("matched", "linkedin.com/in/new-b", "later_url")),
+    "moved_old_failed": ([(utc(2022, 6, 1), "linkedin.com/in/old-c"), (utc(2023, 5, 1), "linkedin.com/in/new-c")],
+                         [("old-c", "authwall"), ("new-c", "ok")], ("matched", "linkedin.com/in/new-c", "later_url")),
+    "moved_neither_fetched": ([(utc(2022, 6, 1), "linkedin.com/in/old-d"), (utc(2023, 5, 1), "linkedin.com/in/new-d")],
+                              [], ("not_fetched", None, None)),
+    "url_first_given_later": ([(utc(2022, 6, 1), None), (utc(2023, 5, 1), "linkedin.com/in/late-e")],
+                              [("late-e", "ok")], ("no_url", None, None)),
+    "only_versions_after": ([(utc(2023, 3, 1), "linkedin.com/in/after-f")], [("after-f", "ok")], ("no_url", None, None)),
+    "steady_url": ([(utc(2022, 6, 1), "linkedin.com/in/steady-g"), (utc(2023, 5, 1), "linkedin.com/in/steady-g")],
+                   [("steady-g", "ok")], ("matched", "linkedin.com/in/steady-g", "at_randomization")),
+}
+
+
+def test_profile_match_uses_the_url_at_randomization_then_the_later_url(spark):
+    assignments, learners, profiles = [], [], []
+    for learner, (versions, fetched, _) in URL_CHANGE_CASES.items():
+        assignments.append({"learner_id": learner, "randomized_at": R})
+        learners += [{"learner_id": learner, "updated_at": at, "linkedin_url": url} for at, url in versions]
+        profiles += [{"url": f"https://www.linkedin.com/in/{slug}", "normalized": f"linkedin.com/in/{slug}",
+                      "status": status} for slug, status in fetched]
+    randomized = features.randomized_learners(bronze(spark, "experiment_assignments", assignments), EXPERIMENT)
+    covariates = features.learner_covariates(bronze(spark, "learners", learners), randomized)
+    silver_profiles = silver(spark, profiles)["profiles"]
+    matches = features.profile_matches(randomized, covariates, silver_profiles)
+    expected = spark.createDataFrame([(learner, *case[2]) for learner, case in URL_CHANGE_CASES.items()],
+                                     "learner_id string, match string, profile_url_normalized string, url_match string")
+    assertDataFrameEqual(matches.select(*expected.columns), expected)
+    report = features.match_report(matches, silver_profiles).where(F.col("subject").isin("url_at_randomization",
+                                                                                           "learner_version"))
+    assertDataFrameEqual(report, spark.createDataFrame([
+        ("learner_version", "no_version_by_randomization", 1),
+        ("url_at_randomization", "changed:matched_at_randomization", 1),
+        ("url_at_randomization", "changed:matched_later_url", 2),
+        ("url_at_randomization", "changed:unmatched", 1),
+        ("url_at_randomization", "given_after_randomization", 2),
+    ], features.PROFILE_MATCH_REPORT_SCHEMA))
+
+
 def test_main_skill_ties_latest_measurement_and_standardization(spark):
     scores = bronze(spark, "skill_scores", [
         {"learner_id": "tie", "skill": "sql", "score": 0.5},
@@ -348,15 +435,26 @@ def test_main_skill_ties_latest_measurement_and_standardization(spark):
         {"learner_id": "remeasured", "skill": "excel", "score": 0.3},
         {"learner_id": "python_low", "skill": "python", "score": 0.3},
         {"learner_id": "zero", "skill": "typing", "score": 0.0},  # max 0: standardized undefined
+        # Randomized R = 2023-01-31: the last second of the day counts, the next midnight does not (neither for
+        # the learner nor for the skill's mean and max).
+        {"learner_id": "late_high", "skill": "python", "score": 0.2, "measured_at": utc(2023, 1, 31, 23, 59, 59)},
+        {"learner_id": "late_high", "skill": "python", "score": 1.0, "measured_at": utc(2023, 2, 1, 0, 0, 0)},
+        {"learner_id": "only_after", "skill": "sql", "score": 0.99, "measured_at": utc(2023, 3, 1)},
+        {"learner_id": "not_randomized", "skill": "sql", "score": 0.1},
     ])
+    randomized = spark.createDataFrame(
+        [(learner, R) for learner in ("tie", "sql_high", "remeasured", "python_low", "zero", "late_high", "only_after")],
+        "learner_id string, randomized_at date")
+    python_mean = (0.5 + 0.3 + 0.2) / 3
     expected = spark.createDataFrame([
-        ("tie", "python", 0.5, (0.5 - 0.4) / 0.5),
+        ("tie", "python", 0.5, (0.5 - python_mean) / 0.5),
         ("sql_high", "sql", 0.9, (0.9 - 0.7) / 0.9),
         ("remeasured", "excel", 0.3, 0.0),
-        ("python_low", "python", 0.3, (0.3 - 0.4) / 0.5),
+        ("python_low", "python", 0.3, (0.3 - python_mean) / 0.5),
         ("zero", "typing", 0.0, None),
+        ("late_high", "python", 0.2, (0.2 - python_mean) / 0.5),
     ], "learner_id string, main_skill string, main_skill_score double, main_skill_standardized double")
-    assertDataFrameEqual(features.main_skill(scores), expected)
+    assertDataFrameEqual(features.main_skill(scores, randomized), expected)
 
 
 # ------------------------------------------------------------------------------------------------ LinkedIn cases
@@ -388,7 +486,10 @@ NEW_JOB_CASES = {
 PAST_JOB_CASES = {
     # learner: (positions [(title, company, start)], expected (past_job_in_scope, past_tech_job, past_managerial_job))
     "past_latest_in_scope": ([("Cashier", "Shop", "2019-01"), ("Software Engineer", "Acme", "2021-05")], (1, 1, 0)),
-    "past_latest_not_in_scope": ([("Software Engineer", "Acme", "2019-01"), ("Cashier", "Shop", "2021-05")], (0, 1, 0)),
+    # Any past position counts for all three (one rule): an earlier in-scope job makes past_job_in_scope 1.
+    "past_earlier_in_scope": ([("Software Engineer", "Acme", "2019-01"), ("Cashier", "Shop", "2021-05")], (1, 1, 0)),
+    "past_earlier_managerial": ([("Sales Manager", "Acme", "2018-01"), ("Cashier", "Shop", "2021-05")], (1, 0, 1)),
+    "past_none_in_scope": ([("Cashier", "Shop", "2018-01"), ("Waiter", "Bar", "2021-05")], (0, 0, 0)),
     "past_in_randomization_month": ([("Cashier", "Shop", "2019-01"), ("Sales Manager", "Acme", "2023-01")], (1, 0, 1)),
     "past_only_after_randomization": ([("Cashier", "Shop", "2020-01"), ("Software Engineer", "Acme", "2023-02")],
                                       (0, 0, 0)),
@@ -522,11 +623,11 @@ def linkedin(spark):
         "learners": bronze(spark, "learners", learners),
         "certificates": bronze(spark, "certificates", certificates),
     }
-    covariates = features.learner_covariates(bronze_tables["learners"])
+    randomized = features.randomized_learners(bronze_tables["assignments"], EXPERIMENT)
+    covariates = features.learner_covariates(bronze_tables["learners"], randomized)
     full = features.learner_outcomes_full(
-        bronze_tables["assignments"], covariates, bronze_tables["certificates"],
-        empty(spark, "certificate_views"), empty(spark, "app_sessions"), empty(spark, "skill_scores"),
-        experiment_id=EXPERIMENT, as_of=AS_OF,
+        randomized, covariates, bronze_tables["certificates"],
+        empty(spark, "certificate_views"), empty(spark, "app_sessions"), empty(spark, "skill_scores"), as_of=AS_OF,
     ).cache()
     matches = features.profile_matches(full.select("learner_id"), covariates, tables["profiles"])
     table = features.learner_outcomes_linkedin(
@@ -584,6 +685,13 @@ def test_past_jobs(linkedin, learner):
     assert (row.past_job_in_scope, row.past_tech_job, row.past_managerial_job) == PAST_JOB_CASES[learner][1]
 
 
+def test_past_job_in_scope_describes_the_same_jobs_as_past_tech_and_managerial(linkedin):
+    """Panel B's subsample (past_job_in_scope 0) is exactly the learners with both Table 2 covariates 0."""
+    rows = linkedin["rows"].values()
+    assert all(r.past_job_in_scope == max(r.past_tech_job, r.past_managerial_job) for r in rows)
+    assert {r.past_job_in_scope for r in rows} == {0, 1}
+
+
 @pytest.mark.parametrize("learner", list(CAREER_CASES))
 def test_career_outcome(linkedin, learner):
     assert linkedin["rows"][learner].career_outcome == CAREER_CASES[learner][1]
@@ -639,6 +747,32 @@ def test_profile_length_excludes_certifications_and_new_jobs(spark):
     assertDataFrameEqual(features.profile_length(matched, positions, as_of=AS_OF), expected)
 
 
+def test_education_reference_years_are_arguments_not_as_of(spark):
+    education = spark.createDataFrame([
+        ("ends_2021", "Brazil", 0, "Escola Local", "BSc", 2021),
+        ("ends_2022", "Brazil", 0, "Escola Local", "BSc", 2022),
+        ("ends_2031", "Brazil", 0, "Escola Local", "MSc", 2031),
+    ], "learner_id string, country string, education_index int, school string, degree string, end_year int")
+    paper = features.education_features(education).select("learner_id", "currently_enrolled",
+                                                           "years_since_latest_degree")
+    assertDataFrameEqual(paper, spark.createDataFrame([("ends_2021", 0, 2), ("ends_2022", 0, 1), ("ends_2031", 1, 0)],
+                                                      "learner_id string, currently_enrolled int, "
+                                                      "years_since_latest_degree int"))
+    shifted = features.education_features(education, enrollment_reference_year=2021, degree_reference_year=2030)
+    assertDataFrameEqual(shifted.select("learner_id", "currently_enrolled", "years_since_latest_degree"),
+                         spark.createDataFrame([("ends_2021", 0, 9), ("ends_2022", 1, 8), ("ends_2031", 1, 0)],
+                                               "learner_id string, currently_enrolled int, "
+                                               "years_since_latest_degree int"))
+
+
+def test_reference_years_come_from_the_environment():
+    from credsignal.config import Config
+
+    config = Config.from_env({"CREDSIGNAL_ENROLLMENT_REFERENCE_YEAR": "2021", "CREDSIGNAL_DEGREE_REFERENCE_YEAR": "2030"})
+    assert (config.enrollment_reference_year, config.degree_reference_year) == (2021, 2030)
+    assert (Config().enrollment_reference_year, Config().degree_reference_year) == (2022, 2023)
+
+
 def test_university_rank_of_the_latest_degree(spark, shared_dir):
     education = spark.createDataFrame([
         ("usp", "Brazil", 0, "Universidade de São Paulo", "Bacharelado em Economia", 2016),
@@ -647,7 +781,7 @@ def test_university_rank_of_the_latest_degree(spark, shared_dir):
         ("unknown", "Brazil", 0, "Escola Técnica Local", "BSc", 2018),
         ("no_degree", "USA", 0, "Harvard University", "Certificate", 2018),
     ], "learner_id string, country string, education_index int, school string, degree string, end_year int")
-    actual = features.education_features(education, as_of=AS_OF,
+    actual = features.education_features(education,
                                          cwur_path=str(shared_dir / "reference" / "cwurData.csv"))
     got = {row.learner_id: (row.university_national_rank, row.university_match_score) for row in actual.collect()}
     assert got["usp"] == (1, 100.0)
@@ -684,6 +818,51 @@ def test_every_column_is_in_the_data_dictionary(table):
     assert not missing, f"columns missing from docs/data_dictionary.md: {missing}"
 
 
+def _dictionary_timings() -> dict[str, str]:
+    """{column: timing} from the rows of docs/data_dictionary.md's tables (| `column` | type | timing | ...)."""
+    import re
+
+    dictionary = (REPO_ROOT / "docs" / "data_dictionary.md").read_text(encoding="utf-8")
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| [^|]+ \| ([^|]+?) \|", dictionary, re.M)}
+
+
+@pytest.mark.parametrize("table", features.OUTPUT_TABLES)
+def test_every_column_says_whether_it_is_pre_treatment_or_an_outcome(table):
+    timings = features.column_timings(table)
+    assert set(timings.values()) == set(features.COLUMN_TIMINGS)
+    documented = _dictionary_timings()
+    wrong = {name: (timing, documented.get(name)) for name, timing in timings.items() if documented.get(name) != timing}
+    assert not wrong, f"docs/data_dictionary.md disagrees with the contract (contract, docs): {wrong}"
+
+
 def test_local_sessions_list_bronze_day_folders_on_the_driver(spark):
     # One folder per export day: Spark's distributed listing (past 32 folders) cost 16 s at full scale, 2 s here.
     assert spark.conf.get("spark.sql.sources.parallelPartitionDiscovery.threshold") == "100000"
+
+
+# ------------------------------------------------------------------------------------------------ experiment check
+
+def test_an_experiment_without_assignments_fails_before_any_spark_work(spark, tmp_path):
+    from credsignal import lake, pipeline
+    from credsignal.config import Config
+
+    assignments = bronze(spark, "experiment_assignments", [
+        {"learner_id": "a1", "experiment_id": "exp-a", "randomized_at": R, "dt": R},
+        {"learner_id": "a2", "experiment_id": "exp-a", "randomized_at": R, "dt": R},
+        {"learner_id": "b1", "experiment_id": "exp-b", "randomized_at": R, "dt": R},
+        {"learner_id": "c1", "experiment_id": "exp-c", "randomized_at": AS_OF, "dt": AS_OF},
+    ])
+    assignments.write.partitionBy("dt").parquet(str(lake.bronze_table(tmp_path, "experiment_assignments")))
+    assert features.experiment_ids_in_bronze(tmp_path, as_of=AS_OF) == {"exp-a": 2, "exp-b": 1, "exp-c": 1}
+    assert features.experiment_ids_in_bronze(tmp_path, as_of=R) == {"exp-a": 2, "exp-b": 1}
+    assert features.experiment_ids_in_bronze(tmp_path / "elsewhere", as_of=AS_OF) == {}
+
+    assert pipeline.require_experiment(Config(lake=tmp_path, experiment_id="exp-a"), as_of=AS_OF) == 2
+    config = Config(lake=tmp_path, experiment_id="exp-typo")
+    # spark=None: the check needs no session, and fails before the feature job would start one.
+    with pytest.raises(pipeline.ExperimentNotFound) as failure:
+        pipeline.derive_features(None, config, run_id="r1", as_of=R)
+    message = str(failure.value)
+    assert "'exp-typo'" in message and "'exp-a' (2 rows), 'exp-b' (1 rows)" in message and "exp-c" not in message
+    assert "CREDSIGNAL_EXPERIMENT_ID" in message
+    assert not pipeline.staging_dir(config, "r1").exists()

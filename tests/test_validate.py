@@ -170,7 +170,7 @@ def test_freshness_of_a_daily_source_at_its_edges(newest, severity):
     assert finding.severity == severity
     assert finding.table == "landing.app_sessions" and finding.check == "freshness:newest_export"
     if severity != v.OK:
-        assert "app_sessions" in finding.detail and "source_freshness" in finding.detail
+        assert "app_sessions" in finding.detail and "landing/platform/app_sessions/" in v.remedy_for(finding)
 
 
 @pytest.mark.parametrize("newest", [date(2023, 9, 30), date(2022, 9, 30), None])
@@ -225,3 +225,49 @@ def test_validate_writes_an_offline_report(tmp_path):
     assert "<script" not in page
     report = pd.read_parquet(tmp_path / "data_quality_report.parquet")
     assert set(report["severity"]) <= {"ok", "warning", "failure"} and (report["run_id"] == "r1").all()
+
+
+@pytest.mark.parametrize("without_version, severity", [(None, None), (0, v.OK), (3, v.WARNING)])
+def test_learners_without_a_version_by_randomization_are_reported(without_version, severity):
+    findings = v.learner_version_findings(without_version)
+    assert [f.severity for f in findings] == ([] if severity is None else [severity])
+    if without_version:
+        assert findings[0].observed == "3 learners" and findings[0].table == "learner_outcomes_full"
+
+
+def test_every_finding_of_a_run_says_what_to_change(tmp_path):
+    """Each gate's finding carries a remedy naming the landing files or the configuration key; the report shows it."""
+    full = full_frame()
+    full.loc[full.index[:40], "gender"] = "unknown"  # a GX value-set failure on one column
+    accounts = [{"source": "certificate_views", "rows_in": 500, "rows_quarantined": 500,
+                 "quarantined": {"missing_field:viewed_at": 500}}]
+    outcome = v.validate({"learner_outcomes_full": full}, run_id="r2", as_of=AS_OF,
+                         facts=v.RunFacts(previous_rows={"learner_outcomes_full": 100}, newest_export_days={},
+                                          ingest_accounts=accounts, learners_without_version_at_randomization=2))
+    assert all(f.remedy for f in outcome.findings)
+    by_check = {(f.table, f.check): f for f in outcome.findings if f.severity != v.OK}
+    gx_gender = [f for (table, check), f in by_check.items() if check.startswith("gx:") and "gender" in f.remedy]
+    assert gx_gender and "column gender of learner_outcomes_full" in gx_gender[0].remedy
+    assert "CREDSIGNAL_MAX_VOLUME_CHANGE_PCT" in by_check[("learner_outcomes_full", "volume:vs_previous_snapshot")].remedy
+    freshness = by_check[("landing.app_sessions", "freshness:newest_export")].remedy
+    assert "landing/platform/app_sessions/dt=" in freshness and "CREDSIGNAL_SOURCE_FRESHNESS" in freshness
+    quarantine = by_check[("bronze.certificate_views", "quarantine:share")].remedy
+    assert "landing/platform/certificate_views/" in quarantine and "CREDSIGNAL_MAX_QUARANTINE_SHARE" in quarantine
+    versions = by_check[("learner_outcomes_full", "covariates:no_learner_version_by_randomization")]
+    assert versions.severity == v.WARNING and "landing/platform/learners/" in versions.remedy
+    v.write_report(outcome, tmp_path)
+    report = pd.read_parquet(tmp_path / "data_quality_report.parquet")
+    assert (report["remedy"].str.len() > 0).all()
+    assert "what to change" in (tmp_path / "report.html").read_text()
+    assert "what to change: fix the lines of landing/platform/certificate_views/" in v.render_text(outcome, limit=100)
+
+
+@pytest.mark.parametrize("check, table, needle", [
+    ("srm:overall", "learner_outcomes_full", "CREDSIGNAL_EXPERIMENT_ID"),
+    ("balance:gender=male", "learner_outcomes_linkedin", "covariate gender"),
+    ("band:views_all", "learner_outcomes_full", "rate of views_all"),
+    ("attrition:matched_share_by_arm", "learner_outcomes_linkedin", "landing/linkedin/crawl="),
+    ("something:new", "t", "docs/operations.md"),
+])
+def test_remedy_names_what_to_change(check, table, needle):
+    assert needle in v.remedy_for(v.Finding(table, check, v.WARNING, "x", "y"))
