@@ -123,6 +123,28 @@ def recovery(config: Config, snapshot_id: str) -> list[dict]:
     return rows
 
 
+def url_balance(config: Config, snapshot_id: str) -> dict[str, dict[str, float]]:
+    """has_linkedin_url by arm: as published (the URL in force at randomization) and as the latest learner record
+    would give it (the truth's has_linkedin_url_latest: the generator plants late URLs mostly in the treatment
+    arm), with the chi-square p-value of each."""
+    import pandas as pd
+    from scipy.stats import chi2_contingency
+
+    from jobs import publish
+
+    full = publish.read_published(config.lake, "learner_outcomes_full", snapshot=snapshot_id)
+    truth = pd.read_parquet(config.landing / "_truth" / "learners_truth.parquet")
+    frames = {"published_at_randomization": (full["treatment"], full["has_linkedin_url"]),
+              "latest_record": (truth["treatment"], truth["has_linkedin_url_latest"])}
+    result = {}
+    for name, (arm, flag) in frames.items():
+        shares = flag.groupby(arm).mean()
+        p_value = float(chi2_contingency(pd.crosstab(arm, flag).values, correction=False).pvalue)
+        result[name] = {"control": round(float(shares.get(0)), 4), "treatment": round(float(shares.get(1)), 4),
+                        "p_value": p_value}
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--landing", type=Path, required=True)
@@ -214,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "stages": stages.rows,
         "total_seconds": round(sum(r["seconds"] for r in stages.rows), 1),
         "recovery": recovery(config, snapshot_id) if snapshot_id else [],
+        "has_linkedin_url_by_arm": url_balance(config, snapshot_id) if snapshot_id else {},
     }
     print(f"\n{'stage':<16}{'seconds':>9}{'JVM MiB':>9}{'workers MiB':>12}{'driver MiB':>11}  load start -> end")
     for r in stages.rows:
@@ -225,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['estimate']:+.4f} (se {r['se']:.4f})  inside 99%: {r['inside_99']}"
               + ("" if r["generator_itt"] is None else
                  f"; generator ITT {r['generator_itt']:+.4f} inside 99%: {r['generator_itt_inside_99']}"))
+    for name, shares in result["has_linkedin_url_by_arm"].items():
+        print(f"  has_linkedin_url {name:<28} control {shares['control']:.4f}  treatment {shares['treatment']:.4f}"
+              f"  chi-square p {shares['p_value']:.3g}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     recovered = all(r["inside_99"] and r["generator_itt_inside_99"] is not False for r in result["recovery"])

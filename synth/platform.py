@@ -5,8 +5,11 @@
 
 Layout written (see docs/landing_contract.md and docs/synthetic_data.md):
 
-    <landing>/platform/<source>/dt=YYYY-MM-DD/part-NNNNN.jsonl.gz + _SUCCESS
-    <landing>/_truth/learners_truth.parquet     one row per randomized learner
+    <landing>/platform/<source>/dt=YYYY-MM-DD/part-NNNNN.jsonl.gz + _SUCCESS   (daily sources every day, event-driven
+                                                ones only on days with rows: see DAILY_SOURCES)
+    <landing>/_truth/learners_truth.parquet     one row per randomized learner: values in force at randomization,
+                                                outcomes, and the planted case of each learner (url_case,
+                                                url_crawled_at, attribute_case, skill_case; synth.population)
     <landing>/_truth/profiles.jsonl.gz          true structured LinkedIn profiles (to be rendered as pages)
     <landing>/_truth/ingest_expected.json       per source and dt: rows_in, rows_kept, duplicates, quarantined
     <landing>/_truth/generation.json            arguments and row counts

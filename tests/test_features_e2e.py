@@ -7,6 +7,12 @@ learner whose inputs are clean. The exclusions are explicit and each is counted 
 - LinkedIn outcomes: learners whose page could not be read as planted: a page fault (authwall, empty, not found,
   truncated: a planted job or credential may sit past the cut) or a rate-limited fetch (crawl_expected status).
   Those learners' truth is NaN or their page is not in the crawl as planted, so there is nothing to compare.
+
+The generator also plants what real exports do around randomization (synth.population: url_case, attribute_case,
+skill_case in the truth): URLs given after randomization (more in the treatment arm), URLs changed after it (the
+crawl fetched either URL), attribute updates at the edges of the randomization day, learners with no version by
+then, skill measurements after it, and two more experiments in the assignments export. The tests at the end check
+each case against the truth, and that reading the latest record instead would have got them wrong.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from credsignal import lake
 from credsignal.config import Config
 from jobs import features, ingest, parse
 from synth.platform import generate
@@ -63,7 +70,10 @@ def run(spark, tmp_path_factory, shared_dir):
     report = tables["profile_match_report"].toPandas()
     tables["learner_outcomes_full"].unpersist()
     truth_dir = config.landing / "_truth"
+    bronze = {source: spark.read.parquet(str(lake.bronze_table(config.lake, source))).toPandas()
+              for source in ("learners", "skill_scores", "experiment_assignments")}
     return {
+        "bronze": bronze,
         "full": full.set_index("learner_id").sort_index(),
         "linkedin": linkedin.set_index("learner_id").sort_index(),
         "report": report,
@@ -111,8 +121,15 @@ def _readable(run) -> pd.Index:
     return pd.Index(sorted(clean["learner_id"]))
 
 
+def _in_sample(run) -> pd.Index:
+    """Readable profiles of learners whose URL was in force at randomization (the crawl also fetched the pages of
+    URLs given later: those learners are not in the LinkedIn sample)."""
+    truth = run["truth"]
+    return _readable(run).intersection(truth.index[truth["has_linkedin_url"] == 1])
+
+
 def test_linkedin_sample_is_every_readable_profile(run):
-    readable = _readable(run)
+    readable = _in_sample(run)
     truth = run["truth"]
     with_url = truth.index[truth["has_linkedin_url"] == 1]
     assert len(readable) > 0.9 * len(with_url) > 100
@@ -123,7 +140,7 @@ def test_linkedin_sample_is_every_readable_profile(run):
 
 @pytest.mark.parametrize("column", LINKEDIN_COLUMNS)
 def test_linkedin_outcome_agrees_with_truth(run, column):
-    readable = _readable(run)
+    readable = _in_sample(run)
     expected = run["truth"].loc[readable, column]
     assert expected.notna().all()
     actual = run["linkedin"].loc[readable, column]
@@ -146,3 +163,119 @@ def test_match_report_accounts_for_every_learner(run):
     assert learners.sum() == len(run["truth"])
     assert learners["matched"] == len(run["linkedin"])
     assert learners["no_url"] == int((run["truth"]["has_linkedin_url"] == 0).sum())
+
+
+# ------------------------------------------------------------------------------ planted around randomization
+
+
+def _latest_learner_records(run) -> pd.DataFrame:
+    """What a pipeline reading each learner's latest record would take (the greatest updated_at)."""
+    learners = run["bronze"]["learners"].sort_values(["learner_id", "updated_at"])
+    return learners.groupby("learner_id").tail(1).set_index("learner_id")
+
+
+def _case(run, column: str, case: str) -> pd.Index:
+    truth = run["truth"]
+    members = truth.index[truth[column] == case]
+    assert len(members) > 0, f"no learner planted with {column}={case}"
+    return members
+
+
+def test_urls_given_after_randomization_stay_out_of_the_linkedin_sample(run):
+    late = _case(run, "url_case", "url_added_after_randomization")
+    full, truth = run["full"], run["truth"]
+    assert (full.loc[late, "has_linkedin_url"] == 0).all()
+    assert not set(late) & set(run["linkedin"].index)
+    # Their pages were crawled and are readable: only the rule keeps them out.
+    assert len(set(late) & set(_readable(run))) > 0.8 * len(late)
+    latest = _latest_learner_records(run)
+    assert latest.loc[late, "linkedin_url"].str.strip().str.len().gt(0).all()
+    # A URL given on the randomization day itself is in force.
+    on_day = _case(run, "url_case", "url_added_on_randomization_day")
+    assert (full.loc[on_day, "has_linkedin_url"] == 1).all()
+    assert set(on_day) & set(_in_sample(run)) <= set(run["linkedin"].index)
+    report = run["report"].set_index(["subject", "outcome"])["count"]
+    assert report[("url_at_randomization", "given_after_randomization")] == len(late)
+    assert truth.loc[late, "treatment"].mean() > 0.6  # the nudge: mostly treated learners
+
+
+def test_urls_changed_after_randomization_are_matched_on_either_url(run):
+    changed = _case(run, "url_case", "url_changed_after_randomization")
+    truth, linkedin = run["truth"], run["linkedin"]
+    readable = set(_readable(run))
+    at_randomization = [i for i in changed if truth.loc[i, "url_crawled_at"] == "url_at_randomization" and i in readable]
+    later = [i for i in changed if truth.loc[i, "url_crawled_at"] == "later_url" and i in readable]
+    assert at_randomization and later
+    assert set(at_randomization) | set(later) <= set(linkedin.index)
+    report = run["report"].set_index(["subject", "outcome"])["count"]
+    assert report[("url_at_randomization", "changed:matched_at_randomization")] == len(at_randomization)
+    assert report[("url_at_randomization", "changed:matched_later_url")] == len(later)
+    # Reading the latest record would have matched only the pages fetched at the later URL.
+    latest_urls = _latest_learner_records(run).loc[changed, "linkedin_url"]
+    crawled = {p["learner_id"]: p["profile_url"] for p in run["profiles"].values()}
+    assert all(crawled[i].rstrip("/").rsplit("/", 1)[1] not in latest_urls[i] for i in at_randomization)
+
+
+@pytest.mark.parametrize("case", ["updated_at_end_of_randomization_day", "updated_at_start_of_next_day",
+                                  "updated_after_randomization", "updated_before_randomization",
+                                  "no_version_before_randomization"])
+def test_learner_attributes_are_the_version_in_force_at_randomization(run, case):
+    members = _case(run, "attribute_case", case)
+    full, truth = run["full"], run["truth"]
+    for column in ("education_level", "gender", "developing_country", "has_linkedin_url"):
+        wrong = _mismatches(full.loc[members, column], truth.loc[members, column], floats=False)
+        assert len(wrong) == 0, (case, column, list(wrong[:5]))
+    latest = _latest_learner_records(run).loc[members]
+    latest_gender = latest["gender"].fillna("not mentioned")
+    latest_education = latest["education_level"].fillna("not mentioned")
+    differs = (latest_gender != truth.loc[members, "gender"]) | (latest_education != truth.loc[members, "education_level"])
+    if case in ("updated_at_start_of_next_day", "updated_after_randomization"):
+        assert differs.any(), f"{case}: the latest record should disagree with the value at randomization"
+    elif case != "updated_after_randomization":
+        assert not differs.any(), case
+    if case == "no_version_before_randomization":
+        report = run["report"].set_index(["subject", "outcome"])["count"]
+        assert report[("learner_version", "no_version_by_randomization")] >= len(members)
+
+
+def test_main_skill_uses_measurements_up_to_randomization(run):
+    full, truth = run["full"], run["truth"]
+    for case in ("measured_after_randomization", "measured_on_randomization_day"):
+        members = _case(run, "skill_case", case)
+        for column in ("main_skill", "main_skill_score", "main_skill_standardized"):
+            wrong = _mismatches(full.loc[members, column], truth.loc[members, column], floats=column != "main_skill")
+            assert len(wrong) == 0, (case, column, list(wrong[:5]))
+    # The latest measurement of each skill would give another main skill or score to many learners.
+    scores = run["bronze"]["skill_scores"].sort_values(["learner_id", "skill", "measured_at"])
+    latest = scores.groupby(["learner_id", "skill"]).tail(1).sort_values(["learner_id", "score", "skill"],
+                                                                          ascending=[True, False, True])
+    best = latest.groupby("learner_id").head(1).set_index("learner_id")["score"]
+    later = _case(run, "skill_case", "measured_after_randomization")
+    assert (best.reindex(later) != truth.loc[later, "main_skill_score"]).mean() > 0.3
+
+
+def test_only_the_configured_experiments_learners_are_randomized_learners(run):
+    assignments = run["bronze"]["experiment_assignments"]
+    experiments = assignments.groupby("experiment_id")["learner_id"].apply(set)
+    assert len(experiments) == 3
+    ours = experiments[Config().experiment_id]
+    others = set().union(*(ids for name, ids in experiments.items() if name != Config().experiment_id))
+    assert list(run["full"].index) == sorted(ours) == list(run["truth"].index)
+    assert others - ours and not (others - ours) & set(run["full"].index)
+
+
+def test_reading_the_latest_record_would_have_put_late_urls_in_the_sample(run):
+    """The has_linkedin_url of the latest record differs from the truth exactly for the URLs given after
+    randomization, which are mostly in the treatment arm; the pipeline's value (at randomization) has no such
+    error, and by arm it is as balanced as the truth."""
+    full, truth = run["full"], run["truth"]
+    latest = _latest_learner_records(run)
+    latest_flag = latest["linkedin_url"].fillna("").str.strip().str.len().gt(0).astype(int).reindex(truth.index)
+    wrong_latest = truth.index[latest_flag != truth["has_linkedin_url"]]
+    assert set(wrong_latest) == set(_case(run, "url_case", "url_added_after_randomization"))
+    by_arm = truth.loc[wrong_latest, "treatment"].value_counts()
+    assert by_arm.get(1, 0) > 2 * by_arm.get(0, 0)
+    assert (full["has_linkedin_url"] == truth["has_linkedin_url"]).all()
+    latest_share = latest_flag.groupby(truth["treatment"]).mean()
+    pipeline_share = full["has_linkedin_url"].groupby(full["treatment"]).mean()
+    assert latest_share[1] - latest_share[0] > pipeline_share[1] - pipeline_share[0] + 0.01

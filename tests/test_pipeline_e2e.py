@@ -323,12 +323,14 @@ def srm(spark, tmp_path_factory) -> tuple[Run, dict]:
     root = tmp_path_factory.mktemp("e2e_srm")
     srm_landing = make_landing(root, n_learners=SRM_LEARNERS, seed=SRM_SEED)
     treated = sorted({r["learner_id"] for r in export_records(srm_landing, "experiment_assignments")
-                      if r.get("arm") == "treatment" and isinstance(r.get("learner_id"), str)})
+                      if r.get("arm") == "treatment" and isinstance(r.get("learner_id"), str)
+                      and r.get("experiment_id") == Config().experiment_id})
     # Exactly 5% of the treatment arm, chosen by hash (not by id order, which could correlate with a stratum).
     ranked = sorted(treated, key=lambda lid: hashlib.sha256(f"srm:{lid}".encode()).hexdigest())
     victims = set(ranked[: round(0.05 * len(treated))])
     counts = rewrite_export(srm_landing, "experiment_assignments",
-                            lambda r: None if r.get("learner_id") in victims else r)
+                            lambda r: None if r.get("learner_id") in victims
+                            and r.get("experiment_id") == Config().experiment_id else r)
     counts.update(treated=len(treated), victims=len(victims))
     return run_in_process(config_for(srm_landing, root / "lake"), "e2e-srm", expect_alerts=1), counts
 
