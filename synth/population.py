@@ -703,7 +703,9 @@ def _plant_learner_versions(rng: np.random.Generator, world: World, country_deve
     v = rng.random(n)
     end_of_day = free & (v < EDGE_UPDATE_RATE)
     next_day = free & (v >= EDGE_UPDATE_RATE) & (v < 2 * EDGE_UPDATE_RATE)
-    no_version = free & (v >= 2 * EDGE_UPDATE_RATE) & (v < 2 * EDGE_UPDATE_RATE + NO_VERSION_RATE)
+    # Without a URL: a URL seen only in a version after randomization is not known to be in force at it.
+    no_version = free & ~world.has_linkedin_url & (v >= 2 * EDGE_UPDATE_RATE) & (
+        v < 2 * EDGE_UPDATE_RATE + NO_VERSION_RATE)
 
     world.url_case[late], world.url_case[changed], world.url_case[on_day] = URL_ADDED_AFTER, URL_CHANGED_AFTER, URL_ADDED_ON_DAY
     world.url_crawled_later[changed] = rng.random(int(changed.sum())) < URL_CRAWLED_LATER_SHARE
