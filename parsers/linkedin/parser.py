@@ -14,7 +14,7 @@ from lxml import etree
 
 from parsers.dates import guess_language
 from parsers.linkedin import detect
-from parsers.linkedin.dom import parse_html_document
+from parsers.linkedin.dom import parse_html_document, visible_text
 from parsers.linkedin.fields import canonical_profile_url, linkedin_profile_url, page_language
 from parsers.linkedin.guest_v3 import parse_guest_v3
 from parsers.linkedin.jsonld import read_jsonld_person, reconcile_education, reconcile_positions
@@ -35,10 +35,11 @@ def parse_profile(body: bytes | str | None, content_type: str = "text/html", *, 
     """Parse one body. ``content_type`` containing "json" selects the vendor-record reader.
 
     ``http_status``, when the crawler recorded it, lets a 999/404 response be reported as such even when its
-    body says little. ``max_bytes`` caps the body, after gzip decompression.
+    body says little. ``max_bytes`` caps the body, after gzip decompression. A ``content_type`` that is not a
+    string (a crawl record's JSON field can hold anything) counts as absent: the body is read as HTML.
     """
     try:
-        return _parse(body, content_type or "", source, max_bytes, http_status)
+        return _parse(body, content_type if isinstance(content_type, str) else "", source, max_bytes, http_status)
     except Exception as error:  # the contract: a bad page is a status, never an exception
         return new_result(source, "unparseable", f"internal_error:{type(error).__name__}")
 
@@ -157,6 +158,6 @@ def _parse_html(body: bytes, source: str | None) -> dict[str, Any]:
 
 def _date_texts(root: etree._Element) -> list[str]:
     """Date strings on the page, to guess the language of a page that does not declare it."""
-    texts = [element.text_content() for element in root.xpath("//span[contains(@class, 'date-range')]")]
-    texts += [element.text_content() for element in root.xpath("//span[@aria-hidden='true']")[:400]]
+    texts = [visible_text(element) for element in root.xpath("//span[contains(@class, 'date-range')]")]
+    texts += [visible_text(element) for element in root.xpath("//span[@aria-hidden='true']")[:400]]
     return texts
