@@ -13,6 +13,8 @@ import random
 import re
 from typing import Any, Callable
 
+# Inputs stay a little above the parser's default 5 MB cap: big enough to hit it, small enough to build quickly.
+MAX_INPUT_BYTES = 6 * 1024 * 1024
 _HTML_LANG = re.compile(rb"(<html\b[^>]*?)\s+(?:xml:)?lang\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+)", re.IGNORECASE)
 _LOCALE_META = re.compile(rb"<meta\b[^>]*\bname\s*=\s*[\"']?(?:locale|i18nLocale)\b[^>]*>", re.IGNORECASE)
 _CHARSET = re.compile(rb"(<meta\b[^>]*?\bcharset\s*=\s*[\"']?)([A-Za-z0-9_\-:.]*)", re.IGNORECASE)
@@ -70,7 +72,8 @@ def delete_span(page: bytes, rng: random.Random) -> bytes:
 
 def duplicate_span(page: bytes, rng: random.Random) -> bytes:
     start, end = _span(page, rng)
-    return page[:end] + page[start:end] * rng.choice((1, 2, 10)) + page[end:]
+    repeats = min(rng.choice((1, 2, 10)), MAX_INPUT_BYTES // max(1, end - start))
+    return page[:end] + page[start:end] * repeats + page[end:]
 
 
 def insert_tokens(page: bytes, rng: random.Random) -> bytes:
@@ -127,6 +130,13 @@ PAGE_MUTATORS: tuple[Callable[[bytes, random.Random], bytes], ...] = (
     truncate, slice_out, flip_bytes, delete_span, duplicate_span, insert_tokens, mutate_characters,
     strip_language_and_cut, swap_charset, deep_nesting, huge_attribute, gzip_wrap, splice,
 )
+
+
+def mutate_page(page: bytes, rng: random.Random, mutator: Callable[..., bytes], pages: list[bytes]) -> bytes:
+    """One mutation (a splice takes its second page from ``pages``), cut to MAX_INPUT_BYTES so that stacked
+    mutations stay bounded."""
+    mutated = splice(page, rng, rng.choice(pages)) if mutator is splice else mutator(page, rng)
+    return mutated[:MAX_INPUT_BYTES]
 
 
 def junk_bytes(rng: random.Random) -> bytes:
