@@ -137,6 +137,9 @@ def _parse_html(body: bytes, source: str | None) -> dict[str, Any]:
     if layout == detect.LEGACY_2015:
         return new_result(source, "not_a_profile", "legacy_layout_2015", layout)
 
+    # Read before the layout parser prunes headings away; only needed when the page does not say its language.
+    declared_language = page_language(root)
+    language_texts = [] if declared_language else _language_texts(root)
     parsed = parse_guest_v3(root) if layout == detect.GUEST_V3 else parse_loggedin_pvs(root)
     if layout == detect.GUEST_V3 and not parsed["profile_sections"] and not truncated:
         # Authwall variants show a teaser top card with the guest page's classes but no profile sections.
@@ -150,14 +153,21 @@ def _parse_html(body: bytes, source: str | None) -> dict[str, Any]:
     result = new_result(source, "partial" if truncated else "ok", "truncated" if truncated else None, layout)
     result.update(positions=parsed["positions"], education=parsed["education"],
                   certifications=parsed["certifications"])
-    result["language"] = page_language(root) or guess_language(_date_texts(root))
+    result["language"] = declared_language or guess_language(language_texts)
     result["profile_url"] = canonical_profile_url(root) or linkedin_profile_url(person.url if person else None)
     set_lengths(result, parsed["lengths"])
     return result
 
 
-def _date_texts(root: etree._Element) -> list[str]:
-    """Date strings on the page, to guess the language of a page that does not declare it."""
-    texts = [visible_text(element) for element in root.xpath("//span[contains(@class, 'date-range')]")]
-    texts += [visible_text(element) for element in root.xpath("//span[@aria-hidden='true']")[:400]]
-    return texts
+_LANGUAGE_TEXTS = etree.XPath(
+    "//span[contains(@class, 'date-range')] | //*[contains(@class, 'certifications__')]"
+    " | //h2[contains(@class, 'core-section-container__title')]")
+_VISIBLE_SPANS = etree.XPath("//span[@aria-hidden='true']")
+MAX_LANGUAGE_TEXTS = 400
+
+
+def _language_texts(root: etree._Element) -> list[str]:
+    """Dates, certification labels and section headings, to guess the language of a page that does not declare
+    it (guest pages by class; logged-in pages show every text in an aria-hidden span)."""
+    elements = _LANGUAGE_TEXTS(root)[:MAX_LANGUAGE_TEXTS] + _VISIBLE_SPANS(root)[:MAX_LANGUAGE_TEXTS]
+    return [visible_text(element) for element in elements]

@@ -44,6 +44,26 @@ def test_logged_in_page_without_declared_language(read_sample):
     assert _entries(result) == _entries(parse_profile(page))
 
 
+@pytest.mark.parametrize("heading, issued, expected", [
+    ("Experiência", "Emitido em <time>2020</time>", "pt"),
+    ("Experiencia", "Expedición: <time>2020</time>", "es"),
+    ("Expérience", "Émis le <time>2020</time>", "fr"),
+    ("Experience", "Issued <time>2020</time>", "en"),
+])
+def test_language_of_an_undeclared_page_with_only_years_comes_from_its_labels(heading, issued, expected):
+    page = f"""<!DOCTYPE html><html><head></head><body>
+<section class="core-section-container pp-section experience"><h2 class="core-section-container__title">{heading}
+</h2><ul class="experience__list"><li class="experience-item"><h3 class="profile-section-card__title">A</h3>
+<span class="date-range"><time>2016</time> - <time>2020</time></span></li></ul></section>
+<section class="core-section-container pp-section certifications"><ul class="certifications__list"><li>
+<h3>C</h3><span class="certifications__start-date">{issued}</span></li></ul></section></body></html>""".encode()
+
+    result = parse_profile(page)
+
+    assert (result["status"], result["language"]) == ("ok", expected)
+    assert result["certifications"][0]["issued"] == "2020"
+
+
 @pytest.mark.parametrize("fraction", [0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95])
 def test_truncated_page_without_declared_language_is_partial(read_sample, fraction):
     page = read_sample(GUEST_GROUPED)
