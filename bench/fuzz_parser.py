@@ -40,16 +40,21 @@ from parsers.linkedin.result import contract_violations  # noqa: E402
 DEFAULT_SAMPLES = REPO_ROOT / ".." / "shared" / "linkedin_samples"
 CONTENT_TYPES = ("text/html", "text/html", "text/html", "", "application/json", "text/html; charset=zlib", 5, None)
 # Share of inputs per family: mutated real pages, mutated vendor records, generated junk.
-FAMILY_WEIGHTS = {"page": 0.65, "vendor": 0.15, "junk": 0.20}
+FAMILY_WEIGHTS = {"page": 0.5, "vendor": 0.2, "junk": 0.3}
+# Chance of each sample folder's pages among the mutated pages: mostly the 2023 guest layout (the crawl's), less
+# of the 0.6-1 MB logged-in pages (each costs 3-5 guest pages) and of the legacy pages (recognised, not parsed).
+PAGE_FOLDER_WEIGHTS = {"guest_2023": 6.0, "loggedin_2022": 1.0, "guest_legacy_2015": 2.0}
 
 
 def load_corpus(samples: Path) -> dict[str, list]:
-    pages = [path.read_bytes() for path in sorted(samples.glob("*/*.html"))]
+    paths = sorted(samples.glob("*/*.html"))
+    pages = [path.read_bytes() for path in paths]
     records = [record for path in sorted(samples.glob("json_brightdata/*.json"))
                for record in json.loads(path.read_bytes())]
     if not pages or not records:
         raise SystemExit(f"no sample pages or vendor records under {samples.resolve()}")
-    return {"pages": pages, "records": records}
+    return {"pages": pages, "page_weights": [PAGE_FOLDER_WEIGHTS.get(path.parent.name, 1.0) for path in paths],
+            "records": records}
 
 
 def make_input(corpus: dict[str, list], seed: int, index: int) -> tuple[str, bytes, Any]:
@@ -57,7 +62,7 @@ def make_input(corpus: dict[str, list], seed: int, index: int) -> tuple[str, byt
     rng = random.Random(f"{seed}:{index}")
     family = rng.choices(list(FAMILY_WEIGHTS), weights=list(FAMILY_WEIGHTS.values()))[0]
     if family == "page":
-        body = rng.choice(corpus["pages"])
+        body = rng.choices(corpus["pages"], weights=corpus["page_weights"])[0]
         names = []
         for _ in range(rng.choice((1, 1, 2, 3))):
             mutator = rng.choice(mutations.PAGE_MUTATORS)
@@ -110,7 +115,8 @@ def _worker(connection, samples: str, seed: int) -> None:
             kind, body, content_type = make_input(corpus, seed, index)
             started = time.perf_counter()
             status, reason, problems = check(body, content_type)
-            connection.send((index, kind, len(body), status, reason, problems, time.perf_counter() - started))
+            connection.send((index, kind, len(body), status, reason, problems, time.perf_counter() - started,
+                             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 
 
 class Worker:
@@ -149,9 +155,11 @@ class Tally:
         self.durations: list[float] = []
         self.slowest: tuple[float, int, str] = (0.0, -1, "")
         self.bytes_parsed = 0
+        self.peak_rss_kib = 0
 
     def add(self, reply: tuple) -> None:
-        index, kind, size, status, reason, problems, seconds = reply
+        index, kind, size, status, reason, problems, seconds, peak_rss_kib = reply
+        self.peak_rss_kib = max(self.peak_rss_kib, peak_rss_kib)
         self.by_family[kind.split("+")[0]] += 1
         self.by_status["ok" if status == "ok" else f"{status}/{reason}"] += 1
         self.durations.append(seconds)
@@ -163,15 +171,48 @@ class Tally:
                                  "problems": problems[:5]})
 
 
-def run(inputs: int, seed: int, timeout: float, samples: Path, progress_every: int, batch_size: int = 64) -> dict:
-    """Parse inputs 0..inputs-1 in one worker; a worker silent for ``timeout`` s on one input is a hang."""
+def figures(tally: Tally, inputs: int, seed: int, timeout: float, wall: float, load_before: tuple) -> dict:
+    durations = sorted(tally.durations)
+    done = len(durations) + len(tally.hangs) + sum(1 for crash in tally.crashes if "kind" not in crash)
+    return {
+        "inputs": inputs,
+        "done": done,
+        "complete": done == inputs,
+        "seed": seed,
+        "timeout_s": timeout,
+        "crashes": len(tally.crashes),
+        "hangs": len(tally.hangs),
+        "crash_examples": tally.crashes[:20],
+        "hang_examples": tally.hangs[:20],
+        "wall_s": round(wall, 1),
+        "inputs_per_s": round(done / wall, 1),
+        "mib_parsed": round(tally.bytes_parsed / 2**20, 1),
+        "parse_s_median": round(durations[len(durations) // 2], 5) if durations else None,
+        "parse_s_p99": round(durations[int(len(durations) * 0.99)], 4) if durations else None,
+        "parse_s_max": round(tally.slowest[0], 3),
+        "slowest_input": {"index": tally.slowest[1], "kind": tally.slowest[2]},
+        "worker_peak_rss_mib": round(tally.peak_rss_kib / 1024, 1),
+        "by_family": dict(tally.by_family.most_common()),
+        "by_status": dict(tally.by_status.most_common()),
+        "load_before": [round(value, 2) for value in load_before],
+        "load_after": [round(value, 2) for value in os.getloadavg()],
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
+    }
+
+
+def run(inputs: int, seed: int, timeout: float, samples: Path, progress_every: int, json_path: Path | None,
+        batch_size: int = 64) -> dict:
+    """Parse inputs 0..inputs-1 in one worker; a worker silent for ``timeout`` s on one input is a hang.
+
+    Every ``progress_every`` inputs a line is printed and the figures so far are written to ``json_path``.
+    """
     load_corpus(samples)  # fail early, naming the folder, before any worker starts
     context = multiprocessing.get_context("spawn")
     load_before = os.getloadavg()
     started = time.perf_counter()
     worker = Worker(context, samples, seed)
     tally = Tally()
-    peaks: list[int] = []
     pending = list(range(inputs))[::-1]  # a stack: pop() gives the next number
     done = 0
     while pending:
@@ -197,38 +238,16 @@ def run(inputs: int, seed: int, timeout: float, samples: Path, progress_every: i
             done += 1
             if progress_every and done % progress_every == 0:
                 elapsed = time.perf_counter() - started
-                print(f"  {done:,} inputs, {elapsed:,.0f} s, {done / elapsed:,.0f}/s, "
-                      f"crashes {len(tally.crashes)}, hangs {len(tally.hangs)}, load {os.getloadavg()[0]:.1f}",
-                      flush=True)
-    peak = worker.stop()
-    if peak is not None:
-        peaks.append(peak)
-    wall = time.perf_counter() - started
-    peaks.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # the largest of the ended workers
-    durations = sorted(tally.durations)
-    return {
-        "inputs": inputs,
-        "seed": seed,
-        "timeout_s": timeout,
-        "crashes": len(tally.crashes),
-        "hangs": len(tally.hangs),
-        "crash_examples": tally.crashes[:20],
-        "hang_examples": tally.hangs[:20],
-        "wall_s": round(wall, 1),
-        "inputs_per_s": round(inputs / wall, 1),
-        "mib_parsed": round(tally.bytes_parsed / 2**20, 1),
-        "parse_s_median": round(durations[len(durations) // 2], 5) if durations else None,
-        "parse_s_p99": round(durations[int(len(durations) * 0.99)], 4) if durations else None,
-        "parse_s_max": round(tally.slowest[0], 3),
-        "slowest_input": {"index": tally.slowest[1], "kind": tally.slowest[2]},
-        "worker_peak_rss_mib": round(max(peaks) / 1024, 1),
-        "by_family": dict(tally.by_family.most_common()),
-        "by_status": dict(tally.by_status.most_common()),
-        "load_before": [round(value, 2) for value in load_before],
-        "load_after": [round(value, 2) for value in os.getloadavg()],
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
-    }
+                print(f"  {done:,} inputs, {elapsed:,.0f} s, {done / elapsed:,.0f}/s, crashes {len(tally.crashes)}, "
+                      f"hangs {len(tally.hangs)}, worker peak RSS {tally.peak_rss_kib / 1024:,.0f} MiB, "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+                if json_path:
+                    json_path.write_text(json.dumps(
+                        figures(tally, inputs, seed, timeout, elapsed, load_before), indent=2) + "\n")
+    worker.stop()
+    # The RSS high-water mark of workers killed after a hang: the largest of the ended children.
+    tally.peak_rss_kib = max(tally.peak_rss_kib, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return figures(tally, inputs, seed, timeout, time.perf_counter() - started, load_before)
 
 
 def replay(index: int, seed: int, samples: Path) -> int:
@@ -254,11 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     options = arguments.parse_args(argv)
     if options.replay is not None:
         return replay(options.replay, options.seed, options.samples)
-    figures = run(options.inputs, options.seed, options.timeout, options.samples, options.progress_every)
-    print(json.dumps(figures, indent=2))
+    result = run(options.inputs, options.seed, options.timeout, options.samples, options.progress_every,
+                 options.json)
+    print(json.dumps(result, indent=2))
     if options.json:
-        options.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0 if figures["crashes"] == 0 and figures["hangs"] == 0 else 1
+        options.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if result["crashes"] == 0 and result["hangs"] == 0 else 1
 
 
 if __name__ == "__main__":
