@@ -40,9 +40,9 @@ def _parse_record(crawl_id: str, source_file: str, line_number: int, raw: str, u
 
     def failure(status: str, reason: str, record: dict | None = None) -> tuple:
         record = record or {}
-        url = record.get("profile_url") if isinstance(record.get("profile_url"), str) else None
+        url = _string(record.get("profile_url"))
         return (crawl_id, source_file, line_number, url, normalize_profile_url(url), _timestamp(record.get("fetched_at")),
-                _int(record.get("http_status")), record.get("content_type") if isinstance(record.get("content_type"), str) else None,
+                _int(record.get("http_status")), _string(record.get("content_type")),
                 None, status, reason, None, None, 0, 0, 0, 0, 0, 0, [], [], [])
 
     if line_number == UNREADABLE_FILE_LINE:
@@ -57,7 +57,7 @@ def _parse_record(crawl_id: str, source_file: str, line_number: int, raw: str, u
         return failure("malformed_record", "record has no string body", record if isinstance(record, dict) else None)
 
     body = record["body"].encode("utf-8", errors="replace")
-    content_type = record.get("content_type") or "text/html"
+    content_type = _string(record.get("content_type")) or "text/html"
     parsed = parse_profile(body, content_type)
     status, reason = parsed["status"], parsed.get("reason")
     http_status = _int(record.get("http_status"))
@@ -65,7 +65,7 @@ def _parse_record(crawl_id: str, source_file: str, line_number: int, raw: str, u
         # An error response that happens to look like a profile is still not this learner's profile.
         status, reason = "not_a_profile", f"http_{http_status}"
     lengths = parsed.get("profile_length_by_section") or {}
-    url = record.get("profile_url") if isinstance(record.get("profile_url"), str) else None
+    url = _string(record.get("profile_url"))
     keep_sections = status in PARSED_STATUSES
     return (
         crawl_id, source_file, line_number, url, normalize_profile_url(url), _timestamp(record.get("fetched_at")),
@@ -96,11 +96,21 @@ def _year(value) -> str | None:
     return None if value is None else str(value)
 
 
+def _string(value) -> str | None:
+    """A record field that must be a string: anything else (a number, a list, an object) counts as absent."""
+    return value if isinstance(value, str) else None
+
+
 def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """A record field for an IntegerType column: None unless it reads as an integer that fits 32 bits (JSON can
+    hold 1e999, which is infinity, or 10**12)."""
+    if isinstance(value, bool):
         return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if -2**31 <= number < 2**31 else None
 
 
 def _timestamp(value) -> datetime | None:

@@ -105,15 +105,30 @@ def year_of(date: str | None) -> str | None:
     return date[:4] if date else None
 
 
+@lru_cache(maxsize=None)
+def _leading_label_pattern() -> re.Pattern[str]:
+    labels = sorted(lexicon.label_languages(), key=lambda label: (-len(label), label))
+    return re.compile("(?:" + "|".join(re.escape(label) for label in labels) + r")(?!\w)")
+
+
 def guess_language(texts: Iterable[str | None]) -> str | None:
-    """Language whose month/'present' words explain most date tokens; None when undecidable (a tie)."""
+    """Language whose month/'present' words and labels explain most texts; None when undecidable (a tie).
+
+    Month and 'present' words vote wherever they stand in a text; a field label or section heading
+    ("Issued", "ID da credencial", "Experiencia") votes when it starts the text. A word several languages share
+    votes for each of them.
+    """
     exact_languages = lexicon.exact_word_languages()
     folded_languages = {**lexicon.month_word_languages(), **lexicon.present_word_languages()}
+    label_languages = lexicon.label_languages()
     votes: Counter[str] = Counter()
     for text in texts:
         if not text:
             continue
         original = unicodedata.normalize("NFC", text[:MAX_DATE_TEXT_CHARS])
+        label = _leading_label_pattern().match(original.lstrip().lower())
+        if label:
+            votes.update(label_languages[label.group()])
         folded, offsets = fold_with_offsets(original)
         for match in _date_token_pattern().finditer(folded):
             group = "month" if match.group("month") else "present" if match.group("present") else None

@@ -95,3 +95,24 @@ def test_only_new_or_redelivered_crawls_are_parsed_again(spark, crawl):
     assert crawls_to_parse(crawl) == ["2023-10"]
     _write_crawl(crawl.landing, "2023-09", [_record("https://www.linkedin.com/in/again", "")], name="part-00001.jsonl.gz")
     assert crawls_to_parse(crawl) == ["2023-09", "2023-10"]
+
+
+def test_record_fields_of_the_wrong_type_count_as_absent(spark, shared_dir, tmp_path):
+    """A crawl record's JSON may hold anything: 1e999 (infinity) or 10**12 as the status, a list or a number as
+    the content type, an object as the URL. Each such field is null, the page is still parsed, the job runs."""
+    page = (shared_dir / "linkedin_samples" / "guest_2023" / "guest_2023_en_credential-id_expires.html").read_text()
+    config = Config(landing=tmp_path / "landing", lake=tmp_path / "lake")
+    odd_fields = [{"http_status": 1e999}, {"http_status": 10**12, "content_type": ["text/html"]},
+                  {"content_type": 5, "fetched_at": 7}, {"http_status": True, "content_type": {"a": 1}}]
+    lines = [json.dumps({"profile_url": f"https://www.linkedin.com/in/odd-{index}", "body": page, **fields})
+             for index, fields in enumerate(odd_fields)]
+    lines.append(json.dumps({"profile_url": {"url": "https://www.linkedin.com/in/x"}, "body": page}))
+    _write_crawl(config.landing, "2023-11", lines)
+
+    counts = parse_crawl(spark, config, "2023-11")
+
+    assert counts == {"ok": 5}
+    profiles = _table(spark, config, "profiles").collect()
+    assert {(r.http_status, r.content_type, r.fetched_at, r.n_positions) for r in profiles} == {
+        (None, "text/html", None, 5)}
+    assert {r.profile_url for r in profiles} == {None, *(f"https://www.linkedin.com/in/odd-{i}" for i in range(4))}

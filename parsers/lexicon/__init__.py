@@ -88,6 +88,21 @@ def exact_word_languages() -> dict[str, frozenset[str]]:
 
 
 @lru_cache(maxsize=None)
+def label_languages() -> dict[str, frozenset[str]]:
+    """Lower-cased but NOT accent-folded field labels and section headings -> languages that print them.
+
+    Used, with the month words, to guess the language of a page that does not declare it.
+    """
+    languages: dict[str, set[str]] = {}
+    tables = [*load_table("labels.json").values(), *load_table("section_titles.json").values()]
+    for by_language in tables:
+        for language, words in by_language.items():
+            for word in words:
+                languages.setdefault(unicodedata.normalize("NFC", word).lower(), set()).add(language)
+    return {word: frozenset(langs) for word, langs in languages.items()}
+
+
+@lru_cache(maxsize=None)
 def month_words_longest_first() -> tuple[str, ...]:
     return _longest_first(set(month_numbers()))
 

@@ -50,25 +50,46 @@ def looks_binary(body: bytes) -> bool:
 
 
 def to_utf8(body: bytes) -> bytes:
-    """UTF-8 bytes for the parser: honour a BOM or a non-UTF-8 <meta charset>.
+    """UTF-8 bytes for the parser: honour a BOM, else a <meta charset> that names a text encoding.
 
     UTF-8 bodies are passed through unvalidated (decoding a 250 KB page costs a third of parsing it);
-    the parser replaces any invalid sequence with U+FFFD.
+    the parser replaces any invalid sequence with U+FFFD. A declared charset is not trusted blindly:
+    - one Python does not know as a text encoding (a typo, "zlib", "base64", "rot13") is ignored;
+    - UTF-16/32 is read as UTF-8, as browsers do (WHATWG encoding sniffing): a <meta> tag that could be read
+      as ASCII proves the body is not UTF-16;
+    - a body that is valid UTF-8 stays UTF-8 whatever it declares: legacy-encoded text (latin-1, cp1252, ...)
+      with any non-ASCII letter is practically never valid UTF-8, while a mislabelled UTF-8 page is common.
     """
     if body.startswith(codecs.BOM_UTF8):
         return body[len(codecs.BOM_UTF8):]
     if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return body.decode("utf-16", "replace").encode("utf-8")
-    declared = _META_CHARSET.search(body[:4096])
-    if not declared:
+    encoding = declared_encoding(body)
+    if encoding is None or encoding == "utf-8":
         return body
     try:
-        encoding = codecs.lookup(declared.group(1).decode("ascii", "replace")).name
+        body.decode("utf-8")
+        return body
+    except UnicodeDecodeError:
+        pass
+    try:
+        return body.decode(encoding, "replace").encode("utf-8", "replace")
+    except LookupError:  # bytes.decode refuses codecs that are not text encodings: zlib, base64, rot13, hex
+        return body
+    except UnicodeError:  # text codecs that allow no error handler but "strict": idna, punycode, undefined
+        return body
+
+
+def declared_encoding(body: bytes) -> str | None:
+    """Python's codec name for the charset a <meta> declares; None when absent or unknown to Python."""
+    declared = _META_CHARSET.search(body[:4096])
+    if not declared:
+        return None
+    try:
+        name = codecs.lookup(declared.group(1).decode("ascii", "replace")).name
     except LookupError:
-        return body
-    if encoding == "utf-8":
-        return body
-    return body.decode(encoding, "replace").encode("utf-8")
+        return None
+    return "utf-8" if name.startswith(("utf-16", "utf-32")) else name
 
 
 def looks_like_html(body: bytes) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Callable
 
@@ -19,6 +20,9 @@ _PRUNE_CANDIDATES = etree.XPath(
     ".//*[" + " or ".join(f"contains(@class, '{name}')" for name in (*HIDDEN_CLASSES, COLLAPSED_TEXT_CLASS)) + "]"
 )
 _PARSERS = threading.local()
+# Characters libxml2's HTML parser lets into text (raw control bytes, "&#1;", "&#xfffe;") but lxml refuses to
+# write back into a tree. They are never visible, so text moved by the pruning drops them.
+_NOT_XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def class_predicate(name: str) -> str:
@@ -79,16 +83,17 @@ def _drop_keeping_tail(element: etree._Element) -> None:
     if element.tail:
         previous = element.getprevious()
         if previous is not None:
-            previous.tail = (previous.tail or "") + element.tail
+            previous.tail = _NOT_XML_TEXT.sub("", (previous.tail or "") + element.tail)
         else:
-            parent.text = (parent.text or "") + element.tail
+            parent.text = _NOT_XML_TEXT.sub("", (parent.text or "") + element.tail)
     parent.remove(element)
 
 
 def visible_text(element: etree._Element | None) -> str:
     """Collapsed text of a pruned subtree. Text nodes are joined with a space so that adjacent inline fields
-    ("Present" and what follows) never fuse into one word."""
-    if element is None:
+    ("Present" and what follows) never fuse into one word. Comments, processing instructions and entity
+    nodes (whose ``tag`` is not a string) hold no visible text: ""."""
+    if element is None or not isinstance(element.tag, str):
         return ""
     return collapse_whitespace(" ".join(element.itertext()))
 

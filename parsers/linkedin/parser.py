@@ -14,7 +14,7 @@ from lxml import etree
 
 from parsers.dates import guess_language
 from parsers.linkedin import detect
-from parsers.linkedin.dom import parse_html_document
+from parsers.linkedin.dom import parse_html_document, visible_text
 from parsers.linkedin.fields import canonical_profile_url, linkedin_profile_url, page_language
 from parsers.linkedin.guest_v3 import parse_guest_v3
 from parsers.linkedin.jsonld import read_jsonld_person, reconcile_education, reconcile_positions
@@ -35,10 +35,11 @@ def parse_profile(body: bytes | str | None, content_type: str = "text/html", *, 
     """Parse one body. ``content_type`` containing "json" selects the vendor-record reader.
 
     ``http_status``, when the crawler recorded it, lets a 999/404 response be reported as such even when its
-    body says little. ``max_bytes`` caps the body, after gzip decompression.
+    body says little. ``max_bytes`` caps the body, after gzip decompression. A ``content_type`` that is not a
+    string (a crawl record's JSON field can hold anything) counts as absent: the body is read as HTML.
     """
     try:
-        return _parse(body, content_type or "", source, max_bytes, http_status)
+        return _parse(body, content_type if isinstance(content_type, str) else "", source, max_bytes, http_status)
     except Exception as error:  # the contract: a bad page is a status, never an exception
         return new_result(source, "unparseable", f"internal_error:{type(error).__name__}")
 
@@ -136,6 +137,9 @@ def _parse_html(body: bytes, source: str | None) -> dict[str, Any]:
     if layout == detect.LEGACY_2015:
         return new_result(source, "not_a_profile", "legacy_layout_2015", layout)
 
+    # Read before the layout parser prunes headings away; only needed when the page does not say its language.
+    declared_language = page_language(root)
+    language_texts = [] if declared_language else _language_texts(root)
     parsed = parse_guest_v3(root) if layout == detect.GUEST_V3 else parse_loggedin_pvs(root)
     if layout == detect.GUEST_V3 and not parsed["profile_sections"] and not truncated:
         # Authwall variants show a teaser top card with the guest page's classes but no profile sections.
@@ -149,14 +153,21 @@ def _parse_html(body: bytes, source: str | None) -> dict[str, Any]:
     result = new_result(source, "partial" if truncated else "ok", "truncated" if truncated else None, layout)
     result.update(positions=parsed["positions"], education=parsed["education"],
                   certifications=parsed["certifications"])
-    result["language"] = page_language(root) or guess_language(_date_texts(root))
+    result["language"] = declared_language or guess_language(language_texts)
     result["profile_url"] = canonical_profile_url(root) or linkedin_profile_url(person.url if person else None)
     set_lengths(result, parsed["lengths"])
     return result
 
 
-def _date_texts(root: etree._Element) -> list[str]:
-    """Date strings on the page, to guess the language of a page that does not declare it."""
-    texts = [element.text_content() for element in root.xpath("//span[contains(@class, 'date-range')]")]
-    texts += [element.text_content() for element in root.xpath("//span[@aria-hidden='true']")[:400]]
-    return texts
+_LANGUAGE_TEXTS = etree.XPath(
+    "//span[contains(@class, 'date-range')] | //*[contains(@class, 'certifications__')]"
+    " | //h2[contains(@class, 'core-section-container__title')]")
+_VISIBLE_SPANS = etree.XPath("//span[@aria-hidden='true']")
+MAX_LANGUAGE_TEXTS = 400
+
+
+def _language_texts(root: etree._Element) -> list[str]:
+    """Dates, certification labels and section headings, to guess the language of a page that does not declare
+    it (guest pages by class; logged-in pages show every text in an aria-hidden span)."""
+    elements = _LANGUAGE_TEXTS(root)[:MAX_LANGUAGE_TEXTS] + _VISIBLE_SPANS(root)[:MAX_LANGUAGE_TEXTS]
+    return [visible_text(element) for element in elements]

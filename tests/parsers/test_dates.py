@@ -88,6 +88,10 @@ def test_parse_single_date(text, expected):
     (["janv. 2022 - aujourd’hui", "fév. 2021 - déc. 2021"], "fr"),
     (["يناير 2022 - حتى الآن"], "ar"),
     (["Jan 2020 - 2021"], None),  # "Jan" is en, pt, fr and id alike
+    (["Jan 2020 - 2021", "Issued Jan 2021"], "en"),  # the label decides
+    (["2016 - 2020", "Emitido em 2021", "ID da credencial X1"], "pt"),
+    (["Experiencia", "2019 - 2020"], "es"),
+    (["Issued", "Emitido"], None),  # one vote each: undecidable
     ([], None),
 ])
 def test_guess_language(texts, expected):
