@@ -5,7 +5,7 @@ already holds a lake for the same scale and seed, then times:
 
 - Spark: session start-up, then jobs.features.learner_outcomes_full read from bronze and written as Parquet;
 - DuckDB: the same definitions in SQL (study certificate, views and LinkedIn referrers, app log-in window, main
-  skill and its standardisation, latest learner record, developing country through the same reference classifier)
+  skill and its standardisation, learner version at randomization, developing country through the same reference classifier)
   on the same bronze Parquet, written as Parquet;
 
 and checks that the two outputs agree (row count and column sums). Prints one JSON summary.
@@ -62,8 +62,11 @@ def duckdb_sql(bronze: Path, experiment_id: str, as_of: date) -> str:
         QUALIFY row_number() OVER (PARTITION BY experiment_id, learner_id ORDER BY {latest}) = 1
     ),
     learners AS (
-        SELECT * FROM {table('learners')}
-        QUALIFY row_number() OVER (PARTITION BY learner_id ORDER BY updated_at DESC, {latest}) = 1
+        -- The version in force at the end of the randomization day, else the earliest (whose URL does not count).
+        SELECT l.*, l.updated_at >= CAST(a.randomized_at + INTERVAL 1 DAY AS TIMESTAMPTZ) AS after_randomization
+        FROM {table('learners')} l JOIN assignments a USING (learner_id)
+        QUALIFY row_number() OVER (PARTITION BY learner_id ORDER BY after_randomization,
+            CASE WHEN NOT after_randomization THEN updated_at END DESC NULLS LAST, updated_at, {latest}) = 1
     ),
     certificates AS (
         SELECT * FROM {table('certificates')}
@@ -104,7 +107,8 @@ def duckdb_sql(bronze: Path, experiment_id: str, as_of: date) -> str:
           AND s.started_at <= CAST(a.randomized_at + INTERVAL {features.LOGIN_WINDOW_DAYS} DAY AS TIMESTAMPTZ)
     ),
     scores AS (
-        SELECT learner_id, skill, score FROM {table('skill_scores')}
+        SELECT learner_id, skill, score FROM {table('skill_scores')} JOIN assignments a USING (learner_id)
+        WHERE measured_at < CAST(a.randomized_at + INTERVAL 1 DAY AS TIMESTAMPTZ)
         QUALIFY row_number() OVER (PARTITION BY learner_id, skill ORDER BY measured_at DESC, {latest}) = 1
     ),
     main_skill AS (
@@ -129,7 +133,8 @@ def duckdb_sql(bronze: Path, experiment_id: str, as_of: date) -> str:
            CASE WHEN coalesce(v.count_views_by_others, 0) > 0 THEN 1 ELSE 0 END AS views_all_by_others,
            CASE WHEN coalesce(v.count_views_linkedin, 0) > 0 THEN 1 ELSE 0 END AS views_linkedin,
            CASE WHEN coalesce(v.count_views_linkedin_by_others, 0) > 0 THEN 1 ELSE 0 END AS views_linkedin_by_others,
-           CASE WHEN length(trim(coalesce(l.linkedin_url, ''))) > 0 THEN 1 ELSE 0 END AS has_linkedin_url
+           CASE WHEN NOT l.after_randomization AND length(trim(coalesce(l.linkedin_url, ''))) > 0 THEN 1 ELSE 0 END
+               AS has_linkedin_url
     FROM assignments a
     LEFT JOIN study s USING (learner_id)
     LEFT JOIN learners l USING (learner_id)
@@ -216,10 +221,10 @@ def main(argv: list[str] | None = None) -> int:
 
         started = time.perf_counter()
         tables = {s: features.read_bronze(spark, config.lake, s, as_of=AS_OF) for s in lake.PLATFORM_SOURCES}
+        randomized = features.randomized_learners(tables["experiment_assignments"], config.experiment_id).localCheckpoint()
         full = features.learner_outcomes_full(
-            tables["experiment_assignments"], features.learner_covariates(tables["learners"]), tables["certificates"],
-            tables["certificate_views"], tables["app_sessions"], tables["skill_scores"],
-            experiment_id=config.experiment_id, as_of=AS_OF)
+            randomized, features.learner_covariates(tables["learners"], randomized), tables["certificates"],
+            tables["certificate_views"], tables["app_sessions"], tables["skill_scores"], as_of=AS_OF)
         full.write.mode("overwrite").parquet(str(out / "spark"))
         result["spark_job_s"] = round(time.perf_counter() - started, 2)
         result["spark_total_s"] = round(result["spark_job_s"] + result["spark_startup_s"], 2)

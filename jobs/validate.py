@@ -37,6 +37,9 @@ SRM_BLOCK_P = 0.001  # GrowthBook's and Eppo's convention
 SRM_WARN_P = 0.01  # Statsig warns between 0.001 and 0.01
 SMD_WARN = 0.1
 ATTRITION_WARN_P = 0.01
+# Share of randomized learners without a learner version by their randomization day above which the run warns: a
+# few (a quarantined early row) are noise; many mean the export lacks the history (a current-state snapshot).
+NO_VERSION_WARN_SHARE = 0.01
 BANDS_FILE = "bands.json"  # a resource of the expectations package
 
 FULL_BALANCE_COVARIATES = ("primary_domain", "credential_type", "developing_country", "education_level", "gender",
@@ -305,15 +308,18 @@ def quarantine_findings(accounts: Sequence[Mapping], max_share: float) -> list[F
     return findings
 
 
-def learner_version_findings(learners_without_version: int | None) -> list[Finding]:
+def learner_version_findings(learners_without_version: int | None, randomized_learners: int) -> list[Finding]:
     """Learners with no learner version by the end of their randomization day: their covariates come from their
-    earliest (later) version and their URL does not count (jobs.features.learner_covariates). Reported, and a
-    warning when there are any: the export then lacks the history that makes covariates pre-treatment."""
+    earliest (later) version and their URL does not count (jobs.features.learner_covariates). Always reported;
+    a warning above NO_VERSION_WARN_SHARE of the randomized learners (the export then lacks the history that
+    makes covariates pre-treatment)."""
     if learners_without_version is None:
         return []
-    severity = WARNING if learners_without_version > 0 else OK
+    share = learners_without_version / randomized_learners if randomized_learners else 0.0
+    severity = WARNING if share > NO_VERSION_WARN_SHARE else OK
     return [Finding("learner_outcomes_full", "covariates:no_learner_version_by_randomization", severity,
-                    f"{learners_without_version} learners", "0 learners",
+                    f"{learners_without_version} of {randomized_learners} learners ({share:.4f})",
+                    f"share ≤ {NO_VERSION_WARN_SHARE}",
                     detail="covariates from the earliest version after randomization; LinkedIn URL not counted")]
 
 
@@ -406,7 +412,8 @@ def validate(tables: Mapping[str, pd.DataFrame], *, run_id: str, as_of: date, fa
         outcome.findings += attrition_findings(tables["learner_outcomes_full"], tables["learner_outcomes_linkedin"])
     outcome.findings += freshness_findings(facts.newest_export_days, as_of, facts.source_freshness)
     outcome.findings += quarantine_findings(facts.ingest_accounts, facts.max_quarantine_share)
-    outcome.findings += learner_version_findings(facts.learners_without_version_at_randomization)
+    randomized = len(tables["learner_outcomes_full"]) if "learner_outcomes_full" in tables else 0
+    outcome.findings += learner_version_findings(facts.learners_without_version_at_randomization, randomized)
     for finding in outcome.findings:
         finding.remedy = finding.remedy or remedy_for(finding)
     failures, warnings = outcome.of_severity(FAILURE), outcome.of_severity(WARNING)
