@@ -21,6 +21,7 @@ Run: .venv/bin/python -m pytest tests/test_airflow_standalone_e2e.py -m slow -s
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from datetime import date
@@ -79,7 +80,9 @@ def _config_variables(landing: Path, lake_root: Path, shared_dir: Path) -> dict[
     values = {name: defaults[name] for name in _FIELD_TYPES if name != "as_of"}
     values.update(landing=landing, lake=lake_root, cwur_path=shared_dir / "reference" / "cwurData.csv",
                   spark_master="local[2]", shuffle_partitions=2, driver_memory="1g")
-    return {f"AIRFLOW_VAR_CREDSIGNAL_{name.upper()}": str(value) for name, value in values.items()}
+    # A mapping (source_freshness) is given as JSON, as a user sets it in a Variable.
+    return {f"AIRFLOW_VAR_CREDSIGNAL_{name.upper()}": json.dumps(value) if isinstance(value, dict) else str(value)
+            for name, value in values.items()}
 
 
 @pytest.fixture(scope="module")
