@@ -66,7 +66,12 @@ class ExportFileError(RuntimeError):
 
 
 class IngestFailed(RuntimeError):
-    """At least one source failed; every other source was ingested. The message names each failure."""
+    """At least one source failed; every other source was ingested. The message names each failure, `results`
+    holds the row accounting of what was ingested."""
+
+    def __init__(self, message: str, *, results: "list[IngestResult]") -> None:
+        super().__init__(message)
+        self.results = results
 
 
 @dataclass
@@ -528,7 +533,7 @@ def run(spark: SparkSession, config: Config, *, sources: Sequence[str] | None = 
                 results.append(error.result)
     if failures:
         raise IngestFailed(f"ingestion failed for {len(failures)} source(s); the others were ingested. "
-                           + " | ".join(failures))
+                           + " | ".join(failures), results=results)
     return results
 
 

@@ -279,6 +279,17 @@ def quarantine_findings(accounts: Sequence[Mapping], max_share: float) -> list[F
     return findings
 
 
+def withdrawn_export_findings(withdrawn: Mapping[str, Sequence[date]]) -> list[Finding]:
+    """Per source with any: export days in bronze whose landing `_SUCCESS` is gone. Bronze keeps what was ingested
+    and no rerun refreshes it until the platform re-delivers the day (docs/operations.md, 'A withdrawn export day')."""
+    return [
+        Finding(f"bronze.{source}", "landing:withdrawn_exports", WARNING,
+                f"{len(days)} day(s) in bronze without a complete export", "every ingested day still has _SUCCESS",
+                detail=", ".join(d.isoformat() for d in days))
+        for source, days in sorted(withdrawn.items()) if days
+    ]
+
+
 # ------------------------------------------------------------------------------------------------ run
 
 
@@ -289,6 +300,7 @@ class RunFacts:
     previous_rows: Mapping[str, int] = field(default_factory=dict)
     newest_export_day: date | None = None
     ingest_accounts: Sequence[Mapping] = ()
+    withdrawn_exports: Mapping[str, Sequence[date]] = field(default_factory=dict)
     max_volume_change_pct: float = 20.0
     max_quarantine_share: float = 0.05
     freshness_lag_days: int = 3
@@ -309,6 +321,7 @@ def validate(tables: Mapping[str, pd.DataFrame], *, run_id: str, as_of: date, fa
         outcome.findings += attrition_findings(tables["learner_outcomes_full"], tables["learner_outcomes_linkedin"])
     outcome.findings += freshness_findings(facts.newest_export_day, as_of, facts.freshness_lag_days)
     outcome.findings += quarantine_findings(facts.ingest_accounts, facts.max_quarantine_share)
+    outcome.findings += withdrawn_export_findings(facts.withdrawn_exports)
     failures, warnings = outcome.of_severity(FAILURE), outcome.of_severity(WARNING)
     log.info("validate run=%s: %d checks, %d failures, %d warnings%s", run_id, len(outcome.findings), len(failures),
              len(warnings), " -> publishing BLOCKED" if failures else "")
