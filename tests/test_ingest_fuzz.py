@@ -157,9 +157,9 @@ def _line(fields: dict):
         if damaged is not None:
             make, utf8_valid = DAMAGE[damaged]
             return make(raw), utf8_valid, "malformed_json"
-        for rule in RULE_ORDER:
-            for name, (_, category) in picked.items():
-                if category == rule:
+        for rule in RULE_ORDER:  # within a rule, fields in the contract's order (the key order is random)
+            for name in fields:
+                if picked[name][1] == rule:
                     return raw, True, f"{REASON[rule]}:{name}"
         return raw, True, None
 
@@ -175,7 +175,7 @@ def _validate(spark, source: str, lines: list[tuple[str, bool, str | None]]):
                                    for f in EXPORT_SOURCES[source].schema.fieldNames())).collect()}
 
 
-FUZZ_SETTINGS = settings(max_examples=6, deadline=None,
+FUZZ_SETTINGS = settings(max_examples=5, deadline=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                                 HealthCheck.data_too_large])
 
