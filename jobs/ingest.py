@@ -4,6 +4,9 @@
 `validate_export_lines` and `mark_duplicates` are pure DataFrame transforms derived from the source's
 StructType (credsignal.schemas). `run` reads, transforms, checks the row accounting, and commits each day
 partition of bronze and quarantine atomically (credsignal.storage). The contract: docs/landing_contract.md.
+The line validator is strict where Spark's reader is lenient: `json_field_kinds` (pure Python) checks that a
+line is exactly one JSON object and gives each field's JSON type, so `"true"` is not a boolean nor `"2"` an
+integer. Files are read only when they are regular files inside the landing root (lake.refused_landing_file).
 """
 
 from __future__ import annotations
