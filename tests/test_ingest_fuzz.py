@@ -7,15 +7,18 @@ expected reason of every line decided from what the generator planted in it."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import tempfile
 from datetime import date, datetime
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credsignal.schemas import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
-from jobs.ingest import ABSENT, ARRAY, BOOLEAN, INTEGER, NON_FINITE, NULL, NUMBER, OBJECT, STRING, json_field_kinds, \
-    validate_export_lines
+from jobs.ingest import ABSENT, ARRAY, BOOLEAN, INTEGER, NON_FINITE, NULL, NUMBER, OBJECT, STRING, \
+    UNREADABLE_FILE_LINE, _read_file_lines, json_field_kinds, validate_export_lines
 
 DAY = date(2022, 10, 31)
 FIELDS = ("a", "b")
@@ -95,6 +98,29 @@ def test_huge_numbers_are_non_finite_or_integers(exponent, as_integer):
 def test_lone_surrogate_escapes_in_a_field_make_the_line_malformed():
     assert json_field_kinds('{"a":"\\ud800"}', FIELDS) is None
     assert json_field_kinds('{"a":"\\ud83d\\ude00"}', FIELDS) == (STRING, ABSENT)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=60), max_size=12), st.booleans())
+def test_the_reader_gives_one_row_per_non_blank_line_and_flags_invalid_utf8(lines, compressed):
+    data = b"\n".join(lines)
+    with tempfile.TemporaryDirectory() as landing:
+        path = Path(landing) / "part-00000.jsonl.gz"
+        path.write_bytes(gzip.compress(data, mtime=0) if compressed else data)
+        rows = list(_read_file_lines((DAY, path.name, str(path), landing)))
+    if not compressed and data[:2] != b"\x1f\x8b":
+        assert [row[2] for row in rows] == [UNREADABLE_FILE_LINE]  # not gzip (or empty): one row naming the error
+        return
+    if not compressed:
+        return  # random bytes that start like gzip: either read or reported, never raised
+    expected = [(n, line.rstrip(b"\r")) for n, line in enumerate(data.split(b"\n"), start=1)
+                if line.rstrip(b"\r").strip()]
+    assert [row[2] for row in rows] == [n for n, _ in expected]
+    for row, (_, line) in zip(rows, expected):
+        try:
+            assert (row[3], row[4]) == (line.decode("utf-8"), True)
+        except UnicodeDecodeError:
+            assert row[4] is False
 
 
 # ---------------------------------------------------------------------- the whole validator on Spark
