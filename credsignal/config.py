@@ -90,6 +90,10 @@ class Config:
     max_volume_change_pct: float = 20.0
     # A source whose quarantined share of an export day exceeds this warns.
     max_quarantine_share: float = 0.05
+    # Export timestamps and dates outside [earliest_plausible_time, export day + latest_plausible_lead_days]
+    # are quarantined (`out_of_range`): 9999-12-31 is a sentinel, not a date, and breaks pandas readers.
+    earliest_plausible_time: date = date(2000, 1, 1)
+    latest_plausible_lead_days: int = 1
     # Published snapshots kept for rollback, the live one included.
     keep_snapshots: int = 5
     # The CWUR university ranking table; None means the ranker's default (../shared/reference/cwurData.csv).
@@ -133,6 +137,8 @@ _FIELD_TYPES: dict[str, type] = {
     "source_freshness": dict,
     "max_volume_change_pct": float,
     "max_quarantine_share": float,
+    "earliest_plausible_time": date,
+    "latest_plausible_lead_days": int,
     "keep_snapshots": int,
     "cwur_path": Path,
     "enrollment_reference_year": int,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import stat
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +18,16 @@ PLATFORM_SOURCES = (
     "skill_scores",
 )
 SUCCESS_MARKER = "_SUCCESS"
+_PARTITION_PREFIX = "dt="
+_PARTITION_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class MalformedPartitionError(ValueError):
+    """A `dt=` folder of the landing zone whose name is not a real `dt=YYYY-MM-DD` day."""
+
+
+class LakePathError(RuntimeError):
+    """A lake path that would be written resolves outside the lake root (a symlink pointing away)."""
 
 
 def partition_name(dt: date) -> str:
@@ -25,22 +39,72 @@ def landing_partition(landing: Path, source: str, dt: date) -> Path:
 
 
 def complete_export_days(landing: Path, source: str, *, until: date | None = None) -> list[date]:
-    """Export days of a source whose `_SUCCESS` marker exists (an export still being written is skipped)."""
+    """Export days of a source whose `_SUCCESS` marker exists (an export still being written is skipped).
+
+    Raises MalformedPartitionError naming the source and the folder when a `dt=` folder's name is not a day.
+    """
     root = landing / "platform" / source
     if not root.is_dir():
         return []
     days = []
     for child in root.iterdir():
-        if not child.name.startswith("dt=") or not (child / SUCCESS_MARKER).exists():
+        if not child.name.startswith(_PARTITION_PREFIX):
             continue
-        day = date.fromisoformat(child.name[3:])
-        if until is None or day <= until:
+        day = _partition_day(child.name)
+        if day is None:
+            raise MalformedPartitionError(
+                f"source {source}: landing folder platform/{source}/{child.name} is not a dt=YYYY-MM-DD day; "
+                f"nothing of {source} was ingested (rename or remove the folder)"
+            )
+        if (child / SUCCESS_MARKER).exists() and (until is None or day <= until):
             days.append(day)
     return sorted(days)
 
 
+def _partition_day(name: str) -> date | None:
+    text = name[len(_PARTITION_PREFIX):]
+    if not _PARTITION_DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def export_files(landing: Path, source: str, dt: date) -> list[Path]:
     return sorted(landing_partition(landing, source, dt).glob("part-*.jsonl.gz"))
+
+
+def refused_landing_file(landing: Path, path: Path) -> str | None:
+    """Why a file found in the landing zone must not be read (None when it may be): it resolves outside the
+    landing root (a symlink, or a symlinked folder, pointing away), or it is not a regular file (a folder, a
+    FIFO that would block the reader, a device)."""
+    try:
+        target = Path(os.path.realpath(path, strict=True))
+    except OSError as error:
+        return f"cannot be resolved ({type(error).__name__})"
+    if not target.is_relative_to(Path(os.path.realpath(landing))):
+        return "resolves outside the landing zone"
+    if not stat.S_ISREG(target.stat().st_mode):
+        return "is not a regular file"
+    return None
+
+
+def ingested_days(lake: Path, source: str) -> list[date]:
+    """Export days of a source that reached bronze (each has its ingest report)."""
+    folder = ingest_report(lake, source, date(2000, 1, 1)).parent
+    if not folder.is_dir():
+        return []
+    return sorted(date.fromisoformat(path.stem[len(_PARTITION_PREFIX):]) for path in folder.glob("dt=*.json"))
+
+
+def refuse_paths_outside(lake: Path, paths: Iterable[Path]) -> None:
+    """Raise LakePathError naming the first path that resolves outside the lake root (checked before writing,
+    so a symlink planted in the lake cannot redirect a write elsewhere). The lake root itself may be a link."""
+    root = Path(os.path.realpath(lake))
+    for path in paths:
+        if not Path(os.path.realpath(path)).is_relative_to(root):
+            raise LakePathError(f"refusing to write {path}: it resolves outside the lake root {lake}")
 
 
 def bronze_table(lake: Path, source: str) -> Path:

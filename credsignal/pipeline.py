@@ -66,10 +66,7 @@ def newest_complete_day(config: Config) -> date:
 
 def ingested_days(config: Config, source: str) -> list[date]:
     """Export days of a source that reached bronze (each has its ingest report)."""
-    folder = lake.ingest_report(config.lake, source, date(2000, 1, 1)).parent
-    if not folder.is_dir():
-        return []
-    return sorted(date.fromisoformat(path.stem[len("dt="):]) for path in folder.glob("dt=*.json"))
+    return lake.ingested_days(config.lake, source)
 
 
 def newest_ingested_day(config: Config) -> date:
@@ -163,6 +160,7 @@ def run_facts(config: Config, *, as_of: date) -> Any:
     """What the gates compare against: the live snapshot's row counts, the newest export, and the row
     accounting of the export days that are new since the live snapshot (all days on a first publish)."""
     from jobs import publish
+    from jobs.ingest import withdrawn_export_days
     from jobs.validate import RunFacts
 
     current = publish.current_snapshot(config.lake)
@@ -179,8 +177,10 @@ def run_facts(config: Config, *, as_of: date) -> Any:
             for reason, count in report["quarantined"].items():
                 total["quarantined"][reason] = total["quarantined"].get(reason, 0) + count
         accounts.append(total)
+    withdrawn = {source: withdrawn_export_days(config, source) for source in lake.PLATFORM_SOURCES}
     return RunFacts(previous_rows=previous_rows, newest_export_days=newest_export_days(config, as_of=as_of),
-                    ingest_accounts=accounts, max_volume_change_pct=config.max_volume_change_pct,
+                    ingest_accounts=accounts, withdrawn_exports=withdrawn,
+                    max_volume_change_pct=config.max_volume_change_pct,
                     max_quarantine_share=config.max_quarantine_share,
                     source_freshness=dict(config.source_freshness))
 

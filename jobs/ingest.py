@@ -4,6 +4,9 @@
 `validate_export_lines` and `mark_duplicates` are pure DataFrame transforms derived from the source's
 StructType (credsignal.schemas). `run` reads, transforms, checks the row accounting, and commits each day
 partition of bronze and quarantine atomically (credsignal.storage). The contract: docs/landing_contract.md.
+The line validator is strict where Spark's reader is lenient: `json_field_kinds` (pure Python) checks that a
+line is exactly one JSON object and gives each field's JSON type, so `"true"` is not a boolean nor `"2"` an
+integer. Files are read only when they are regular files inside the landing root (lake.refused_landing_file).
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import argparse
 import gzip
 import json
 import logging
+import math
+import os
 import shutil
+import stat
 import uuid
 import zlib
 from collections.abc import Iterator, Sequence
@@ -54,7 +60,21 @@ _CORRUPT_RECORD = "_corrupt_record"
 
 
 class ExportFileError(RuntimeError):
-    """An export file that cannot be read (corrupt or truncated gzip): the partition is not ingested."""
+    """An export file that cannot be read (corrupt, truncated or empty gzip) or is refused (outside the landing
+    root, not a regular file): its partition is not ingested. `result` holds the days that were."""
+
+    def __init__(self, message: str, *, result: "IngestResult | None" = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class IngestFailed(RuntimeError):
+    """At least one source failed; every other source was ingested. The message names each failure, `results`
+    holds the row accounting of what was ingested."""
+
+    def __init__(self, message: str, *, results: "list[IngestResult]") -> None:
+        super().__init__(message)
+        self.results = results
 
 
 @dataclass
@@ -77,6 +97,8 @@ class IngestResult:
     source: str
     days: list[date]
     counts: dict[date, PartitionCounts]
+    # Days in bronze whose landing export lost its _SUCCESS marker (see withdrawn_export_days).
+    withdrawn: list[date] = field(default_factory=list)
 
     def total(self) -> PartitionCounts:
         total = PartitionCounts()
@@ -93,17 +115,21 @@ class IngestResult:
         return (
             f"ingest {self.source}: {len(self.days)} day(s), rows_in={total.rows_in} kept={total.rows_kept} "
             f"quarantined={total.rows_quarantined} duplicates={total.duplicates}"
+            + (f" withdrawn_exports={','.join(d.isoformat() for d in self.withdrawn)}" if self.withdrawn else "")
         )
 
 
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def _read_file_lines(task: tuple[Any, str, str]) -> Iterator[tuple]:
-    partition, relative_name, absolute_path = task
+def _read_file_lines(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
+    partition, relative_name, path, landing = task
+    refusal = lake.refused_landing_file(Path(landing), Path(path))
+    if refusal is not None:
+        yield (partition, relative_name, UNREADABLE_FILE_LINE, f"refused: {refusal}", False)
+        return
     try:
-        with gzip.open(absolute_path, "rb") as handle:
-            lines = handle.read().split(b"\n")
+        lines = _read_gzip(path).split(b"\n")
     except (OSError, EOFError, zlib.error) as error:
         yield (partition, relative_name, UNREADABLE_FILE_LINE, f"{type(error).__name__}: {error}", False)
         return
@@ -117,16 +143,34 @@ def _read_file_lines(task: tuple[Any, str, str]) -> Iterator[tuple]:
             yield (partition, relative_name, number, line.decode("utf-8", errors="replace"), False)
 
 
+def _read_gzip(path: str) -> bytes:
+    """The decompressed bytes of a regular gzip file. O_NOFOLLOW and O_NONBLOCK, because the file may have been
+    swapped for a symlink or a FIFO since it was checked; a 0-byte file is not gzip (an empty export is a gzip
+    of no lines)."""
+    descriptor = os.open(os.path.realpath(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as raw:
+        status = os.fstat(raw.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError("not a regular file")
+        if status.st_size == 0:
+            raise EOFError("empty file (0 bytes), not gzip")
+        with gzip.GzipFile(fileobj=raw, mode="rb") as handle:
+            return handle.read()
+
+
 def read_jsonl_lines(
     spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Path]], schema: StructType
 ) -> DataFrame:
     """One row per non-blank line of the given gzipped JSON-lines files, decompressed on the executors.
 
     `files` pairs each file with its partition value; `schema` is (partition, source_file, line_number, raw,
-    utf8_valid), e.g. EXPORT_LINE_SCHEMA. A file that cannot be decompressed yields one row with line number
-    UNREADABLE_FILE_LINE and the error in `raw` (see `unreadable_files`).
+    utf8_valid), e.g. EXPORT_LINE_SCHEMA. A file that cannot be decompressed, or that is refused (it resolves
+    outside the landing root or is not a regular file, see lake.refused_landing_file), yields one row with line
+    number UNREADABLE_FILE_LINE and the error in `raw` (see `unreadable_files`); it is never opened.
     """
-    tasks = [(partition, str(path.relative_to(landing)), str(path.resolve())) for partition, path in files]
+    # Absolute but not resolved: the executor checks where each file really leads (lake.refused_landing_file).
+    tasks = [(partition, str(path.relative_to(landing)), os.path.abspath(path), os.path.abspath(landing))
+             for partition, path in files]
     if not tasks:
         return spark.createDataFrame([], schema)
     slices = max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4))
@@ -140,10 +184,10 @@ def read_export_lines(spark: SparkSession, landing: Path, source: str, days: Seq
     return read_jsonl_lines(spark, landing, files, EXPORT_LINE_SCHEMA)
 
 
-def unreadable_files(lines: DataFrame) -> list[tuple[str, str]]:
-    """(file, error) for every export file the reader could not decompress."""
-    bad = lines.where(F.col("line_number") == UNREADABLE_FILE_LINE).select("source_file", "raw")
-    return sorted((row.source_file, row.raw) for row in bad.collect())
+def unreadable_files(lines: DataFrame) -> list[tuple[Any, str, str]]:
+    """(partition, file, error) for every export file the reader could not decompress or refused."""
+    bad = lines.where(F.col("line_number") == UNREADABLE_FILE_LINE).select(lines.columns[0], "source_file", "raw")
+    return sorted((row[0], row.source_file, row.raw) for row in bad.collect())
 
 
 # ------------------------------------------------------------------------------------------- validating
@@ -184,49 +228,137 @@ def _is_well_formed(text: Column, data_type) -> Column:
     return F.lit(True)
 
 
+# The JSON kind of a field's value in a line, as the strict validator sees it.
+ABSENT, NULL, STRING, INTEGER, NUMBER, NON_FINITE, BOOLEAN, OBJECT, ARRAY = (
+    "absent", "null", "string", "integer", "number", "non_finite", "boolean", "object", "array"
+)
+# The kinds each contract type accepts (null and absent are decided by the missing_field rule). A JSON number
+# where a string is expected is read as its text; nothing else is coerced: "true" is not a boolean, "2" is not
+# an integer, and a number too large for a double (1e999) is not a number.
+_ACCEPTED_KINDS: dict[type, frozenset[str]] = {
+    StringType: frozenset({STRING, INTEGER, NUMBER}),
+    TimestampType: frozenset({STRING}),
+    DateType: frozenset({STRING}),
+    IntegerType: frozenset({INTEGER}),
+    DoubleType: frozenset({INTEGER, NUMBER}),
+    BooleanType: frozenset({BOOLEAN}),
+}
+_IS_OBJECT = "_is_one_json_object"
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _is_one_json_object(text: str | None) -> bool:
+def _kind(value: Any) -> str:
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return BOOLEAN
+    if isinstance(value, int):
+        return INTEGER
+    if isinstance(value, float):
+        return NUMBER if math.isfinite(value) else NON_FINITE
+    if isinstance(value, str):
+        return STRING
+    return OBJECT if isinstance(value, dict) else ARRAY
+
+
+def _is_unicode(value: Any) -> bool:
+    if not isinstance(value, str):
+        return True
     try:
-        return isinstance(json.loads(text, parse_constant=_reject_constant), dict)
-    except (TypeError, ValueError):
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape such as "\ud800"
         return False
+    return True
 
 
-def _strict_json_objects(raw: pd.Series) -> pd.Series:
-    return raw.map(_is_one_json_object).astype(bool)
+def json_field_kinds(text: str | None, fields: Sequence[str]) -> tuple[str, ...] | None:
+    """The JSON kind of each of `fields` in a line that is exactly one JSON object; None for any other line.
+
+    Stricter than Spark's from_json, which reads the first object of `{...}}` or `{...} junk` and ignores the
+    rest: NaN and Infinity literals, trailing text, nesting too deep to parse, and a field string that is not
+    valid Unicode (a lone surrogate escape) all make the line malformed. Never raises.
+    """
+    if text is None:
+        return None
+    try:
+        parsed = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    if not all(_is_unicode(parsed.get(name)) for name in fields):
+        return None
+    return tuple(_kind(parsed[name]) if name in parsed else ABSENT for name in fields)
 
 
-def is_one_json_object(raw: Column) -> Column:
-    """Strict JSON: Spark's from_json reads the first object of `{...}}` or `{...} junk` and ignores the rest."""
-    return F.pandas_udf(_strict_json_objects, BooleanType())(raw)
+def _kinds_udf(fields: Sequence[str]):
+    schema = StructType([StructField(_IS_OBJECT, BooleanType()), *[StructField(f, StringType()) for f in fields]])
+
+    def kinds_of_lines(raw: pd.Series) -> pd.DataFrame:
+        kinds = [json_field_kinds(text, fields) for text in raw]
+        columns = {_IS_OBJECT: [k is not None for k in kinds]}
+        for index, name in enumerate(fields):
+            columns[name] = [k[index] if k is not None else None for k in kinds]
+        return pd.DataFrame(columns, index=raw.index)
+
+    return F.pandas_udf(kinds_of_lines, schema)
 
 
-def quarantine_reason(parsed: Column, utf8_valid: Column, source: ExportSource, raw: Column | None = None) -> Column:
-    """The first failing rule, in the contract's order; null when the line is valid."""
-    malformed = ~utf8_valid | parsed[_CORRUPT_RECORD].isNotNull()
-    if raw is not None:
-        malformed = malformed | ~is_one_json_object(raw)
+def json_kinds(raw: Column, source: ExportSource) -> Column:
+    """A struct: whether the line is exactly one JSON object, and the JSON kind of each field of the source."""
+    return _kinds_udf(tuple(f.name for f in source.schema.fields))(raw)
+
+
+@dataclass(frozen=True)
+class PlausibleTimes:
+    """Timestamps and dates outside [earliest, export day + lead_days] are quarantined as `out_of_range`."""
+
+    earliest: date = Config.earliest_plausible_time
+    lead_days: int = Config.latest_plausible_lead_days
+
+    @classmethod
+    def of(cls, config: Config) -> "PlausibleTimes":
+        return cls(config.earliest_plausible_time, config.latest_plausible_lead_days)
+
+
+def _in_plausible_range(typed: Column, data_type, export_day: Column, plausible: PlausibleTimes) -> Column:
+    latest_day = F.date_add(export_day, plausible.lead_days)
+    if isinstance(data_type, DateType):
+        return (typed >= F.lit(plausible.earliest)) & (typed <= latest_day)
+    earliest = F.lit(plausible.earliest).cast(TimestampType())
+    return (typed >= earliest) & (typed < F.date_add(latest_day, 1).cast(TimestampType()))
+
+
+def quarantine_reason(parsed: Column, kinds: Column, utf8_valid: Column, export_day: Column, source: ExportSource,
+                      plausible: PlausibleTimes = PlausibleTimes()) -> Column:
+    """The first failing rule, in the contract's order; null when the line is valid.
+
+    `parsed` holds each field as text (from_json), `kinds` each field's JSON kind (json_kinds)."""
+    malformed = ~utf8_valid | parsed[_CORRUPT_RECORD].isNotNull() | ~kinds[_IS_OBJECT]
     rules: list[tuple[Column, str]] = [(malformed, "malformed_json")]
     fields = source.schema.fields
+
+    def present_but_wrong(f: StructField) -> Column:
+        accepted = _ACCEPTED_KINDS[type(f.dataType)]
+        return parsed[f.name].isNotNull() & (~kinds[f.name].isin(*accepted) | ~_is_well_formed(parsed[f.name], f.dataType))
+
     rules += [
         (parsed[f.name].isNull() | (parsed[f.name] == ""), f"missing_field:{f.name}")
         for f in fields
         if not f.nullable
     ]
-    temporal = (TimestampType, DateType)
+    temporal = [f for f in fields if isinstance(f.dataType, (TimestampType, DateType))]
+    rules += [(present_but_wrong(f), f"bad_timestamp:{f.name}") for f in temporal]
     rules += [
-        (parsed[f.name].isNotNull() & ~_is_well_formed(parsed[f.name], f.dataType), f"bad_timestamp:{f.name}")
-        for f in fields
-        if isinstance(f.dataType, temporal)
+        (parsed[f.name].isNotNull()
+         & ~_in_plausible_range(_typed(parsed[f.name], f.dataType), f.dataType, export_day, plausible),
+         f"out_of_range:{f.name}")
+        for f in temporal
     ]
-    rules += [
-        (parsed[f.name].isNotNull() & ~_is_well_formed(parsed[f.name], f.dataType), f"bad_type:{f.name}")
-        for f in fields
-        if isinstance(f.dataType, (IntegerType, DoubleType, BooleanType))
-    ]
+    rules += [(present_but_wrong(f), f"bad_type:{f.name}") for f in fields if f not in temporal]
     rules += [
         (parsed[f.name].isNotNull() & ~parsed[f.name].isin(*f.metadata["allowed"]), f"bad_enum:{f.name}")
         for f in fields
@@ -235,7 +367,7 @@ def quarantine_reason(parsed: Column, utf8_valid: Column, source: ExportSource, 
     return F.coalesce(*[F.when(condition, F.lit(reason)) for condition, reason in rules])
 
 
-def validate_export_lines(lines: DataFrame, source: ExportSource) -> DataFrame:
+def validate_export_lines(lines: DataFrame, source: ExportSource, plausible: PlausibleTimes = PlausibleTimes()) -> DataFrame:
     """Type every line against the source schema and give each rejected line its quarantine `reason`.
 
     Output: the schema's typed fields, lineage (source_file, line_number), raw, reason, dt.
@@ -243,17 +375,15 @@ def validate_export_lines(lines: DataFrame, source: ExportSource) -> DataFrame:
     parsed = F.from_json(
         "raw", _text_schema(source), {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT_RECORD}
     )
-    with_json = lines.where(F.col("line_number") != UNREADABLE_FILE_LINE).withColumn("_json", parsed)
+    with_json = (
+        lines.where(F.col("line_number") != UNREADABLE_FILE_LINE)
+        .withColumn("_json", parsed)
+        .withColumn("_kinds", json_kinds(F.col("raw"), source))
+    )
     json_col = F.col("_json")
     typed = [_typed(json_col[f.name], f.dataType).alias(f.name) for f in source.schema.fields]
-    return with_json.select(
-        *typed,
-        "source_file",
-        "line_number",
-        "raw",
-        quarantine_reason(json_col, F.col("utf8_valid"), source, F.col("raw")).alias("reason"),
-        "dt",
-    )
+    reason = quarantine_reason(json_col, F.col("_kinds"), F.col("utf8_valid"), F.col("dt"), source, plausible)
+    return with_json.select(*typed, "source_file", "line_number", "raw", reason.alias("reason"), "dt")
 
 
 def mark_duplicates(validated: DataFrame, natural_key: Sequence[str]) -> DataFrame:
@@ -287,56 +417,89 @@ def count_by_partition(marked: DataFrame) -> dict[date, PartitionCounts]:
 
 
 def ingest_source(spark: SparkSession, config: Config, source_name: str, days: Sequence[date]) -> IngestResult:
-    """Ingest the given export days of one source into bronze and quarantine; returns the row accounting."""
+    """Ingest the given export days of one source into bronze and quarantine; returns the row accounting.
+
+    A day with a file that cannot be read or is refused is not written (its bronze and quarantine stay as they
+    were); the other days are, and then ExportFileError names the files. Before anything is written, every
+    lake path of the source is checked to lie inside the lake root.
+    """
     source = EXPORT_SOURCES[source_name]
     days = sorted(set(days))
+    bronze = lake.bronze_table(config.lake, source_name)
+    quarantine = lake.quarantine_table(config.lake, source_name)
+    staging = lake.staging_root(config.lake, f"ingest-{source_name}-{uuid.uuid4().hex[:12]}")
+    lake.refuse_paths_outside(config.lake, [
+        bronze, quarantine, staging,
+        *(table / lake.partition_name(day) for table in (bronze, quarantine) for day in days),
+        *(lake.ingest_report(config.lake, source_name, day) for day in days),
+    ])
+    withdrawn = withdrawn_export_days(config, source_name)
     lines = read_export_lines(spark, config.landing, source_name, days).cache()
     try:
         broken = unreadable_files(lines)
-        if broken:
-            details = "; ".join(f"{name} ({error})" for name, error in broken)
-            raise ExportFileError(
-                f"cannot read export file(s) of {source_name}, nothing was written for this source: {details}"
-            )
-        marked = mark_duplicates(validate_export_lines(lines, source), source.natural_key).cache()
-        counts = count_by_partition(marked)
-        for day in days:
-            counts.setdefault(day, PartitionCounts())
-        unbalanced = [day for day, c in counts.items() if not c.balances()]
-        if unbalanced:
-            raise RuntimeError(f"row accounting does not balance for {source_name} on {unbalanced}")
-
-        staging = lake.staging_root(config.lake, f"ingest-{source_name}-{uuid.uuid4().hex[:12]}")
-        try:
-            bronze_columns = [f.name for f in bronze_schema(source).fields]
-            overwrite_partitions(
-                marked.where(F.col("status") == KEPT).select(*bronze_columns),
-                lake.bronze_table(config.lake, source_name),
-                "dt",
-                days,
-                staging=staging,
-                sort_by=[*source.natural_key, "source_file", "line_number"],
-            )
-            overwrite_partitions(
-                marked.where(~F.col("status").isin(KEPT, DUPLICATE)).select(
-                    "source_file", "line_number", "raw", "reason", "dt"
-                ),
-                lake.quarantine_table(config.lake, source_name),
-                "dt",
-                days,
-                staging=staging,
-                sort_by=["source_file", "line_number"],
-            )
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        marked.unpersist()
+        failed_days = sorted({day for day, _, _ in broken})
+        days = [day for day in days if day not in failed_days]
+        counts: dict[date, PartitionCounts] = {}
+        if days:
+            readable = lines.where(F.col("dt").isin(*days)) if failed_days else lines
+            validated = validate_export_lines(readable, source, PlausibleTimes.of(config))
+            marked = mark_duplicates(validated, source.natural_key).cache()
+            counts = count_by_partition(marked)
+            for day in days:
+                counts.setdefault(day, PartitionCounts())
+            unbalanced = [day for day, c in counts.items() if not c.balances()]
+            if unbalanced:
+                raise RuntimeError(f"row accounting does not balance for {source_name} on {unbalanced}")
+            try:
+                bronze_columns = [f.name for f in bronze_schema(source).fields]
+                overwrite_partitions(
+                    marked.where(F.col("status") == KEPT).select(*bronze_columns),
+                    bronze,
+                    "dt",
+                    days,
+                    staging=staging,
+                    sort_by=[*source.natural_key, "source_file", "line_number"],
+                )
+                overwrite_partitions(
+                    marked.where(~F.col("status").isin(KEPT, DUPLICATE)).select(
+                        "source_file", "line_number", "raw", "reason", "dt"
+                    ),
+                    quarantine,
+                    "dt",
+                    days,
+                    staging=staging,
+                    sort_by=["source_file", "line_number"],
+                )
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            marked.unpersist()
     finally:
         lines.unpersist()
 
-    result = IngestResult(source_name, days, counts)
+    result = IngestResult(source_name, days, counts, withdrawn=withdrawn)
     _write_reports(config.lake, result)
     log.info(result.summary_line())
+    if withdrawn:
+        log.warning("%s: the export of %s lost its %s after ingestion; bronze keeps the rows ingested then "
+                    "(docs/operations.md, 'A withdrawn export day')", source_name,
+                    ", ".join(d.isoformat() for d in withdrawn), lake.SUCCESS_MARKER)
+    if broken:
+        details = "; ".join(f"{name} ({error})" for _, name, error in broken)
+        raise ExportFileError(
+            f"cannot read export file(s) of {source_name}: {details}. Not ingested, bronze and quarantine left as "
+            f"they were: {', '.join(d.isoformat() for d in failed_days)}; ingested: {len(days)} other day(s)",
+            result=result,
+        )
     return result
+
+
+def withdrawn_export_days(config: Config, source: str) -> list[date]:
+    """Days of a source in bronze whose landing export is no longer complete (its `_SUCCESS`, or the whole
+    folder, is gone): bronze still holds what was ingested, and no rerun refreshes it until the export is back."""
+    return [
+        day for day in lake.ingested_days(config.lake, source)
+        if not (lake.landing_partition(config.landing, source, day) / lake.SUCCESS_MARKER).exists()
+    ]
 
 
 def _write_reports(lake_root: Path, result: IngestResult) -> None:
@@ -356,11 +519,24 @@ def ingestible_days(config: Config, source: str, since: date | None = None, unti
 
 def run(spark: SparkSession, config: Config, *, sources: Sequence[str] | None = None,
         since: date | None = None, until: date | None = None) -> list[IngestResult]:
-    """Ingest every complete export day in [since, until] of each source."""
-    results = []
+    """Ingest every complete export day in [since, until] of each source.
+
+    A source that fails (a malformed `dt=` folder, a file that cannot be read or is refused, a lake path that
+    leads outside the lake) does not stop the others; once they are done, IngestFailed names every failure.
+    """
+    results, failures = [], []
     for source in sources or lake.PLATFORM_SOURCES:
-        days = ingestible_days(config, source, since, until)
-        results.append(ingest_source(spark, config, source, days))
+        try:
+            days = ingestible_days(config, source, since, until)
+            results.append(ingest_source(spark, config, source, days))
+        except (lake.MalformedPartitionError, lake.LakePathError, ExportFileError) as error:
+            log.error("ingest %s failed: %s", source, error)
+            failures.append(f"{source}: {error}")
+            if isinstance(error, ExportFileError) and error.result is not None:
+                results.append(error.result)
+    if failures:
+        raise IngestFailed(f"ingestion failed for {len(failures)} source(s); the others were ingested. "
+                           + " | ".join(failures), results=results)
     return results
 
 

@@ -200,6 +200,10 @@ def split_profiles(parsed: DataFrame) -> SilverProfiles:
 
 def parse_crawl(spark: SparkSession, config: Config, crawl_id: str) -> dict[str, int]:
     """Parse one crawl into the silver tables; returns the count of records per status."""
+    lake.refuse_paths_outside(config.lake, [
+        lake.staging_root(config.lake, f"parse-{crawl_id}"), lake.parse_report(config.lake, crawl_id),
+        *(lake.silver_table(config.lake, name) for name in lake.SILVER_PROFILE_TABLES),
+    ])
     files = [(crawl_id, path) for path in lake.crawl_files(config.landing, crawl_id)]
     lines = read_jsonl_lines(spark, config.landing, files, CRAWL_LINE_SCHEMA)
     parsed = parse_crawl_lines(lines).cache()

@@ -373,10 +373,26 @@ def remedy_for(finding: Finding) -> str:
     if kind == "attrition":
         return ("the LinkedIn match differs by arm: check that the crawl (landing/linkedin/crawl=*/) fetched the URLs "
                 "of both arms, and _reports/profile_match.json for URLs given or changed after randomization")
+    if kind == "landing":
+        source = table.removeprefix("bronze.")
+        return (f"landing/platform/{source}/dt=<day>/ lost its _SUCCESS after ingestion: wait for the re-delivery and "
+                f"re-run the day, or delete the day's bronze, quarantine and ingest report (docs/operations.md, "
+                f"'A withdrawn export day')")
     if kind == "covariates":
         return ("deliver the learners export's history: one row per learner version with its updated_at "
                 "(landing/platform/learners/), including the versions before randomization")
     return f"see docs/operations.md for check {finding.check} of {table}"
+
+
+def withdrawn_export_findings(withdrawn: Mapping[str, Sequence[date]]) -> list[Finding]:
+    """Per source with any: export days in bronze whose landing `_SUCCESS` is gone. Bronze keeps what was ingested
+    and no rerun refreshes it until the platform re-delivers the day (docs/operations.md, 'A withdrawn export day')."""
+    return [
+        Finding(f"bronze.{source}", "landing:withdrawn_exports", WARNING,
+                f"{len(days)} day(s) in bronze without a complete export", "every ingested day still has _SUCCESS",
+                detail=", ".join(d.isoformat() for d in days))
+        for source, days in sorted(withdrawn.items()) if days
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -389,6 +405,7 @@ class RunFacts:
     previous_rows: Mapping[str, int] = field(default_factory=dict)
     newest_export_days: Mapping[str, date | None] = field(default_factory=dict)  # per source, on or before as_of
     ingest_accounts: Sequence[Mapping] = ()
+    withdrawn_exports: Mapping[str, Sequence[date]] = field(default_factory=dict)
     max_volume_change_pct: float = 20.0
     max_quarantine_share: float = 0.05
     source_freshness: Mapping[str, SourceFreshness | None] = field(
@@ -414,6 +431,7 @@ def validate(tables: Mapping[str, pd.DataFrame], *, run_id: str, as_of: date, fa
     outcome.findings += quarantine_findings(facts.ingest_accounts, facts.max_quarantine_share)
     randomized = len(tables["learner_outcomes_full"]) if "learner_outcomes_full" in tables else 0
     outcome.findings += learner_version_findings(facts.learners_without_version_at_randomization, randomized)
+    outcome.findings += withdrawn_export_findings(facts.withdrawn_exports)
     for finding in outcome.findings:
         finding.remedy = finding.remedy or remedy_for(finding)
     failures, warnings = outcome.of_severity(FAILURE), outcome.of_severity(WARNING)

@@ -54,7 +54,8 @@ ASSIGNMENT = '"learner_id":"L1","experiment_id":"E","batch":2,"arm":"treatment",
         ("{" + ASSIGNMENT.replace('"2022-10-31"', '"2022-02-30"') + "}", "bad_timestamp:randomized_at"),
         ("{" + ASSIGNMENT.replace('"batch":2', '"batch":"three"') + "}", "bad_type:batch"),
         ("{" + ASSIGNMENT.replace('"batch":2', '"batch":2.5') + "}", "bad_type:batch"),
-        ("{" + ASSIGNMENT.replace('"batch":2', '"batch":"2"') + "}", None),
+        # The contract's types are strict: a number in a string is not a number.
+        ("{" + ASSIGNMENT.replace('"batch":2', '"batch":"2"') + "}", "bad_type:batch"),
         ("{" + ASSIGNMENT.replace('"treatment"', '"placebo"') + "}", "bad_enum:arm"),
         ("{" + ASSIGNMENT.replace('"treatment"', '"Treatment "') + "}", "bad_enum:arm"),
         # The first failing rule wins: a missing field beats a bad date.
