@@ -31,6 +31,11 @@ class Config:
     max_quarantine_share: float = 0.05
     # Published snapshots kept for rollback, the live one included.
     keep_snapshots: int = 5
+    # `credsignal cleanup` deletes restricted-zone partitions (quarantine by export day, silver by the day it was
+    # parsed) older than this many days (docs/privacy.md).
+    restricted_retention_days: int = 365
+    # A step that finds the lake being written by another run waits this long for it, then fails naming the holder.
+    lake_lock_wait_seconds: float = 600.0
     # The CWUR university ranking table; None means the ranker's default (../shared/reference/cwurData.csv).
     cwur_path: Path | None = None
     extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
@@ -64,6 +69,8 @@ _FIELD_TYPES: dict[str, type] = {
     "max_volume_change_pct": float,
     "max_quarantine_share": float,
     "keep_snapshots": int,
+    "restricted_retention_days": int,
+    "lake_lock_wait_seconds": float,
     "cwur_path": Path,
 }
 
