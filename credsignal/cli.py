@@ -71,8 +71,11 @@ def _cmd_snapshots(args: argparse.Namespace) -> int:
 def _cmd_rollback(args: argparse.Namespace) -> int:
     from jobs import publish
 
+    from credsignal.pipeline import writing
+
     config = Config.from_env(lake=args.lake)
-    snapshot = publish.rollback(config.lake, to=args.to)
+    with writing(config, "rollback"):
+        snapshot = publish.rollback(config.lake, to=args.to)
     print(f"live snapshot is now {snapshot.snapshot_id}")
     return 0
 
