@@ -50,8 +50,8 @@ from pyspark.sql.types import (
 
 from credsignal import lake, privacy
 from credsignal.config import Config
-from credsignal.storage import replace_directory
 from credsignal.schemas import EXPORT_SOURCES, PARSED_PROFILE_SCHEMA, bronze_schema
+from credsignal.storage import replace_directory
 
 log = logging.getLogger(__name__)
 
@@ -1017,7 +1017,7 @@ def build_tables(
 def curated_tables(tables: dict[str, DataFrame], *, pseudonym_key: bytes) -> dict[str, DataFrame]:
     """The output tables as published (OUTPUT_SCHEMAS: pseudonymous keys, no URL) plus `learner_crosswalk`
     (learner_key -> learner_id, for the restricted zone only)."""
-    from credsignal.privacy import pseudonym_column
+    pseudonym_column = privacy.pseudonym_column
 
     def keyed(frame: DataFrame) -> DataFrame:
         for platform_id, (name, kind, _) in PSEUDONYMOUS_KEYS.items():
@@ -1042,8 +1042,8 @@ def run(
     cwur_path: str | Path | None = None,
 ) -> dict:
     """Derive both tables from config.lake and write them as Parquet under `write_to/<table>/` (a staging folder:
-    publishing to lake/curated/ is the caller's), and the learner crosswalk to the restricted zone. The match report goes to `write_to/_reports/profile_match.json`
-    (underscore: not a table) and is returned with the row counts."""
+    publishing to lake/curated/ is the caller's), and the learner crosswalk to the restricted zone. The match report
+    goes to `write_to/_reports/profile_match.json` (underscore: not a table) and is returned with the row counts."""
     as_of = as_of or config.as_of
     if as_of is None:
         raise ValueError("the feature job needs an as_of date")
