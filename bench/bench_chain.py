@@ -101,7 +101,8 @@ def recovery(config: Config, snapshot_id: str) -> list[dict]:
 
     estimates = pd.read_parquet(config.lake / "curated" / "_snapshots" / snapshot_id / "_readout" / "readout_estimates")
     linkedin = publish.read_published(config.lake, "learner_outcomes_linkedin", snapshot=snapshot_id)
-    planted = planted_effects(config.landing, set(linkedin["learner_id"]))
+    crosswalk = pd.read_parquet(lake.learner_crosswalk(config.lake))  # restricted: the truth is keyed by platform ID
+    planted = planted_effects(config.landing, set(linkedin.merge(crosswalk, on="learner_key")["learner_id"]))
     itt = estimates[estimates["analysis"] == "itt"]
     parameters = generator_parameters(linkedin)
     rows = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -54,10 +54,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_readout(args: argparse.Namespace) -> int:
-    from jobs.readout import build_readout
+    from credsignal.pipeline import build_readout
 
     config = Config.from_env(lake=args.lake)
-    result = build_readout(config.lake, snapshot=args.snapshot)
+    result = build_readout(config, snapshot_id=args.snapshot)
     print(result.summary())
     return 0
 
@@ -74,9 +74,27 @@ def _cmd_snapshots(args: argparse.Namespace) -> int:
 def _cmd_rollback(args: argparse.Namespace) -> int:
     from jobs import publish
 
+    from credsignal.pipeline import writing
+
     config = Config.from_env(lake=args.lake)
-    snapshot = publish.rollback(config.lake, to=args.to)
+    with writing(config, "rollback"):
+        snapshot = publish.rollback(config.lake, to=args.to)
     print(f"live snapshot is now {snapshot.snapshot_id}")
+    return 0
+
+
+def _cmd_cleanup(args: argparse.Namespace) -> int:
+    from credsignal.pipeline import writing
+    from credsignal.privacy import delete_expired
+
+    config = Config.from_env(lake=args.lake, restricted_retention_days=args.retention_days)
+    with writing(config, "cleanup"):
+        deleted = delete_expired(config.lake, retention_days=config.restricted_retention_days,
+                                 today=datetime.now(timezone.utc).date(), dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {len(deleted)} restricted-zone partitions older than {config.restricted_retention_days} days")
+    for partition in deleted:
+        print(f"  {partition}")
     return 0
 
 
@@ -136,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--lake", type=Path)
     rollback.add_argument("--to", help="snapshot id (default: the one before the live one)")
     rollback.set_defaults(handler=_cmd_rollback)
+
+    cleanup = commands.add_parser("cleanup", help="delete restricted-zone partitions (quarantine, silver) older "
+                                                  "than the retention (docs/privacy.md)")
+    cleanup.add_argument("--lake", type=Path)
+    cleanup.add_argument("--retention-days", type=int, help="default: Config.restricted_retention_days")
+    cleanup.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    cleanup.set_defaults(handler=_cmd_cleanup)
 
     status = commands.add_parser("status", help="list the lake's tables with partitions and row counts")
     status.add_argument("--lake", type=Path)

@@ -96,6 +96,11 @@ class Config:
     latest_plausible_lead_days: int = 1
     # Published snapshots kept for rollback, the live one included.
     keep_snapshots: int = 5
+    # `credsignal cleanup` deletes restricted-zone partitions (quarantine by export day, silver by the day it was
+    # parsed) older than this many days (docs/privacy.md).
+    restricted_retention_days: int = 365
+    # A step that finds the lake being written by another run waits this long for it, then fails naming the holder.
+    lake_lock_wait_seconds: float = 600.0
     # The CWUR university ranking table; None means the ranker's default (../shared/reference/cwurData.csv).
     cwur_path: Path | None = None
     # Reference years of the LinkedIn education covariates, fixed by the study (appendix B.4), not derived from
@@ -140,6 +145,8 @@ _FIELD_TYPES: dict[str, type] = {
     "earliest_plausible_time": date,
     "latest_plausible_lead_days": int,
     "keep_snapshots": int,
+    "restricted_retention_days": int,
+    "lake_lock_wait_seconds": float,
     "cwur_path": Path,
     "enrollment_reference_year": int,
     "degree_reference_year": int,

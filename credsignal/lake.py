@@ -119,6 +119,12 @@ def ingest_report(lake: Path, source: str, dt: date) -> Path:
     return lake / "_reports" / "ingest" / source / f"{partition_name(dt)}.json"
 
 
+def writer_lock(lake: Path) -> Path:
+    """The lake's one writer lock (credsignal.storage.lake_lock): every step that writes holds it; the file also
+    says who holds it (pid, host, run id, since when)."""
+    return lake / "_writer.lock"
+
+
 def staging_root(lake: Path, run_id: str) -> Path:
     """Scratch space of one run; nothing under it is ever read by analysts."""
     return lake / "_staging" / run_id
@@ -151,6 +157,35 @@ def silver_table(lake: Path, table: str) -> Path:
 def parse_report(lake: Path, crawl_id: str) -> Path:
     """Counts by status of a parsed crawl, and the fingerprint of the files it was parsed from."""
     return lake / "_reports" / "parse" / f"crawl={crawl_id}.json"
+
+
+# ------------------------------------------------------------------------------------------------ restricted
+# The restricted zone holds personal data: raw lines and raw URLs (quarantine, silver), platform IDs (bronze), the
+# pseudonym key and the crosswalk from pseudonymous keys to platform IDs (restricted/). Only the pipeline and its
+# operators read it; analysts read curated/. docs/privacy.md says who reads what and how long it is kept.
+
+RESTRICTED_LAYERS = ("bronze", "quarantine", "silver", "restricted")
+# Layers whose old partitions `credsignal cleanup` deletes after Config.restricted_retention_days.
+RETENTION_LAYERS = ("quarantine", "silver")
+
+
+def restricted_root(lake: Path) -> Path:
+    return lake / "restricted"
+
+
+def learner_crosswalk(lake: Path) -> Path:
+    """learner_key -> learner_id (the platform's ID) of the learners in the latest feature run."""
+    return restricted_root(lake) / "learner_crosswalk"
+
+
+def pseudonym_key_file(lake: Path) -> Path:
+    """A per-lake random pseudonym key, made only when no key is configured and the lake has none yet."""
+    return restricted_root(lake) / "pseudonym.key"
+
+
+def pseudonym_key_id_file(lake: Path) -> Path:
+    """The fingerprint of the key that keyed this lake (not the key), so that a changed key is refused."""
+    return restricted_root(lake) / "pseudonym_key_id"
 
 
 # ------------------------------------------------------------------------------------------------ curated

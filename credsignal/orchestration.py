@@ -72,6 +72,7 @@ def exports_missing(config: Config, window: ExportWindow) -> list[str]:
 
 def ingest_for_run(source: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """Ingest one source over the run's window; returns the row accounting for XCom and logs it."""
+    from credsignal.pipeline import writing
     from credsignal.spark import spark_session
     from jobs import ingest
 
@@ -79,7 +80,8 @@ def ingest_for_run(source: str, context: Mapping[str, Any]) -> dict[str, Any]:
     window = ExportWindow.for_run(context)
     days = ingest.ingestible_days(config, source, window.since, window.until)
     spark = spark_session(config, app_name=f"credsignal-ingest-{source}")
-    result = ingest.ingest_source(spark, config, source, days)
+    with writing(config, f"ingest {source}", context.get("run_id")):
+        result = ingest.ingest_source(spark, config, source, days)
     total = result.total()
     log.info("%s", result.summary_line())
     return {
@@ -119,11 +121,14 @@ def pending_crawls() -> list[str]:
 
 
 def parse_crawls(crawls: list[str]) -> dict[str, dict[str, int]]:
+    from credsignal.pipeline import writing
     from credsignal.spark import spark_session
     from jobs import parse
 
     config = config_from_airflow()
-    counts = parse.run(spark_session(config, app_name="credsignal-parse"), config, crawls)
+    spark = spark_session(config, app_name="credsignal-parse")
+    with writing(config, "parse"):
+        counts = parse.run(spark, config, crawls)
     for crawl, by_status in counts.items():
         log.info("silver profiles crawl=%s: records=%d %s", crawl, sum(by_status.values()), by_status)
     return counts

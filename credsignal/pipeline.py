@@ -19,6 +19,7 @@ from typing import Any
 
 from credsignal import lake
 from credsignal.config import Config
+from credsignal.storage import lake_lock
 
 log = logging.getLogger(__name__)
 
@@ -100,20 +101,30 @@ def validation_dir(config: Config, run_id: str) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------ steps
+# Every step that writes to the lake holds its writer lock, so that two runs (two `credsignal run`s, a DAG run and a
+# manual rerun) never write at once; `run_pipeline` holds it from the first step to the last.
+
+
+def writing(config: Config, step: str, run_id: str | None = None) -> Any:
+    """The lake's writer lock for `step`, waiting at most config.lake_lock_wait_seconds for another writer."""
+    return lake_lock(config.lake, step=step, run_id=run_id, wait_seconds=config.lake_lock_wait_seconds)
+
 
 
 def ingest_exports(spark: Any, config: Config, *, since: date | None = None, until: date | None = None) -> list:
     from jobs import ingest
 
-    return ingest.run(spark, config, since=since, until=until or config.as_of)
+    with writing(config, "ingest"):
+        return ingest.run(spark, config, since=since, until=until or config.as_of)
 
 
 def parse_new_crawls(spark: Any, config: Config, *, force: bool = False) -> dict[str, dict[str, int]]:
     """Parse every crawl whose files changed since it was last parsed (all of them with force)."""
     from jobs import parse
 
-    crawls = lake.crawl_ids(config.landing) if force else parse.crawls_to_parse(config)
-    return parse.run(spark, config, crawls) if crawls else {}
+    with writing(config, "parse"):
+        crawls = lake.crawl_ids(config.landing) if force else parse.crawls_to_parse(config)
+        return parse.run(spark, config, crawls) if crawls else {}
 
 
 def require_experiment(config: Config, *, as_of: date) -> int:
@@ -135,13 +146,19 @@ def require_experiment(config: Config, *, as_of: date) -> int:
 def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date) -> dict[str, Any]:
     """Stage the feature tables of the run under lake/_staging/<run_id>/ (in-process, or spark-submit when the
     `credsignal_spark` connection is defined), after checking that the configured experiment has assignments."""
-    from credsignal import submit
+    with writing(config, "features", run_id):
+        return _derive_features(spark, config, run_id=run_id, as_of=as_of)
+
+
+def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date) -> dict[str, Any]:
+    from credsignal import privacy, submit
     from jobs import features
 
     require_experiment(config, as_of=as_of)
     staged = staging_dir(config, run_id)
     shutil.rmtree(staged, ignore_errors=True)
     if submit.spark_connection_defined():
+        privacy.pseudonym_key(config.lake)  # fails here, not in the driver, when the lake's key is missing
         argv = ["--lake", str(config.lake.resolve()), "--as-of", as_of.isoformat(), "--out", str(staged.resolve()),
                 "--experiment-id", config.experiment_id,
                 "--enrollment-reference-year", str(config.enrollment_reference_year),
@@ -202,13 +219,14 @@ def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
     missing = [table for table in FEATURE_TABLES if not (staged / table).is_dir()]
     if missing:
         raise FileNotFoundError(f"run {run_id} has no staged {', '.join(missing)} under {staged}")
-    tables = validate.read_staged({table: staged / table for table in FEATURE_TABLES})
-    facts = replace(run_facts(config, as_of=as_of), **staged_feature_facts(staged))
-    outcome = validate.validate(tables, run_id=run_id, as_of=as_of, facts=facts)
-    validate.write_report(outcome, validation_dir(config, run_id))
-    quality = staged / QUALITY_TABLE
-    quality.mkdir(parents=True, exist_ok=True)
-    outcome.report_frame().to_parquet(quality / "part-00000.parquet", index=False)
+    with writing(config, "validate", run_id):
+        tables = validate.read_staged({table: staged / table for table in FEATURE_TABLES})
+        facts = replace(run_facts(config, as_of=as_of), **staged_feature_facts(staged))
+        outcome = validate.validate(tables, run_id=run_id, as_of=as_of, facts=facts)
+        validate.write_report(outcome, validation_dir(config, run_id))
+        quality = staged / QUALITY_TABLE
+        quality.mkdir(parents=True, exist_ok=True)
+        outcome.report_frame().to_parquet(quality / "part-00000.parquet", index=False)
     return outcome
 
 
@@ -226,16 +244,18 @@ def publish_staged(config: Config, *, run_id: str, as_of: date) -> Any:
     staged = staging_dir(config, run_id)
     tables = {table: staged / table for table in (*FEATURE_TABLES, QUALITY_TABLE)}
     descriptions = {table: features.column_descriptions(table) for table in FEATURE_TABLES}
-    snapshot = publish.publish(config.lake, tables, run_id=run_id, as_of=as_of, keep=config.keep_snapshots,
-                               descriptions=descriptions)
-    shutil.rmtree(staged, ignore_errors=True)
+    with writing(config, "publish", run_id):
+        snapshot = publish.publish(config.lake, tables, run_id=run_id, as_of=as_of, keep=config.keep_snapshots,
+                                   descriptions=descriptions)
+        shutil.rmtree(staged, ignore_errors=True)
     return snapshot
 
 
 def build_readout(config: Config, *, snapshot_id: str | None = None) -> Any:
     from jobs import readout
 
-    return readout.build_readout(config.lake, snapshot=snapshot_id)
+    with writing(config, "readout"):
+        return readout.build_readout(config.lake, snapshot=snapshot_id)
 
 
 # ------------------------------------------------------------------------------------------------ chain
@@ -281,12 +301,18 @@ class PipelineReport:
 
 
 def run_pipeline(config: Config, *, run_id: str | None = None) -> PipelineReport:
-    """Every step in order, in-process. Raises PublishBlocked (after alerting) when validation fails."""
+    """Every step in order, in-process, holding the lake's writer lock throughout. Raises PublishBlocked (after
+    alerting) when validation fails, LakeBusy when another run writes the lake for longer than the wait."""
+    run_id = run_id or cli_run_id()
+    with writing(config, "run", run_id):
+        return _run_pipeline(config, run_id=run_id)
+
+
+def _run_pipeline(config: Config, *, run_id: str) -> PipelineReport:
     from credsignal.spark import spark_session
 
     if config.as_of is None:
         config = replace(config, as_of=newest_complete_day(config))
-    run_id = run_id or cli_run_id()
     spark = spark_session(config)
     report = PipelineReport(config, run_id)
     report.ingest = ingest_exports(spark, config, until=config.as_of)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-LAYERS = ("bronze", "quarantine", "silver", "curated")
+LAYERS = ("bronze", "quarantine", "silver", "restricted", "curated")
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,21 @@ the two renames) no partition, never a mix; the staging folder is scratch and is
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import logging
 import os
 import shutil
+import socket
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from credsignal import lake
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -75,3 +83,73 @@ def replace_directory(new: Path | None, final: Path) -> None:
         os.rename(new, final)
     if retired.exists():
         shutil.rmtree(retired)
+
+
+# ------------------------------------------------------------------------------------------------ one writer
+
+class LakeBusy(RuntimeError):
+    """Another process holds the lake's writer lock; the message names it."""
+
+
+_held: dict[Path, int] = {}  # lock file -> depth, for the locks this process holds (a step inside `run`)
+
+
+def _holder_text(lock_file: Path) -> str:
+    try:
+        holder = json.loads(lock_file.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        holder = {}
+    if not holder:
+        return "another process (it has not written its name yet)"
+    return (f"pid {holder.get('pid')} on {holder.get('host')}, run {holder.get('run_id') or '-'}, "
+            f"step {holder.get('step')}, since {holder.get('since')}")
+
+
+@contextlib.contextmanager
+def lake_lock(lake_root: Path, *, step: str, run_id: str | None = None,
+              wait_seconds: float | None = None, poll_seconds: float = 0.5) -> Iterator[None]:
+    """Hold the lake's one writer lock (lake.writer_lock) while writing to the lake.
+
+    A second writer waits up to `wait_seconds` (None: as long as it takes) and then raises LakeBusy naming the
+    holder: pid, host, run id, step and since when. The kernel releases the lock of a process that dies. Nested
+    use in one process (a step inside `credsignal run`) holds it once.
+    """
+    lock_file = lake.writer_lock(Path(lake_root)).resolve()
+    if _held.get(lock_file):
+        _held[lock_file] += 1
+        try:
+            yield
+        finally:
+            _held[lock_file] -= 1
+        return
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    deadline = None if wait_seconds is None else time.monotonic() + wait_seconds
+    with open(lock_file, "a+", encoding="utf-8") as handle:
+        waiting_logged = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _holder_text(lock_file)
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise LakeBusy(f"the lake {lake_root} is being written by {holder}; {step} did not start "
+                                   f"(waited {wait_seconds:g} s). Wait for it to finish, then run again") from None
+                if not waiting_logged:
+                    log.info("%s waits for the lake %s, being written by %s", step, lake_root, holder)
+                    waiting_logged = True
+                time.sleep(poll_seconds)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "run_id": run_id, "step": step,
+                                     "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
+            handle.flush()
+            _held[lock_file] = 1
+            yield
+        finally:
+            _held.pop(lock_file, None)
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

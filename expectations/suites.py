@@ -20,7 +20,7 @@ CAREER_OUTCOMES = ("new_internship", "new_job", "promotion", "none")
 DEGREE_LEVELS = ("doctor", "master", "bachelor", "none")
 
 FULL_COLUMNS = (
-    "learner_id", "batch", "treatment", "randomized_at", "stratum", "certificate_id", "primary_domain",
+    "learner_key", "batch", "treatment", "randomized_at", "stratum", "certificate_key", "primary_domain",
     "credential_type", "developing_country", "education_level", "gender", "main_skill", "main_skill_score",
     "main_skill_standardized", "logged_in_after_randomization", "count_views_all", "count_views_by_others",
     "count_views_linkedin", "count_views_linkedin_by_others", "views_all", "views_all_by_others", "views_linkedin",
@@ -104,13 +104,13 @@ def _consistency(frame_columns: list[str]) -> list:
 
 
 def learner_outcomes_full_suite(as_of: date, batch_columns: list[str]) -> gx.ExpectationSuite:
-    expectations = _common(FULL_COLUMNS, FULL_FLAGS, "learner_id", as_of)
-    expectations += [gxe.ExpectColumnValuesToNotBeNull(column="certificate_id", mostly=0.99)]
+    expectations = _common(FULL_COLUMNS, FULL_FLAGS, "learner_key", as_of)
+    expectations += [gxe.ExpectColumnValuesToNotBeNull(column="certificate_key", mostly=0.99)]
     return gx.ExpectationSuite(name="learner_outcomes_full", expectations=expectations + _consistency(batch_columns))
 
 
 def learner_outcomes_linkedin_suite(as_of: date, batch_columns: list[str]) -> gx.ExpectationSuite:
-    expectations = _common(LINKEDIN_COLUMNS, LINKEDIN_FLAGS, "learner_id", as_of)
+    expectations = _common(LINKEDIN_COLUMNS, LINKEDIN_FLAGS, "learner_key", as_of)
     expectations += [
         gxe.ExpectColumnValuesToBeInSet(column="career_outcome", value_set=list(CAREER_OUTCOMES)),
         gxe.ExpectColumnValuesToBeInSet(column="linkedin_degree_level", value_set=list(DEGREE_LEVELS)),

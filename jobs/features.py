@@ -53,9 +53,10 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from credsignal import lake
+from credsignal import lake, privacy
 from credsignal.config import Config
 from credsignal.schemas import EXPORT_SOURCES, PARSED_PROFILE_SCHEMA, bronze_schema
+from credsignal.storage import replace_directory
 
 log = logging.getLogger(__name__)
 
@@ -245,9 +246,41 @@ UNIVERSITY_RANK_SCHEMA = StructType([
     StructField("university_match_score", DoubleType()),
 ])
 
+# ------------------------------------------------------------------------------------------------ curated contract
+# The definitions key rows by the platform's learner_id. What leaves the job carries keyed hashes instead (HMAC-SHA256,
+# credsignal.privacy) and no profile URL: `curated_tables` is the one place that turns one into the other, and the
+# crosswalk back to learner_id stays in the restricted zone (lake.learner_crosswalk). docs/privacy.md.
+PSEUDONYMOUS_KEYS = {  # platform ID column -> (curated column, hash domain, description)
+    "learner_id": ("learner_key", "learner",
+                   "Pseudonymous learner key: HMAC-SHA256 of the platform learner ID under the lake's key (one row per "
+                   "randomized learner); the crosswalk to the platform ID is in the restricted zone only."),
+    "certificate_id": ("certificate_key", "certificate",
+                       "Pseudonymous key of the study certificate (HMAC-SHA256 of its platform ID); null when none."),
+}
+RESTRICTED_COLUMNS = ("profile_url_normalized",)  # personal (the vanity URL holds the name): never curated
+
+
+def curated_schema(schema: StructType) -> StructType:
+    """`schema` as published: platform IDs replaced by their pseudonymous keys, restricted columns dropped."""
+    fields = []
+    for field in schema.fields:
+        if field.name in RESTRICTED_COLUMNS:
+            continue
+        if field.name in PSEUDONYMOUS_KEYS:
+            name, _, description = PSEUDONYMOUS_KEYS[field.name]
+            field = _column(name, StringType(), field.metadata["timing"], description, nullable=field.nullable)
+        fields.append(field)
+    return StructType(fields)
+
+
 OUTPUT_TABLES = ("learner_outcomes_full", "learner_outcomes_linkedin")
-OUTPUT_SCHEMAS = {"learner_outcomes_full": LEARNER_OUTCOMES_FULL_SCHEMA,
-                  "learner_outcomes_linkedin": LEARNER_OUTCOMES_LINKEDIN_SCHEMA}
+# The curated contract of each output table (column_descriptions, the data dictionary, the Parquet column docs).
+OUTPUT_SCHEMAS = {"learner_outcomes_full": curated_schema(LEARNER_OUTCOMES_FULL_SCHEMA),
+                  "learner_outcomes_linkedin": curated_schema(LEARNER_OUTCOMES_LINKEDIN_SCHEMA)}
+CROSSWALK_SCHEMA = StructType([
+    StructField("learner_key", StringType(), nullable=False),
+    StructField("learner_id", StringType(), nullable=False),
+])
 
 
 def column_descriptions(table: str) -> dict[str, str]:
@@ -1149,9 +1182,11 @@ def build_tables(
     enrollment_reference_year: int = ENROLLMENT_REFERENCE_YEAR,
     degree_reference_year: int = DEGREE_REFERENCE_YEAR,
     cwur_path: str | Path | None = None,
+    pseudonym_key: bytes,
 ) -> dict[str, DataFrame]:
     """Read bronze (export days up to as_of) and silver from the lake and derive, unwritten:
-    learner_outcomes_full, learner_outcomes_linkedin and profile_match_report. The full table is persisted
+    learner_outcomes_full, learner_outcomes_linkedin (as published: keyed by `pseudonym_key`, see
+    `curated_tables`), learner_crosswalk (restricted) and profile_match_report. The full table is persisted
     (the LinkedIn table and the report build on it); the caller may unpersist it after writing. The randomized
     learners, their covariates (as of randomization) and the profile matches are derived once and shared."""
     bronze = {source: read_bronze(spark, lake_root, source, as_of=as_of) for source in lake.PLATFORM_SOURCES}
@@ -1171,7 +1206,26 @@ def build_tables(
         degree_reference_year=degree_reference_year, cwur_path=cwur_path,
     )
     report = match_report(matches, silver["profiles"])
-    return {"learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin, "profile_match_report": report}
+    return {**curated_tables({"learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin},
+                             pseudonym_key=pseudonym_key),
+            "profile_match_report": report}
+
+
+def curated_tables(tables: dict[str, DataFrame], *, pseudonym_key: bytes) -> dict[str, DataFrame]:
+    """The output tables as published (OUTPUT_SCHEMAS: pseudonymous keys, no URL) plus `learner_crosswalk`
+    (learner_key -> learner_id, for the restricted zone only)."""
+    pseudonym_column = privacy.pseudonym_column
+
+    def keyed(frame: DataFrame) -> DataFrame:
+        for platform_id, (name, kind, _) in PSEUDONYMOUS_KEYS.items():
+            frame = frame.withColumn(name, pseudonym_column(F.col(platform_id), pseudonym_key, kind=kind))
+        return frame
+
+    curated = {name: conform(keyed(frame), OUTPUT_SCHEMAS[name]) for name, frame in tables.items()}
+    learner_key, kind, _ = PSEUDONYMOUS_KEYS["learner_id"]
+    crosswalk = tables["learner_outcomes_full"].select(
+        pseudonym_column(F.col("learner_id"), pseudonym_key, kind=kind).alias(learner_key), "learner_id")
+    return {**curated, "learner_crosswalk": conform(crosswalk, CROSSWALK_SCHEMA)}
 
 
 def report_counts(report: Sequence[dict], subject: str) -> dict[str, int]:
@@ -1190,19 +1244,25 @@ def run(
     cwur_path: str | Path | None = None,
 ) -> dict:
     """Derive both tables from config.lake and write them as Parquet under `write_to/<table>/` (a staging folder:
-    publishing to lake/curated/ is the caller's). The match report goes to `write_to/_reports/profile_match.json`
-    (underscore: not a table) and is returned with the row counts and the count of learners with no version by
-    their randomization day (`learner_versions`, which the validate step records)."""
+    publishing to lake/curated/ is the caller's), and the learner crosswalk to the restricted zone. The match report
+    goes to `write_to/_reports/profile_match.json` (underscore: not a table) and is returned with the row counts and
+    the count of learners with no version by their randomization day (`learner_versions`, which the validate step
+    records)."""
     as_of = as_of or config.as_of
     if as_of is None:
         raise ValueError("the feature job needs an as_of date")
     tables = build_tables(spark, config.lake, as_of=as_of, experiment_id=config.experiment_id,
                           experience_reference_date=experience_reference_date, experiment_start=experiment_start,
                           enrollment_reference_year=config.enrollment_reference_year,
-                          degree_reference_year=config.degree_reference_year, cwur_path=cwur_path)
+                          degree_reference_year=config.degree_reference_year, cwur_path=cwur_path,
+                          pseudonym_key=privacy.pseudonym_key(config.lake))
     try:
         for name in OUTPUT_TABLES:
-            tables[name].orderBy("learner_id").write.mode("overwrite").parquet(str(write_to / name))
+            tables[name].orderBy("learner_key").write.mode("overwrite").parquet(str(write_to / name))
+        crosswalk = lake.learner_crosswalk(config.lake)
+        written = crosswalk.with_name(f".{crosswalk.name}.{write_to.name}")
+        tables["learner_crosswalk"].orderBy("learner_key").write.mode("overwrite").parquet(str(written))
+        replace_directory(written, crosswalk)
         report = [row.asDict() for row in tables["profile_match_report"].orderBy("subject", "outcome").collect()]
     finally:
         tables["learner_outcomes_full"].unpersist()

@@ -15,7 +15,7 @@ Layout (names from credsignal.lake; the reasoning is in docs/publishing.md)::
 Publishing a run:
 1. checks every staged table (exists, holds readable Parquet) and every curated/<table> path before touching
    anything, so bad input raises a clear error and changes nothing;
-2. under an exclusive lock (one publisher at a time), removes what an earlier killed publish left behind;
+2. under the lake's writer lock (credsignal.storage.lake_lock: one writer at a time), removes what an earlier killed publish left behind;
 3. rewrites each table with pyarrow into `_snapshots/.tmp-<id>-<pid>/` — sorted by key, deterministic bytes,
    zstd, row groups of 128Ki rows, files of at most 1Mi rows, statistics, column descriptions in the Arrow
    field metadata, run id / as-of / snapshot id / table in the file key-value metadata — plus `_SNAPSHOT.json`,
@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -49,7 +48,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -60,6 +59,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from credsignal import lake as lake_layout
+from credsignal.storage import lake_lock
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +72,13 @@ META_PREFIX = "credsignal."
 # Sort keys per table; every other sortable column follows as a tie-breaker, so the row order is total
 # whatever order the staged files came in. Tables not listed are sorted by all their sortable columns.
 SORT_KEYS: Mapping[str, tuple[str, ...]] = {
-    "learner_outcomes_full": ("learner_id",),
-    "learner_outcomes_linkedin": ("learner_id",),
+    "learner_outcomes_full": ("learner_key",),
+    "learner_outcomes_linkedin": ("learner_key",),
 }
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")
 _TMP_PREFIX = ".tmp-"
 _DELETE_PREFIX = ".delete-"
-_LOCK_NAME = ".lock"
 _SNAPSHOT_ID_MAX = 100
 
 Fault = Callable[[str], None]
@@ -227,19 +226,6 @@ def _symlink_atomically(link: Path, target: str) -> None:
     os.symlink(target, tmp)
     os.replace(tmp, link)
     _fsync_path(link.parent, directory=True)
-
-
-@contextlib.contextmanager
-def _exclusive(lake_root: Path) -> Iterator[None]:
-    """One publisher or rollback at a time (released by the kernel if the process dies)."""
-    root = _snapshots_root(lake_root)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / _LOCK_NAME, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _clean_leftovers(lake_root: Path) -> list[Path]:
@@ -523,7 +509,8 @@ def publish(
     _check_stable_paths(lake_root, list(sources))
     base_id = snapshot_id_for(run_id)
 
-    with _exclusive(lake_root):
+    with lake_lock(lake_root, step="publish", run_id=run_id):
+        _snapshots_root(lake_root).mkdir(parents=True, exist_ok=True)
         _clean_leftovers(lake_root)
         root = _snapshots_root(lake_root)
         previous_id = _live_id(lake_root)
@@ -626,7 +613,7 @@ def rollback(lake_root: Path, *, to: str | None = None) -> PublishedSnapshot:
     lake_root = Path(lake_root)
     if not _snapshots_root(lake_root).is_dir():
         raise PublishError(f"nothing is published under {lake_layout.curated_root(lake_root)}")
-    with _exclusive(lake_root):
+    with lake_lock(lake_root, step="rollback"):
         _clean_leftovers(lake_root)
         snapshots = list_snapshots(lake_root)
         live_id = _live_id(lake_root)

@@ -210,7 +210,7 @@ def attrition_findings(full: pd.DataFrame, linkedin: pd.DataFrame) -> list[Findi
     """The share of each arm that made it into the LinkedIn table; a differential share threatens the study."""
     from scipy.stats import chi2_contingency
 
-    matched = full["learner_id"].isin(linkedin["learner_id"])
+    matched = full["learner_key"].isin(linkedin["learner_key"])
     counts = pd.crosstab(full["treatment"], matched).reindex(index=[0, 1], columns=[False, True], fill_value=0)
     shares = {arm: counts.loc[arm, True] / max(1, counts.loc[arm].sum()) for arm in (0, 1)}
     if counts.values.sum() == 0 or (counts.sum(axis=0) == 0).any():

@@ -241,9 +241,10 @@ def test_chain_runs_under_airflow_standalone_through_assets(airflow, landing):
               f"(planted randomized learners: {len(truth)})")
     assert len(truth) > 0
     assert len(full) == len(truth)
-    assert set(full["learner_id"]) == set(truth["learner_id"])
+    crosswalk = pd.read_parquet(lake.learner_crosswalk(lake_root))  # curated rows carry keys, not platform IDs
+    assert set(full.merge(crosswalk, on="learner_key")["learner_id"]) == set(truth["learner_id"])
     assert 0 < len(linkedin) <= len(full)
-    assert set(linkedin["learner_id"]) <= set(full["learner_id"])
+    assert set(linkedin["learner_key"]) <= set(full["learner_key"])
     readouts = sorted((lake_root / "curated" / "_snapshots").glob("*/_readout/*.html"))
     assert readouts, f"no readout HTML under {lake_root / 'curated' / '_snapshots'}"
     assert readouts[0].stat().st_size > 0

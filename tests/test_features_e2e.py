@@ -28,7 +28,9 @@ import pytest
 
 from credsignal import lake
 from credsignal.config import Config
+from credsignal.privacy import keyed_hash
 from jobs import features, ingest, parse
+from personal_data import personal_values
 from synth.platform import generate
 from synth.profile_pages import write_crawl
 
@@ -39,8 +41,9 @@ AS_OF = date(2023, 9, 30)
 WINDOW_START = date(2023, 3, 1)
 CRAWL_ID = "2023-09"
 
+PSEUDONYM_KEY = b"features-e2e-test-key-not-for-production-use"
 FULL_COLUMNS = [
-    "batch", "treatment", "randomized_at", "stratum", "certificate_id", "primary_domain", "credential_type",
+    "batch", "treatment", "randomized_at", "stratum", "primary_domain", "credential_type",
     "developing_country", "education_level", "gender", "main_skill", "main_skill_score", "main_skill_standardized",
     "logged_in_after_randomization", "count_views_all", "count_views_by_others", "count_views_linkedin",
     "count_views_linkedin_by_others", "views_all", "views_all_by_others", "views_linkedin",
@@ -65,18 +68,26 @@ def run(spark, tmp_path_factory, shared_dir):
     ingest.run(spark, config)
     parse.run(spark, config)
     tables = features.build_tables(spark, config.lake, as_of=AS_OF, experiment_id=config.experiment_id,
-                                   cwur_path=shared_dir / "reference" / "cwurData.csv")
-    full = tables["learner_outcomes_full"].toPandas()
-    linkedin = tables["learner_outcomes_linkedin"].toPandas()
+                                   cwur_path=shared_dir / "reference" / "cwurData.csv", pseudonym_key=PSEUDONYM_KEY)
+    curated = {name: tables[name].toPandas() for name in features.OUTPUT_TABLES}
+    crosswalk = tables["learner_crosswalk"].toPandas()
     report = tables["profile_match_report"].toPandas()
     tables["learner_outcomes_full"].unpersist()
     truth_dir = config.landing / "_truth"
+
+    def by_learner_id(frame: pd.DataFrame) -> pd.DataFrame:
+        """The curated rows keyed back to the platform ID through the restricted crosswalk."""
+        return frame.merge(crosswalk, on="learner_key", validate="one_to_one").set_index("learner_id").sort_index()
+
     bronze = {source: spark.read.parquet(str(lake.bronze_table(config.lake, source))).toPandas()
               for source in ("learners", "skill_scores", "experiment_assignments")}
     return {
         "bronze": bronze,
-        "full": full.set_index("learner_id").sort_index(),
-        "linkedin": linkedin.set_index("learner_id").sort_index(),
+        "curated": curated,
+        "crosswalk": crosswalk,
+        "silver_profiles": pd.read_parquet(lake.silver_table(config.lake, "profiles")),
+        "full": by_learner_id(curated["learner_outcomes_full"]),
+        "linkedin": by_learner_id(curated["learner_outcomes_linkedin"]),
         "report": report,
         "truth": pd.read_parquet(truth_dir / "learners_truth.parquet").set_index("learner_id").sort_index(),
         "crawl": pd.DataFrame(_jsonl(truth_dir / "crawl_expected.jsonl.gz")),
@@ -178,6 +189,33 @@ def test_linkedin_outcome_agrees_with_truth(run, column):
     assert len(wrong) == 0, f"{len(wrong)} of {len(readable)} readable profiles disagree on {column}:\n{sample}"
     # Not a vacuous comparison: the outcome occurs in the sample.
     assert 0 < expected.sum() < len(expected)
+
+
+def test_study_certificate_is_keyed(run):
+    truth, full = run["truth"], run["full"]
+    expected = [None if pd.isna(c) else keyed_hash(PSEUDONYM_KEY, "certificate", c) for c in truth["certificate_id"]]
+    actual = full.loc[truth.index, "certificate_key"]
+    assert [None if pd.isna(c) else c for c in actual] == expected
+    assert actual.notna().any()
+
+
+def _platform_ids(run) -> set[str]:
+    truth = run["truth"]
+    return set(truth.index) | set(truth["certificate_id"].dropna())
+
+
+def test_curated_tables_hold_no_personal_data(run):
+    """Every curated column: no URL, e-mail address, generator name or raw platform ID."""
+    findings = personal_values(run["curated"], platform_ids=_platform_ids(run))
+    assert not findings, "personal data in curated tables:\n" + "\n".join(findings)
+
+
+def test_the_scan_finds_personal_data_where_it_is_kept(run):
+    """The scan is not blind: it finds the raw URLs and names in silver, and the platform IDs in the crosswalk."""
+    found = "\n".join(personal_values({"silver.profiles": run["silver_profiles"], "crosswalk": run["crosswalk"]},
+                                      platform_ids=_platform_ids(run)))
+    assert "silver.profiles.profile_url: url" in found and "silver.profiles.profile_url: name" in found
+    assert "crosswalk.learner_id: platform id" in found
 
 
 def test_linkedin_rows_repeat_the_full_sample_columns(run):

@@ -51,6 +51,7 @@ from credsignal.config import Config
 from credsignal.pipeline import FEATURE_TABLES, QUALITY_TABLE, PublishBlocked, run_pipeline, validation_dir
 from jobs import publish
 from local_servers import Inbox, free_port
+from personal_data import personal_values
 
 AS_OF = date(2023, 9, 30)
 WINDOW_START = date(2023, 3, 1)  # the generator's batches are the 5 months from here; must end before AS_OF
@@ -382,20 +383,35 @@ def test_clean_run_publishes_every_table_readable_by_pandas_and_duckdb(clean):
         assert len(frame) == rows[table] > 0, table
         counted = connection.execute(f"select count(*) from read_parquet('{path}/*.parquet')").fetchone()[0]
         assert counted == rows[table], table
-    ids = connection.execute(
-        f"select learner_id from read_parquet('{lake.curated_table(clean.config.lake, 'learner_outcomes_full')}"
-        f"/*.parquet') order by learner_id").df()["learner_id"]
-    assert ids.is_unique and len(ids) == rows["learner_outcomes_full"]
+    keys = connection.execute(
+        f"select learner_key from read_parquet('{lake.curated_table(clean.config.lake, 'learner_outcomes_full')}"
+        f"/*.parquet') order by learner_key").df()["learner_key"]
+    assert keys.is_unique and len(keys) == rows["learner_outcomes_full"]
 
 
 def test_clean_run_full_table_has_one_row_per_randomized_learner(clean):
     full = pd.read_parquet(lake.curated_table(clean.config.lake, "learner_outcomes_full"))
     truth = pd.read_parquet(clean.config.landing / "_truth" / "learners_truth.parquet")
-    assert full["learner_id"].is_unique
-    assert sorted(full["learner_id"]) == sorted(truth["learner_id"])
+    crosswalk = pd.read_parquet(lake.learner_crosswalk(clean.config.lake))
+    assert full["learner_key"].is_unique
+    assert sorted(full.merge(crosswalk, on="learner_key")["learner_id"]) == sorted(truth["learner_id"])
     assert len(truth) == N_LEARNERS
     linkedin = pd.read_parquet(lake.curated_table(clean.config.lake, "learner_outcomes_linkedin"))
-    assert 0 < len(linkedin) < len(full) and set(linkedin["learner_id"]) <= set(full["learner_id"])
+    assert 0 < len(linkedin) < len(full) and set(linkedin["learner_key"]) <= set(full["learner_key"])
+
+
+def test_clean_run_curated_tables_hold_no_personal_data(clean):
+    """Every column of every published table: no URL, e-mail address, generator name or raw platform ID; the
+    crosswalk back to the platform ID is in the restricted zone only, readable by its owner only."""
+    truth = pd.read_parquet(clean.config.landing / "_truth" / "learners_truth.parquet")
+    published = publish.current_snapshot(clean.config.lake)
+    tables = {table: snapshot_frame(clean.config.lake, table, published.snapshot_id) for table in published.rows}
+    assert set(TABLES) <= set(tables)
+    findings = personal_values(tables, platform_ids={*truth["learner_id"], *truth["certificate_id"].dropna()})
+    assert not findings, "personal data in curated tables:\n" + "\n".join(findings)
+    restricted = lake.restricted_root(clean.config.lake)
+    assert lake.learner_crosswalk(clean.config.lake).is_relative_to(restricted)
+    assert os.stat(lake.pseudonym_key_file(clean.config.lake)).st_mode & 0o077 == 0
 
 
 def test_clean_run_quality_report_and_readout(clean):

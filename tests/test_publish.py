@@ -23,16 +23,16 @@ from jobs import publish as P
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FULL, LINKEDIN, READOUT = "learner_outcomes_full", "learner_outcomes_linkedin", "readout_estimates"
 DESCRIPTIONS = {
-    FULL: {"learner_id": "Pseudonymous learner id.", "treatment": "1 if nudged to share the certificate.",
+    FULL: {"learner_key": "Pseudonymous learner key.", "treatment": "1 if nudged to share the certificate.",
            "version": "Which test publish wrote the row."},
-    LINKEDIN: {"learner_id": "Pseudonymous learner id."},
+    LINKEDIN: {"learner_key": "Pseudonymous learner key."},
 }
 
 
 def outcomes(version: int, rows: int = 40) -> pd.DataFrame:
     """A small learner table whose every row says which version it belongs to (so a mix is detectable)."""
     return pd.DataFrame({
-        "learner_id": [f"L{i:05d}" for i in range(rows)],
+        "learner_key": [f"L{i:05d}" for i in range(rows)],
         "treatment": [i % 2 for i in range(rows)],
         "version": [version] * rows,
         "randomized_at": pd.to_datetime(["2022-09-01"] * rows).date,
@@ -62,7 +62,7 @@ def staged_tables(root: Path, version: int, *, rows: int = 40, files: int = 1, s
 
 
 def expected(version: int, rows: int = 40) -> pd.DataFrame:
-    return outcomes(version, rows).sort_values("learner_id").reset_index(drop=True)
+    return outcomes(version, rows).sort_values("learner_key").reset_index(drop=True)
 
 
 def read_curated(lake: Path, table: str) -> pd.DataFrame:
@@ -72,7 +72,7 @@ def read_curated(lake: Path, table: str) -> pd.DataFrame:
 def read_duckdb(lake: Path, table: str) -> pd.DataFrame:
     pattern = (lake_layout.curated_table(lake, table) / "*.parquet").as_posix()
     with duckdb.connect() as con:
-        return con.sql(f"SELECT * FROM read_parquet('{pattern}') ORDER BY learner_id").df()
+        return con.sql(f"SELECT * FROM read_parquet('{pattern}') ORDER BY learner_key").df()
 
 
 def tree(lake: Path) -> dict[str, str]:
@@ -113,9 +113,9 @@ def test_publish_is_readable_with_pandas_and_duckdb(tmp_path):
     assert result.action == "publish" and result.previous is None
     for table, rows in ((FULL, 40), (LINKEDIN, 20)):
         want = expected(1, rows)
-        pd.testing.assert_frame_equal(read_curated(lake, table), want)  # already sorted by learner_id
+        pd.testing.assert_frame_equal(read_curated(lake, table), want)  # already sorted by learner_key
         got = read_duckdb(lake, table)
-        assert got["learner_id"].tolist() == want["learner_id"].tolist()
+        assert got["learner_key"].tolist() == want["learner_key"].tolist()
         assert got["version"].tolist() == want["version"].tolist()
         assert got["skill_score"].isna().sum() == want["skill_score"].isna().sum()
         pd.testing.assert_frame_equal(P.read_published(lake, table), want)
@@ -132,12 +132,12 @@ def test_files_carry_descriptions_run_metadata_zstd_statistics_and_sizes(tmp_pat
 
     assert [f.name for f in files] == [f.name for f in result.snapshot.tables[FULL].files]
     assert [pq.ParquetFile(f).metadata.num_rows for f in files] == [16, 16, 8]
-    first_ids = [pq.read_table(f, columns=["learner_id"])["learner_id"][0].as_py() for f in files]
+    first_ids = [pq.read_table(f, columns=["learner_key"])["learner_key"][0].as_py() for f in files]
     assert first_ids == ["L00000", "L00016", "L00032"]  # sorted across files, not only within
     for path in files:
         parquet = pq.ParquetFile(path)
         schema = parquet.schema_arrow
-        assert schema.field("learner_id").metadata == {b"description": b"Pseudonymous learner id."}
+        assert schema.field("learner_key").metadata == {b"description": b"Pseudonymous learner key."}
         assert schema.field("treatment").metadata[b"description"].startswith(b"1 if nudged")
         assert not schema.field("skill_score").metadata  # no description given: none invented
         kv = {k.decode(): v.decode() for k, v in parquet.metadata.metadata.items()}
@@ -149,7 +149,7 @@ def test_files_carry_descriptions_run_metadata_zstd_statistics_and_sizes(tmp_pat
         assert "pandas" not in kv  # foreign metadata from the staging writer is dropped
         meta = parquet.metadata
         assert all(meta.row_group(i).num_rows <= 4 for i in range(meta.num_row_groups))
-        assert meta.row_group(0).sorting_columns[0].column_index == schema.get_field_index("learner_id")
+        assert meta.row_group(0).sorting_columns[0].column_index == schema.get_field_index("learner_key")
         for i in range(meta.num_row_groups):
             for j in range(meta.num_columns):
                 column = meta.row_group(i).column(j)
@@ -446,7 +446,7 @@ def test_concurrent_readers_always_see_one_complete_snapshot(tmp_path, small_fil
             retried.append("pandas-nothing-listed")
             return
         got = frame["version"].unique().tolist()
-        if len(got) != 1 or len(frame) != rows[got[0]] or frame["learner_id"].nunique() != len(frame):
+        if len(got) != 1 or len(frame) != rows[got[0]] or frame["learner_key"].nunique() != len(frame):
             problems.append(f"{how}: versions {got}, {len(frame)} rows")
         else:
             seen[how].add(got[0])
@@ -581,7 +581,7 @@ def test_spark_staged_table_publishes(tmp_path, spark):
     publish(lake, {FULL: staged}, 6)
     got = read_curated(lake, FULL)
     pd.testing.assert_frame_equal(got.drop(columns="created"), expected(6), check_dtype=False)
-    assert read_duckdb(lake, FULL)["learner_id"].tolist() == expected(6)["learner_id"].tolist()
+    assert read_duckdb(lake, FULL)["learner_key"].tolist() == expected(6)["learner_key"].tolist()
     kv = pq.ParquetFile(next(lake_layout.curated_table(lake, FULL).glob("*.parquet"))).metadata.metadata
     assert not any(k.startswith(b"org.apache.spark") for k in kv)
 

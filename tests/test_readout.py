@@ -42,7 +42,7 @@ def simulate(n: int, seed: int = 7, linkedin_share: float = 0.25) -> tuple[pd.Da
     views = (rng.random(n) < p["views_control"] + p["views_itt"] * d).astype("int32")
     views_by_others = (views == 1) & (rng.random(n) < 0.75)
     full = pd.DataFrame({
-        "learner_id": [f"L{i:07d}" for i in range(n)],
+        "learner_key": [f"L{i:07d}" for i in range(n)],
         "batch": batch, "treatment": d,
         "stratum": np.char.add("s", (rng.integers(0, 4, n)).astype(str)),
         "primary_domain": rng.choice(["Computer Science", "Data Science", "Information Technology", None], n,

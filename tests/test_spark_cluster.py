@@ -383,7 +383,7 @@ def test_feature_job_on_standalone_cluster_matches_local_mode(spark, launched_sp
     assert "credsignal-features" in [app.get("name") for app in state.get("completedapps", [])], state
 
     for table in FEATURE_TABLES:
-        local, remote = _frame(local_out / table, ["learner_id"]), _frame(cluster_out / table, ["learner_id"])
+        local, remote = _frame(local_out / table, ["learner_key"]), _frame(cluster_out / table, ["learner_key"])
         assert len(local) > 0
         assert_frame_equal(local, remote, check_exact=True)
     local_report = json.loads((local_out / "_reports" / "profile_match.json").read_text())

@@ -26,12 +26,12 @@ def full_frame(n: int = 2000, seed: int = 1) -> pd.DataFrame:
     count_others = np.minimum(count_all, rng.binomial(1, 0.75, n) * count_all)
     count_linkedin_others = np.minimum(count_linkedin, count_others)
     frame = pd.DataFrame({
-        "learner_id": [f"L{i:06d}" for i in range(n)],
+        "learner_key": [f"L{i:06d}" for i in range(n)],
         "batch": batch,
         "treatment": treatment,
         "randomized_at": pd.to_datetime("2022-09-30") + pd.to_timedelta((batch - 1) * 30, unit="D"),
         "stratum": "Business|developing|no_degree",
-        "certificate_id": [f"C{i:011d}" for i in range(n)],
+        "certificate_key": [f"C{i:011d}" for i in range(n)],
         "primary_domain": rng.choice(["Business", "Computer Science", "Data Science", "Information Technology"], n),
         "credential_type": rng.choice(["Course", "Guided Project"], n, p=[0.83, 0.17]),
         "developing_country": rng.binomial(1, 0.896, n),
@@ -65,14 +65,14 @@ def test_clean_full_table_passes_its_suite():
 
 def test_suite_reports_planted_row_faults_with_observed_values():
     frame = full_frame()
-    frame.loc[3, "learner_id"] = frame.loc[4, "learner_id"]  # duplicate key
+    frame.loc[3, "learner_key"] = frame.loc[4, "learner_key"]  # duplicate key
     frame.loc[5, "views_linkedin"] = 2  # flag outside {0, 1}
     frame.loc[6, ["count_views_all", "views_all"]] = [0, 1]  # flag without a view
     frame.loc[7, "arm_free_text"] = "x"  # extra columns are allowed
     frame.loc[8, "primary_domain"] = "Art History"
     findings = v.run_suite("learner_outcomes_full", frame, AS_OF)
     failed = {f.check + ":" + f.expected for f in findings if f.severity == v.FAILURE}
-    assert any("unique" in c and "learner_id" in c for c in failed)
+    assert any("unique" in c and "learner_key" in c for c in failed)
     assert any("in_set" in c and '"views_linkedin"' in c for c in failed)
     assert any("_check_views_all_iff_count_views_all_positive" in c for c in failed)
     assert any("in_set" in c and "primary_domain" in c for c in failed)
@@ -209,7 +209,7 @@ def test_quarantine_share_blocks_a_schema_break():
 
 def test_attrition_shows_differential_matching():
     full = full_frame(n=4000)
-    linkedin_ids = full.loc[(full["treatment"] == 1) | (full.index % 3 == 0), ["learner_id"]]
+    linkedin_ids = full.loc[(full["treatment"] == 1) | (full.index % 3 == 0), ["learner_key"]]
     finding = v.attrition_findings(full, linkedin_ids)[0]
     assert finding.severity == v.WARNING and "treatment=1.0000" in finding.observed
 
