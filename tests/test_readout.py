@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
 import re
@@ -717,8 +718,14 @@ def published(tmp_path_factory):
     outcome.findings += validate.balance_findings("learner_outcomes_linkedin", linkedin,
                                                   validate.LINKEDIN_BALANCE_COVARIATES)
     quality = outcome.report_frame()
-    publish_fake(lake, "20260102T000000Z-run1", {
+    snapshot = publish_fake(lake, "20260102T000000Z-run1", {
         "learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin, "data_quality_report": quality})
+    # The feature job's match report as the pipeline keeps it: every LinkedIn learner parsed; 40 / 60 URLs failed.
+    by_arm = [{"match": "matched", "treatment": arm, "count": int((linkedin.treatment == arm).sum())} for arm in (0, 1)]
+    by_arm += [{"match": "fetch_failed:not_found", "treatment": 1, "count": 40},
+               {"match": "fetch_failed:not_found", "treatment": 0, "count": 60}]
+    (snapshot / "_reports").mkdir()
+    (snapshot / "_reports" / "profile_match.json").write_text(json.dumps({"profile_match_by_arm": by_arm}))
     return lake, full, linkedin, old
 
 
@@ -766,6 +773,26 @@ def test_build_readout_end_to_end(published):
     assert {"gender=male", "primary_domain=(missing)", "main_skill_score"} <= set(balance.outcome)
     assert "professional_experience_years" in set(balance.loc[balance["sample"] == "linkedin", "outcome"])
     assert "professional_experience_years" not in set(balance.loc[balance["sample"] == "full", "outcome"])
+
+    attrition = estimates.loc[estimates.analysis == "attrition"].set_index(["outcome", "subgroup"])
+    assert list(attrition.index) == [("url_at_randomization", "from=randomized"), ("fetched", "from=url_at_randomization"),
+                                     ("parsed_ok", "from=fetched"), ("matched", "from=parsed_ok"),
+                                     ("matched", "from=url_at_randomization")]
+    fetched = attrition.loc[("parsed_ok", "from=fetched")]
+    assert fetched.n_treatment == int(linkedin.treatment.sum())
+    assert fetched.treatment_mean == pytest.approx(fetched.n_treatment / (fetched.n_treatment + 40))
+    table3 = estimates.loc[estimates.analysis == "table3"]
+    assert set(zip(table3.outcome, table3.subgroup, table3.estimator)) >= {
+        ("credential_shared", "all", "lin_interacted_ols_hc2"),
+        ("new_job", "all", "cox_pp_at_control_followup_delta"), ("new_job_4m", "all", "cox_ph_log_hr_controls_strata_batch"),
+        ("new_job_in_scope", "past_job_in_scope=0", "cox_pp_at_control_followup_delta"),
+        ("new_job_in_scope_4m", "past_job_in_scope=0", "cox_ph_log_hr_controls_strata_batch")}
+    adjusted = estimates.loc[estimates.analysis == "itt_adjusted"]
+    assert set(adjusted.outcome) == set(r.LINKEDIN_ITT_OUTCOMES) | set(r.FULL_ITT_OUTCOMES)
+    assert adjusted.variance_reduction.notna().all()
+    heterogeneity = estimates.loc[estimates.analysis == "heterogeneity"]
+    assert heterogeneity.p_adjusted.notna().all() and (heterogeneity.p_adjusted >= heterogeneity.p_value).all()
+    assert {"summary", "views_vs_new_job"} <= set(estimates.analysis)
 
     curves = pd.read_parquet(out / "readout_curves")
     assert set(curves.batch) == {"1", "2", "3", "4", "5", "all"}

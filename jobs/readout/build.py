@@ -46,6 +46,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from credsignal import lake
 from jobs.readout import plots
 from jobs.readout.estimates import ESTIMATOR_COX_PP, ESTIMATOR_LIN, estimate_all
 from jobs.readout.render import render_html
@@ -68,7 +69,6 @@ HTML_FILE = "readout.html"
 FIGURE2_FILE = "figure2_new_job_by_month.png"
 ITT_CHART_FILE = "itt_effects.png"
 FOREST_FILE = "forest_{sample}.png"
-MATCH_REPORT = "_reports/profile_match.json"  # the feature job's match report, when the snapshot keeps it
 PART_FILE = "part-00000.parquet"
 
 def gate_figures(quality: pd.DataFrame | None) -> dict[str, dict]:
@@ -153,10 +153,9 @@ def read_quality_report(snapshot: Path) -> pd.DataFrame | None:
     return None
 
 
-def read_match_by_arm(snapshot: Path) -> list[dict] | None:
-    """The feature job's profile match counts by arm (`profile_match_by_arm` of its match report) when the
-    snapshot holds the report; None otherwise (attrition then shows URL -> matched only)."""
-    path = snapshot / MATCH_REPORT
+def read_match_by_arm(path: Path) -> list[dict] | None:
+    """The feature job's profile match counts by arm (`profile_match_by_arm` of its match report, which the
+    pipeline keeps beside the snapshot); None when absent (attrition then shows URL -> matched only)."""
     if not path.is_file():
         return None
     try:
@@ -203,7 +202,7 @@ def build_readout(lake_root: Path, *, snapshot: str | None = None, cox: bool = T
     full = pd.read_parquet(source / FULL_TABLE)
     linkedin = pd.read_parquet(source / LINKEDIN_TABLE)
     quality = read_quality_report(source)
-    match_by_arm = read_match_by_arm(source)
+    match_by_arm = read_match_by_arm(lake.snapshot_match_report(lake_root, snapshot_id))
     log.info("readout of snapshot %s: %d full rows, %d LinkedIn rows", snapshot_id, len(full), len(linkedin))
 
     result = estimate_all(full, linkedin, snapshot_id=snapshot_id, cox=cox, match_by_arm=match_by_arm)
