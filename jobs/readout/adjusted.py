@@ -30,9 +30,10 @@ from jobs.readout.statistics import (
 # the linear models); education -> education_level; gender -> gender; domain -> primary_domain; credential type ->
 # credential_type; country -> developing_country (the curated tables hold no country); professional experience
 # -> professional_experience_years; prior employment in technical and business roles -> past_tech_job,
-# past_managerial_job. Skill scores are added to the linear models (Table 6: "learners' characteristics").
+# past_managerial_job. The linear models add the skill score and has_linkedin_url (a URL given at enrollment,
+# before the experiment; Table 6: "learners' characteristics"); in the LinkedIn sample it is constant and drops.
 CONTROLS_CATEGORICAL = ("education_level", "gender", "primary_domain", "credential_type")
-CONTROLS_NUMERIC_FULL = ("developing_country", "main_skill_standardized")
+CONTROLS_NUMERIC_FULL = ("developing_country", "main_skill_standardized", "has_linkedin_url")
 CONTROLS_NUMERIC_LINKEDIN = (*CONTROLS_NUMERIC_FULL, "professional_experience_years", "past_tech_job",
                              "past_managerial_job")
 COX_CONTROLS_NUMERIC = ("developing_country", "professional_experience_years", "past_tech_job", "past_managerial_job")
