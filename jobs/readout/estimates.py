@@ -31,11 +31,9 @@ from jobs.readout.statistics import (
     TREATMENT,
     Z95,
     _label,
-    _normal_p,
     balance_table,
     cox_itt,
     cumulative_new_job_share,
-    difference_in_means,
     employability_scores,
     itt,
     late,
@@ -306,7 +304,3 @@ def subgroup_rows(samples: Mapping[str, pd.DataFrame], outcomes_of: Mapping[str,
     for row, value in zip(rows, adjusted):
         row["p_adjusted"] = float(value)
     return rows
-
-
-__all__ = ["ESTIMATE_COLUMNS", "Estimates", "estimate_all", "subgroup_rows", "table3_rows", "difference_in_means",
-           "_normal_p"]
