@@ -188,7 +188,7 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
 
     # Adjusted vs unadjusted ITT, and Table 6.
     adjusted = Table(["outcome", "sample", "unadjusted (pp)", "SE", "adjusted (pp)", "SE", "95% CI adjusted (pp)",
-                      "variance reduction", "p adjusted", "N"], [])
+                      "variance reduction", "p", "N"], [])
     for r in _select(estimates, analysis="itt_adjusted", subgroup="all").to_dict("records"):
         plain = _select(estimates, analysis="itt", outcome=r["outcome"], sample=r["sample"], subgroup="all")
         u = plain.iloc[0] if not plain.empty else {"estimate": None, "se": None}
