@@ -256,9 +256,8 @@ def cox_adjusted(frame: pd.DataFrame, event: str = "new_job", time: str = "month
     x, names = covariate_design(data, numeric, categorical)
     d = _floats(data[treatment])
     design = np.column_stack([d, x])
-    keep = independent_columns(np.column_stack([np.ones(len(d)), design]).T
-                               @ np.column_stack([np.ones(len(d)), design]))
-    keep = [j - 1 for j in keep if j > 0]  # the intercept only anchors the dependence check
+    anchored = np.column_stack([np.ones(len(d)), design])  # the intercept only anchors the dependence check
+    keep = [j - 1 for j in independent_columns(anchored.T @ anchored) if j > 0]
     if 0 not in keep:
         raise ValueError("the assignment is collinear with the controls")
     columns = ["treatment", *names]

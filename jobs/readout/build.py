@@ -1,11 +1,12 @@
 """Analyst readout: the experiment's headline tables and figures, computed from the *published* curated Parquet.
 
-The first look an analyst takes at every published snapshot, built automatically (issue 7): did randomization
-hold (sample ratio, covariate balance), how many shared, did the treated find more jobs, by batch. The models are
-the 2025 paper (Hutchinson et al., "The value of non-traditional credentials"): Table 12 (balance), Table 3
-(intent-to-treat), Table 13 (credential sharing by batch, and among learners who logged in), Figure 2
-(cumulative share with a new job by month since randomization), plus the LATE of sharing with the random
-assignment as the instrument, and a Cox proportional-hazards ITT.
+The first look an analyst takes at every published snapshot, built automatically (issues 7 and 19): did
+randomization hold (sample ratio, covariate balance, attrition by arm), how many shared, did the treated find more
+jobs, with and without the paper's controls, by subgroup and by batch. The models are the 2025 paper (Hutchinson
+et al., "The value of non-traditional credentials"): Table 2 (the two samples), Table 3 (ITT with controls: OLS
+and Cox, in percentage points), Table 6 (views, adjusted), Table 12 (balance), Table 13 (sharing by batch),
+Table 14 (views vs new job), Figure 2 with 95% bands, Lin-adjusted ITTs, subgroup effects with Benjamini-Hochberg,
+the LATE of sharing and the employability terciles.
 
 Inputs are read with pandas exactly as an analyst reads them, from one snapshot of the publish contract::
 
@@ -20,12 +21,13 @@ Outputs go beside the snapshot, in ``lake/curated/_snapshots/<snapshot_id>/_read
 folder and renamed into place)::
 
     readout_estimates/part-00000.parquet   one row per analysis x outcome x sample x subgroup (ESTIMATE_COLUMNS)
-    readout_curves/part-00000.parquet      the Figure 2 curves (batch, arm, month, share)
+    readout_curves/part-00000.parquet      the Figure 2 curves (batch, arm, month, share, 95% band)
     readout.html                           self-contained: inline CSS, PNG charts as base64 data URIs
-    figure2_new_job_by_month.png, itt_effects.png
+    figure2_new_job_by_month.png, itt_effects.png, forest_linkedin.png, forest_full.png
 
-Every estimator is a pure function of a pandas DataFrame (or arrays) and is checked against statsmodels / numpy /
-closed forms in tests/test_readout.py; docs/readout.md gives the formulas.
+The estimators live in jobs/readout/statistics.py and jobs/readout/adjusted.py (pure functions of pandas frames,
+arrays or counts, checked against statsmodels / lifelines / closed forms in tests/test_readout.py); the page in
+jobs/readout/render.py with its template and stylesheet; docs/readout.md gives the formulas.
 
     python -m jobs.readout --lake DIR [--snapshot ID]
 """
