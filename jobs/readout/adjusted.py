@@ -10,6 +10,8 @@ work can feed it aggregated statistics instead. docs/readout.md gives the formul
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -266,7 +268,13 @@ def cox_adjusted(frame: pd.DataFrame, event: str = "new_job", time: str = "month
     stratum = data[strata].astype(str).to_numpy() if strata else np.full(len(d), "all")
     model["stratum"] = stratum
     fitter = CoxPHFitter()
-    fitter.fit(model, duration_col="duration", event_col="event", strata=["stratum"])
+    with warnings.catch_warnings(record=True) as caught:  # a rare level can make lifelines warn: reported, not logged
+        warnings.simplefilter("always")
+        fitter.fit(model, duration_col="duration", event_col="event", strata=["stratum"])
+    def named(message: str) -> str:  # the model's columns are c<j>: give the warning the covariate's name
+        return re.sub(r"\bc(\d+)\b", lambda match: columns[int(match.group(1))], message.split(".")[0]).strip()
+
+    fit_warnings = sorted({named(str(w.message)) for w in caught})
     beta = fitter.params_.reindex([f"c{j}" for j in keep]).to_numpy()
     g, se = float(beta[0]), float(fitter.standard_errors_["c0"])
     linear = design[:, keep] @ beta
@@ -290,6 +298,7 @@ def cox_adjusted(frame: pd.DataFrame, event: str = "new_job", time: str = "month
         "effect_pct_se": 100.0 * pp_se / baseline if baseline else float("nan"),
         "n_treatment": int((~controls).sum()), "n_control": int(controls.sum()),
         "n_covariates": len(keep) - 1, "imputed_times": imputed, "controls": [columns[j] for j in keep[1:]],
+        "fit_warnings": fit_warnings,
     }
 
 

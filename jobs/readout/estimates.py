@@ -267,6 +267,9 @@ def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str]) -
                               lambda: adj.cox_adjusted(frame, event, time))
             if result is None:
                 continue
+            if result["fit_warnings"]:
+                notes.append(f"Table 3 Cox model for {label} ({subgroup}): lifelines warned: "
+                             f"{result['fit_warnings'][0]}")
             if result["imputed_times"] and subgroup == "all":
                 notes.append(f"{time} is not in the table: derived from the 1-month column; "
                              f"{result['imputed_times']} event months are unknown in [4, follow-up] and set to 4")
