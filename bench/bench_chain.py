@@ -94,7 +94,8 @@ def generator_parameters(linkedin) -> dict[str, float]:
 
 
 def recovery(config: Config, snapshot_id: str) -> list[dict]:
-    """The readout's full- and LinkedIn-sample ITT next to the planted difference in the truth."""
+    """The readout's full- and LinkedIn-sample ITT, unadjusted and adjusted, next to the planted difference in
+    the truth, with the adjusted SE's ratio to the unadjusted one."""
     import pandas as pd
 
     from jobs import publish
@@ -103,24 +104,30 @@ def recovery(config: Config, snapshot_id: str) -> list[dict]:
     linkedin = publish.read_published(config.lake, "learner_outcomes_linkedin", snapshot=snapshot_id)
     crosswalk = pd.read_parquet(lake.learner_crosswalk(config.lake))  # restricted: the truth is keyed by platform ID
     planted = planted_effects(config.landing, set(linkedin.merge(crosswalk, on="learner_key")["learner_id"]))
-    itt = estimates[estimates["analysis"] == "itt"]
     parameters = generator_parameters(linkedin)
     rows = []
     sample_of = {"learner_outcomes_full": "full", "learner_outcomes_linkedin": "linkedin"}
-    for table, effects in planted.items():
-        for outcome, truth in effects.items():
-            match = itt[(itt["outcome"] == outcome) & (itt["sample"] == sample_of[table]) & (itt["subgroup"] == "all")]
-            if match.empty:
-                continue
-            row = match.iloc[0]
-            parameter = parameters.get(outcome)
-            rows.append({"sample": sample_of[table], "outcome": outcome, "planted_in_sample": round(truth, 4),
-                         "generator_itt": parameter,
-                         "generator_itt_inside_99": None if parameter is None else
-                         bool(abs(float(row["estimate"]) - parameter) <= 2.5758 * float(row["se"])),
-                         "estimate": round(float(row["estimate"]), 4), "se": round(float(row["se"]), 4),
-                         "inside_99": bool(abs(float(row["estimate"]) - truth) <= 2.5758 * float(row["se"])),
-                         "n": int(row["n_treatment"] + row["n_control"])})
+    overall = estimates[estimates["subgroup"] == "all"]
+    cases = [(analysis, table, outcome, truth) for analysis in ("itt", "itt_adjusted")  # Lin-adjusted: issue 19
+             for table, effects in planted.items() for outcome, truth in effects.items()]
+    for analysis, table, outcome, truth in cases:
+        same = (overall["outcome"] == outcome) & (overall["sample"] == sample_of[table])
+        match = overall[same & (overall["analysis"] == analysis)]
+        if match.empty:
+            continue
+        row = match.iloc[0]
+        unadjusted = overall[same & (overall["analysis"] == "itt")]
+        parameter = parameters.get(outcome)
+        rows.append({"analysis": analysis, "sample": sample_of[table], "outcome": outcome,
+                     "se_ratio_to_unadjusted": round(float(row["se"]) / float(unadjusted.iloc[0]["se"]), 4)
+                     if not unadjusted.empty else None,
+                     "planted_in_sample": round(truth, 4),
+                     "generator_itt": parameter,
+                     "generator_itt_inside_99": None if parameter is None else
+                     bool(abs(float(row["estimate"]) - parameter) <= 2.5758 * float(row["se"])),
+                     "estimate": round(float(row["estimate"]), 4), "se": round(float(row["se"]), 4),
+                     "inside_99": bool(abs(float(row["estimate"]) - truth) <= 2.5758 * float(row["se"])),
+                     "n": int(row["n_treatment"] + row["n_control"])})
     return rows
 
 
@@ -245,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['driver_peak_mib']:>11}  {r['load_start']} -> {r['load_end']}")
     print(f"total {result['total_seconds']} s")
     for r in result["recovery"]:
-        print(f"  {r['sample']:<9}{r['outcome']:<26} planted {r['planted_in_sample']:+.4f}  estimate "
-              f"{r['estimate']:+.4f} (se {r['se']:.4f})  inside 99%: {r['inside_99']}"
+        print(f"  {r['analysis']:<13}{r['sample']:<9}{r['outcome']:<26} planted {r['planted_in_sample']:+.4f}  "
+              f"estimate {r['estimate']:+.4f} (se {r['se']:.4f}, x{r['se_ratio_to_unadjusted']} of unadjusted)  "
+              f"inside 99%: {r['inside_99']}"
               + ("" if r["generator_itt"] is None else
                  f"; generator ITT {r['generator_itt']:+.4f} inside 99%: {r['generator_itt_inside_99']}"))
     for name, shares in result["has_linkedin_url_by_arm"].items():

@@ -230,6 +230,12 @@ def curated_snapshot(lake: Path, table: str, snapshot_id: str) -> Path:
     return curated_snapshot_dir(lake, snapshot_id) / table
 
 
+def snapshot_match_report(lake: Path, snapshot_id: str) -> Path:
+    """The feature job's profile match report (`_reports/profile_match.json` of its staging folder) for the run
+    that a snapshot published, kept beside the snapshot for the readout's attrition table."""
+    return curated_snapshot_dir(lake, snapshot_id) / "_reports" / "profile_match.json"
+
+
 def curated_current_link(lake: Path) -> Path:
     """The symlink whose atomic replacement publishes (or rolls back) all curated tables at once."""
     return curated_root(lake) / CURRENT_LINK

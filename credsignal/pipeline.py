@@ -247,8 +247,21 @@ def publish_staged(config: Config, *, run_id: str, as_of: date) -> Any:
     with writing(config, "publish", run_id):
         snapshot = publish.publish(config.lake, tables, run_id=run_id, as_of=as_of, keep=config.keep_snapshots,
                                    descriptions=descriptions)
+        keep_match_report(staged / "_reports" / "profile_match.json",
+                          lake.snapshot_match_report(config.lake, snapshot.snapshot_id))
         shutil.rmtree(staged, ignore_errors=True)
     return snapshot
+
+
+def keep_match_report(report: Path, target: Path) -> None:
+    """Copy the feature job's match report beside the published snapshot (the readout's attrition by arm reads
+    it); written to a temporary name and renamed, so a reader never sees half of it. No report, no copy."""
+    if not report.is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(report, temporary)
+    temporary.replace(target)
 
 
 def build_readout(config: Config, *, snapshot_id: str | None = None) -> Any:

@@ -848,6 +848,13 @@ def match_report(matches: DataFrame, profiles: DataFrame) -> DataFrame:
                    .unionByName(per_version).unionByName(per_url), PROFILE_MATCH_REPORT_SCHEMA)
 
 
+def match_counts_by_arm(matches: DataFrame, full: DataFrame) -> DataFrame:
+    """Learners per profile match outcome and arm (match, treatment, count), for the readout's test of
+    differential attrition (URL -> fetched -> parsed -> matched by arm). `matches` is profile_matches' output,
+    `full` the learner_outcomes_full table (its treatment column)."""
+    return matches.join(full.select("learner_id", "treatment"), "learner_id").groupBy("match", "treatment").count()
+
+
 def classify_positions(positions: DataFrame) -> DataFrame:
     """Positions with the title classes of credsignal.reference.job_titles.classify_title (tech, managerial,
     internship, in_scope = tech or managerial), computed once per distinct title."""
@@ -1208,7 +1215,7 @@ def build_tables(
     report = match_report(matches, silver["profiles"])
     return {**curated_tables({"learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin},
                              pseudonym_key=pseudonym_key),
-            "profile_match_report": report}
+            "profile_match_report": report, "profile_match_by_arm": match_counts_by_arm(matches, full)}
 
 
 def curated_tables(tables: dict[str, DataFrame], *, pseudonym_key: bytes) -> dict[str, DataFrame]:
@@ -1264,12 +1271,13 @@ def run(
         tables["learner_crosswalk"].orderBy("learner_key").write.mode("overwrite").parquet(str(written))
         replace_directory(written, crosswalk)
         report = [row.asDict() for row in tables["profile_match_report"].orderBy("subject", "outcome").collect()]
+        by_arm = [row.asDict() for row in tables["profile_match_by_arm"].orderBy("match", "treatment").collect()]
     finally:
         tables["learner_outcomes_full"].unpersist()
     rows = {name: spark.read.parquet(str(write_to / name)).count() for name in OUTPUT_TABLES}
     versions = {NO_VERSION_BY_RANDOMIZATION: report_counts(report, LEARNER_VERSION).get(NO_VERSION_BY_RANDOMIZATION, 0)}
     summary = {"as_of": as_of.isoformat(), "experiment_id": config.experiment_id, "rows": rows,
-               "learner_versions": versions, "profile_match": report}
+               "learner_versions": versions, "profile_match": report, "profile_match_by_arm": by_arm}
     report_path = write_to / "_reports" / "profile_match.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

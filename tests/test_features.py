@@ -637,7 +637,9 @@ def linkedin(spark):
     report = features.match_report(matches, tables["profiles"])
     rows = rows_by_learner(table)
     report_rows = {(r.subject, r.outcome): r["count"] for r in report.collect()}
-    yield {"table": table, "rows": rows, "report": report_rows, "silver": tables, "bronze": bronze_tables}
+    by_arm = {(r.match, r.treatment): r["count"] for r in features.match_counts_by_arm(matches, full).collect()}
+    yield {"table": table, "rows": rows, "report": report_rows, "silver": tables, "bronze": bronze_tables,
+           "by_arm": by_arm, "arms": {r.treatment: r["count"] for r in full.groupBy("treatment").count().collect()}}
     full.unpersist()
 
 
@@ -654,6 +656,15 @@ def test_profile_match_report(linkedin):
     assert report[("learner", "fetch_failed:authwall")] == 1
     assert report[("learner", "no_url")] == 1
     assert report[("profile", "no_randomized_learner")] == 1
+
+
+def test_profile_match_counts_by_arm_add_up_to_the_report(linkedin):
+    by_arm = linkedin["by_arm"]
+    for (subject, outcome), count in linkedin["report"].items():
+        if subject == "learner":
+            assert sum(n for (match, _), n in by_arm.items() if match == outcome) == count, outcome
+    for arm, count in linkedin["arms"].items():
+        assert sum(n for (_, treatment), n in by_arm.items() if treatment == arm) == count
 
 
 @pytest.mark.parametrize("learner", list(NEW_JOB_CASES))

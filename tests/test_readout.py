@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
 import re
@@ -71,6 +72,7 @@ def simulate(n: int, seed: int = 7, linkedin_share: float = 0.25) -> tuple[pd.Da
         "professional_experience_years": np.where(rng.random(n) < 0.1, np.nan, rng.gamma(2, 1.5, n)),
         "past_tech_job": (rng.random(n) < 0.13).astype("int32"),
         "past_managerial_job": (rng.random(n) < 0.06).astype("int32"),
+        "past_job_in_scope": (rng.random(n) < 0.15).astype("int32"),
     })
     extra.loc[months <= 0, "months_to_new_job"] = pd.NA
     extra.loc[first_in_scope <= 0, "months_to_new_job_in_scope"] = pd.NA
@@ -290,10 +292,11 @@ def test_cumulative_share_on_a_hand_made_frame():
     assert [shares[("1", 1, m)] for m in range(4)] == pytest.approx([0, 1 / 3, 1 / 3, 2 / 3])
     assert [shares[("1", 0, m)] for m in range(4)] == pytest.approx([0, 0, 1 / 3, 1 / 3])
     assert [shares[("2", 1, m)] for m in range(3)] == pytest.approx([0, 0, 0.5])
-    # Pooled treatment arm: months 0-2 over 5 learners, month 3 only batch 1's 3 learners.
-    assert [shares[("all", 1, m)] for m in range(4)] == pytest.approx([0, 1 / 5, 2 / 5, 2 / 3])
+    # Pooled treatment arm: months 0-2 over 5 learners; month 3 only batch 1 reaches, so the pooled curve stops.
+    assert [shares[("all", 1, m)] for m in range(3)] == pytest.approx([0, 1 / 5, 2 / 5])
+    assert ("all", 1, 3) not in shares
     n_observed = curves.set_index(["batch", "treatment", "month"])["n_observed"]
-    assert n_observed[("all", 1, 3)] == 3 and n_observed[("all", 1, 2)] == 5
+    assert n_observed[("all", 1, 2)] == 5
     assert ("2", 1, 3) not in shares  # beyond batch 2's follow-up
 
 
@@ -338,19 +341,23 @@ def test_cox_itt_near_separation_renders_in_the_report():
                           "followup_months": 10})
     frame.loc[~event, "months_to_new_job"] = pd.NA
     result = r.cox_itt(frame)
-    estimates = pd.DataFrame([r._row("s", "cox", "new_job", "linkedin", "all", "cox_ph", result)])
-    html = r.render_html("s", estimates, {}, {}, [], {}, counts={})
-    assert "Cox proportional-hazards ITT" in html
+    from jobs.readout import estimates, render
+
+    rows = pd.DataFrame([estimates._row("s", "cox", "new_job", "linkedin", "all", "cox_ph", result)])
+    html = render.render_html("s", estimates.Estimates(rows, {}, pd.DataFrame()), {}, {}, counts={})
+    assert "Cox models without controls" in html
 
 
 def test_ridge_without_penalty_is_least_squares():
+    from jobs.readout import statistics
+
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 3))
     y = 0.5 + x @ np.array([1.0, -2.0, 0.3]) + rng.normal(size=200)
     expected, *_ = np.linalg.lstsq(np.column_stack([np.ones(200), x]), y, rcond=None)
-    assert r._ridge_fit(x, y, 0.0) == pytest.approx(expected, rel=1e-9)
-    assert np.abs(r._ridge_fit(x, y, 1e6)[1:]).max() < 0.01  # the penalty shrinks, the intercept stays
-    assert r._ridge_fit(x, y, 1e6)[0] == pytest.approx(y.mean(), abs=0.05)
+    assert statistics._ridge_fit(x, y, 0.0) == pytest.approx(expected, rel=1e-9)
+    assert np.abs(statistics._ridge_fit(x, y, 1e6)[1:]).max() < 0.01  # the penalty shrinks, the intercept stays
+    assert statistics._ridge_fit(x, y, 1e6)[0] == pytest.approx(y.mean(), abs=0.05)
 
 
 def test_employability_scores_are_cross_fitted():
@@ -408,6 +415,288 @@ def test_planted_itts_and_late_inside_99_percent_intervals_on_a_large_sample():
     assert abs(result["estimate"]) > r.Z99 * result["se"]
 
 
+# ------------------------------------------------------------------------------------------------ adjusted estimators
+
+
+def covariate_frame(n: int, seed: int = 11, effect: float = 0.05) -> pd.DataFrame:
+    """Learners whose outcome depends strongly on pre-treatment covariates (so adjustment helps), with a planted
+    ITT `effect` on the binary outcome `y`, randomization strata and batches, and missing values."""
+    rng = np.random.default_rng(seed)
+    domain = rng.choice(["Business", "Computer Science", "Data Science", "Information Technology"], n)
+    developing = (rng.random(n) < 0.8).astype("int32")
+    stratum = np.char.add(domain.astype(str), developing.astype(str))
+    d = np.zeros(n, dtype="int32")
+    for level in np.unique(stratum):  # exact 50/50 within stratum
+        members = np.flatnonzero(stratum == level)
+        d[rng.permutation(members)[: members.size // 2]] = 1
+    skill = rng.normal(0, 1, n)
+    experience = np.where(rng.random(n) < 0.1, np.nan, rng.gamma(2, 2, n))
+    education = rng.choice(["bachelor degree", "masters degree", "high school diploma", "not mentioned"], n)
+    p0 = 0.02 + 0.5 * (skill > 0) + 0.2 * (education == "masters degree") + 0.1 * (1 - developing)
+    y = (rng.random(n) < np.clip(p0 + effect * d, 0, 1)).astype("int32")
+    return pd.DataFrame({
+        "treatment": d, "batch": rng.integers(1, 6, n).astype("int32"), "stratum": stratum,
+        "primary_domain": domain, "developing_country": developing, "main_skill_standardized": skill,
+        "professional_experience_years": experience, "education_level": education,
+        "gender": rng.choice(["male", "female", None], n), "credential_type": rng.choice(["Course", "Guided Project"], n),
+        "past_tech_job": (rng.random(n) < 0.2).astype("int32"), "past_managerial_job": (rng.random(n) < 0.1).astype("int32"),
+        "y": y,
+    })
+
+
+@pytest.mark.parametrize("cov_type", ["HC2", "HC1", "HC0"])
+def test_ols_robust_matches_statsmodels(cov_type):
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(5)
+    x = np.column_stack([np.ones(300), rng.normal(size=(300, 3))])
+    y = x @ [1.0, 0.5, -0.2, 0.0] + rng.normal(size=300) * (1 + np.abs(x[:, 1]))
+    mine = r.ols_robust(y, x, cov_type=cov_type)
+    reference = sm.OLS(y, x).fit(cov_type=cov_type)
+    np.testing.assert_allclose(mine["params"], reference.params, rtol=1e-10)
+    np.testing.assert_allclose(mine["cov"], reference.cov_params(), rtol=1e-8)
+    assert 1 - mine["rss"] / mine["tss"] == pytest.approx(reference.rsquared, rel=1e-10)
+
+
+def test_lin_itt_matches_statsmodels_fully_interacted_regression():
+    import statsmodels.api as sm
+
+    frame = covariate_frame(3000)
+    x, names = r.covariate_design(frame, ("main_skill_standardized", "professional_experience_years"),
+                                  ("education_level", "gender"))
+    assert "professional_experience_years=(missing)" in names and "education_level=bachelor degree" not in names
+    y, d = frame["y"].to_numpy(float), frame["treatment"].to_numpy(float)
+    mine = r.lin_itt(y, d, x)
+    xc = x - x.mean(axis=0)
+    reference = sm.OLS(y, np.column_stack([np.ones(len(y)), d, xc, d[:, None] * xc])).fit(cov_type="HC2")
+    assert mine["estimate"] == pytest.approx(reference.params[1], rel=1e-10)
+    assert mine["se"] == pytest.approx(reference.bse[1], rel=1e-8)
+    assert mine["baseline"] == pytest.approx(reference.params[0], rel=1e-10)
+    gradient = np.array([-100 * reference.params[1] / reference.params[0] ** 2, 100 / reference.params[0]])
+    delta = math.sqrt(gradient @ reference.cov_params()[:2, :2] @ gradient)
+    assert mine["effect_pct_se"] == pytest.approx(delta, rel=1e-8)
+    assert mine["n_covariates"] == 2 * x.shape[1]
+
+
+def test_lin_without_covariates_is_the_difference_in_means(small):
+    y, d = small
+    mine = r.lin_itt(y, d, np.empty((len(y), 0)))
+    plain = r.difference_in_means(y, d)
+    assert mine["estimate"] == pytest.approx(plain["estimate"], rel=1e-10)
+    assert mine["se"] == pytest.approx(plain["se"], rel=1e-10)  # HC2 with one binary regressor = Neyman
+
+
+def test_independent_columns_drop_the_later_of_a_collinear_set():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=50), rng.normal(size=50)
+    x = np.column_stack([np.ones(50), a, b, a + 2 * b, np.zeros(50), a])
+    assert r.independent_columns(x.T @ x) == [0, 1, 2]
+
+
+def test_adjusted_itt_with_strata_recovers_the_effect_and_reduces_the_variance():
+    frame = covariate_frame(40_000, effect=0.05)
+    # stratum is collinear with primary_domain x developing_country: the dependent columns are dropped.
+    result = r.adjusted_itt(frame, "y", numeric=r.CONTROLS_NUMERIC_LINKEDIN)
+    assert np.isfinite(result["se"]) and result["n_covariates"] > 10
+    assert abs(result["estimate"] - 0.05) <= r.Z99 * result["se"]
+    assert result["unadjusted_se"] == pytest.approx(r.itt(frame, "y")["se"], rel=1e-12)
+    assert result["variance_reduction"] == pytest.approx(1 - result["se"] ** 2 / result["unadjusted_se"] ** 2)
+    assert result["variance_reduction"] > 0.15  # the covariates explain a good part of y
+    assert result["n_treatment"] + result["n_control"] == len(frame)
+
+
+def test_lpm_matches_statsmodels():
+    import statsmodels.api as sm
+
+    _, linkedin = simulate(4000, seed=9)
+    result = r.lpm(linkedin, "views_all", "new_job")
+    reference = sm.OLS(linkedin["views_all"].to_numpy(float),
+                       sm.add_constant(linkedin["new_job"].to_numpy(float))).fit(cov_type="HC2")
+    assert result["estimate"] == pytest.approx(reference.params[1], rel=1e-10)
+    assert result["se"] == pytest.approx(reference.bse[1], rel=1e-8)
+    assert result["baseline"] == pytest.approx(reference.params[0], rel=1e-10)
+    assert result["r_squared"] == pytest.approx(reference.rsquared, rel=1e-8)
+
+
+def survival_frame(n: int, seed: int = 3, log_hr: float = 0.3) -> pd.DataFrame:
+    """Exponential times to a first job, rounded up to months, censored at the batch's follow-up; a covariate x
+    and the assignment act proportionally on the hazard."""
+    rng = np.random.default_rng(seed)
+    d = (rng.random(n) < 0.5).astype("int32")
+    x = rng.normal(size=n)
+    batch = rng.integers(1, 6, n).astype("int32")
+    follow = np.vectorize(BATCH_FOLLOWUP.get)(batch).astype("int32")
+    months = np.ceil(rng.exponential(1 / (0.02 * np.exp(log_hr * d + 0.5 * x)))).astype(int)
+    event = months <= follow
+    return pd.DataFrame({
+        "treatment": d, "batch": batch, "followup_months": follow, "x": x, "new_job": event.astype("int32"),
+        "months_to_new_job": pd.Series(np.where(event, months, 0), dtype="Int32").where(event, pd.NA),
+    })
+
+
+def test_cox_adjusted_matches_lifelines_and_converts_to_percentage_points():
+    from lifelines import CoxPHFitter
+
+    frame = survival_frame(6000)
+    result = r.cox_adjusted(frame, "new_job", "months_to_new_job", numeric=("x",), categorical=())
+    model = pd.DataFrame({
+        "duration": np.where(frame.new_job == 1, frame.months_to_new_job.fillna(0), frame.followup_months).astype(float),
+        "event": frame.new_job, "treatment": frame.treatment, "x": frame.x, "batch": frame.batch})
+    fitter = CoxPHFitter().fit(model, "duration", "event", strata=["batch"])
+    assert result["estimate"] == pytest.approx(fitter.params_["treatment"], rel=1e-6)
+    assert result["se"] == pytest.approx(fitter.standard_errors_["treatment"], rel=1e-6)
+    assert abs(result["estimate"] - 0.3) <= r.Z99 * result["se"]  # the planted log hazard ratio
+    # pp at follow-up: lifelines' predicted survival of each control learner at their follow-up, both arms.
+    controls = model.loc[model.treatment == 0]
+    s0, s1 = [], []
+    for batch, group in controls.groupby("batch"):
+        time = BATCH_FOLLOWUP[batch]
+        s0.append(fitter.predict_survival_function(group.assign(treatment=0), times=[time]).to_numpy()[0])
+        s1.append(fitter.predict_survival_function(group.assign(treatment=1), times=[time]).to_numpy()[0])
+    s0, s1 = np.concatenate(s0), np.concatenate(s1)
+    assert result["pp_effect"] == pytest.approx(np.mean(s0 - s1), rel=1e-5)
+    assert result["baseline"] == pytest.approx(np.mean(1 - s0), rel=1e-5)
+    assert result["effect_pct"] == pytest.approx(100 * np.mean(s0 - s1) / np.mean(1 - s0), rel=1e-5)
+    # Delta-method SE: the numerical derivative of the pp effect in the log hazard ratio, times its SE.
+    g, step = result["estimate"], 1e-5
+
+    def pp(log_hr):
+        return np.mean(s0 ** math.exp(log_hr) - s0) * -1
+
+    numeric = (pp(g + step) - pp(g - step)) / (2 * step) * result["se"]
+    assert result["pp_se"] == pytest.approx(numeric, rel=1e-5)
+    assert result["observed_baseline"] == pytest.approx(1 - frame.new_job[frame.treatment == 1].mean(), abs=1) \
+        and 0 < result["observed_baseline"] < 1
+
+
+def test_breslow_cumulative_hazard_by_hand():
+    duration = np.array([1.0, 2, 2, 3, 5])
+    event = np.array([1, 1, 0, 1, 0])
+    score = np.array([1.0, 2, 1, 1, 3])
+    # t=1: 1 / (1+2+1+1+3) = 1/8; t=2: 1 / (2+1+1+3) = 1/7; t=3: 1 / (1+3) = 1/4
+    expected = [0.0, 1 / 8, 1 / 8 + 1 / 7, 1 / 8 + 1 / 7 + 1 / 4, 1 / 8 + 1 / 7 + 1 / 4]
+    np.testing.assert_allclose(r.breslow_cumulative_hazard(duration, event, score, np.array([0.5, 1, 2, 3, 9])),
+                               expected)
+
+
+def test_survival_columns_derive_the_four_month_times():
+    frame = pd.DataFrame({
+        "new_job_4m": [1, 1, 0, 0], "new_job": [1, 1, 1, 0], "followup_months": [10, 10, 10, 8],
+        "months_to_new_job": pd.array([6, 2, 1, None], dtype="Int32")})
+    duration, event, imputed = r.survival_columns(frame, "new_job_4m", "months_to_new_job_4m")
+    # first job at 6: also the first >= 4-month job; first at 2 with a later one: unknown, set to 4; censored.
+    assert duration.tolist() == [6, 4, 10, 8] and event.tolist() == [1, 1, 0, 0] and imputed == 1
+    frame["months_to_new_job_4m"] = pd.array([6, 7, None, None], dtype="Int32")  # a column present is used as is
+    duration, event, imputed = r.survival_columns(frame, "new_job_4m", "months_to_new_job_4m")
+    assert duration.tolist() == [6, 7, 10, 8] and imputed == 0
+
+
+def test_benjamini_hochberg_matches_statsmodels_multipletests():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(8)
+    p = np.concatenate([rng.uniform(size=40), rng.uniform(0, 0.01, size=10)])
+    np.testing.assert_allclose(r.benjamini_hochberg(p), multipletests(p, method="fdr_bh")[1], rtol=1e-12)
+    with_nan = np.array([0.01, np.nan, 0.04, 0.03, np.nan])
+    adjusted = r.benjamini_hochberg(with_nan)
+    assert np.isnan(adjusted[[1, 4]]).all()
+    np.testing.assert_allclose(adjusted[[0, 2, 3]], multipletests([0.01, 0.04, 0.03], method="fdr_bh")[1])
+
+
+def test_subgroup_rows_adjust_over_the_whole_family():
+    from statsmodels.stats.multitest import multipletests
+
+    from jobs.readout.estimates import subgroup_rows
+
+    full, linkedin = simulate(6000, seed=2)
+    rows = pd.DataFrame(subgroup_rows({"full": full, "linkedin": linkedin},
+                                      {"full": r.FULL_ITT_OUTCOMES, "linkedin": r.LINKEDIN_ITT_OUTCOMES},
+                                      snapshot_id="s"))
+    np.testing.assert_allclose(rows.p_adjusted, multipletests(rows.p_value, method="fdr_bh")[1], rtol=1e-12)
+    dimensions = set(rows.subgroup.str.split("=").str[0])
+    assert dimensions == {"developing_country", "education", "primary_domain", "batch"}
+    assert set(rows.outcome) == set(r.FULL_ITT_OUTCOMES) | set(r.LINKEDIN_ITT_OUTCOMES)
+    one = rows.loc[(rows.outcome == "views_all") & (rows.subgroup == "batch=3")].iloc[0]
+    assert one.estimate == pytest.approx(r.itt(full.loc[full.batch == 3], "views_all")["estimate"])
+    masks = r.subgroups(pd.DataFrame({"education_level": ["bachelor degree", "high school diploma", "not mentioned",
+                                                          None]}))
+    assert masks["education=degree"].tolist() == [True, False, False, False]
+    assert masks["education=no_degree"].tolist() == [False, True, False, False]
+    assert masks["education=not_mentioned"].tolist() == [False, False, True, True]
+
+
+def test_subsample_difference_against_the_rest():
+    rng = np.random.default_rng(4)
+    whole = rng.normal(1.0, 2.0, 5000)
+    inside = rng.random(5000) < 0.3
+    whole[inside] += 0.5
+    part, rest = whole[inside], whole[~inside]
+    result = r.subsample_difference(whole, part)
+    share = part.size / whole.size
+    assert result["estimate"] == pytest.approx(part.mean() - whole.mean(), rel=1e-10)
+    assert result["estimate"] == pytest.approx((1 - share) * (part.mean() - rest.mean()), rel=1e-10)
+    expected = (1 - share) * math.sqrt(part.var(ddof=1) / part.size + rest.var(ddof=1) / rest.size)
+    assert result["se"] == pytest.approx(expected, rel=1e-8)
+    full, linkedin = simulate(3000, seed=5)
+    table = r.summary_statistics(full, linkedin, numeric=("developing_country", "new_job"),
+                                 categorical=("gender",)).set_index("variable")
+    assert table.loc["developing_country", "full_mean"] == pytest.approx(full.developing_country.mean())
+    assert table.loc["developing_country", "full_se"] == pytest.approx(full.developing_country.sem())
+    assert table.loc["gender=male", "linkedin_mean"] == pytest.approx((linkedin.gender == "male").mean())
+    assert table.loc["new_job", "full_n"] == 0 and np.isnan(table.loc["new_job", "difference"])
+
+
+def test_attrition_difference_matches_ols_hc0_on_indicators():
+    import statsmodels.api as sm
+
+    counts = {"url_at_randomization": {1: 800, 0: 780}, "fetched": {1: 760, 0: 700}, "matched": {1: 700, 0: 690}}
+    table = r.attrition(counts).set_index("stage")
+    assert list(table.index) == ["fetched", "matched", "matched"] and table.iloc[-1].from_stage == "url_at_randomization"
+    row = table.loc[table.from_stage == "url_at_randomization"].loc["matched"]
+    reached = np.r_[np.ones(700), np.zeros(100), np.ones(690), np.zeros(90)]
+    arm = np.r_[np.ones(800), np.zeros(780)]
+    reference = sm.OLS(reached, sm.add_constant(arm)).fit(cov_type="HC0")
+    assert row.difference == pytest.approx(reference.params[1]) and row.se == pytest.approx(reference.bse[1])
+    assert row.p_value == pytest.approx(reference.pvalues[1], rel=1e-6)
+
+
+def test_attrition_counts_from_tables_and_the_match_report_by_arm():
+    full, linkedin = simulate(2000, seed=6)
+    report = [{"match": "matched", "treatment": 1, "count": 5}, {"match": "matched", "treatment": 0, "count": 4},
+              {"match": "fetch_failed:not_found", "treatment": 1, "count": 2}, {"match": "no_url", "treatment": 0,
+                                                                                "count": 9}]
+    counts = r.attrition_counts(full, linkedin, report)
+    assert counts["randomized"] == {1: int(full.treatment.sum()), 0: int((full.treatment == 0).sum())}
+    assert counts["url_at_randomization"][1] == int(full.loc[full.has_linkedin_url == 1, "treatment"].sum())
+    assert counts["fetched"] == {1: 7, 0: 4} and counts["parsed_ok"] == {1: 5, 0: 4}
+    assert counts["matched"][0] == int((linkedin.treatment == 0).sum())
+    assert "fetched" not in r.attrition_counts(full, linkedin)
+
+
+def test_pooled_curve_stops_at_the_shortest_follow_up_and_has_bands():
+    _, linkedin = simulate(4000, seed=3)
+    curves = r.cumulative_new_job_share(linkedin)
+    pooled = curves.loc[curves.batch == "all"]
+    assert pooled.month.max() == min(BATCH_FOLLOWUP.values())
+    assert curves.loc[curves.batch == "1", "month"].max() == BATCH_FOLLOWUP[1]
+    row = curves.iloc[7]
+    assert row.se == pytest.approx(math.sqrt(row.share * (1 - row.share) / row.n_observed))
+    assert (curves.ci_low <= curves.share).all() and (curves.share <= curves.ci_high).all()
+    assert (curves.ci_low >= 0).all() and (curves.ci_high <= 1).all()
+
+
+def test_adjusted_estimates_recover_planted_effects_on_a_large_sample():
+    full, linkedin = simulate(60_000, seed=1, linkedin_share=0.5)
+    expected = planted_itt()
+    for frame, outcomes, numeric in ((linkedin, r.LINKEDIN_ITT_OUTCOMES, r.CONTROLS_NUMERIC_LINKEDIN),
+                                     (full, r.FULL_ITT_OUTCOMES, r.CONTROLS_NUMERIC_FULL)):
+        for outcome in outcomes:
+            result = r.adjusted_itt(frame, outcome, numeric=numeric)
+            assert abs(result["estimate"] - expected[outcome]) <= r.Z99 * result["se"], outcome
+            # Covariates unrelated to the outcome: adjustment neither helps nor hurts much.
+            assert abs(result["variance_reduction"]) < 0.02, outcome
+
+
 # ------------------------------------------------------------------------------------------------ end to end
 
 
@@ -429,8 +718,14 @@ def published(tmp_path_factory):
     outcome.findings += validate.balance_findings("learner_outcomes_linkedin", linkedin,
                                                   validate.LINKEDIN_BALANCE_COVARIATES)
     quality = outcome.report_frame()
-    publish_fake(lake, "20260102T000000Z-run1", {
+    snapshot = publish_fake(lake, "20260102T000000Z-run1", {
         "learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin, "data_quality_report": quality})
+    # The feature job's match report as the pipeline keeps it: every LinkedIn learner parsed; 40 / 60 URLs failed.
+    by_arm = [{"match": "matched", "treatment": arm, "count": int((linkedin.treatment == arm).sum())} for arm in (0, 1)]
+    by_arm += [{"match": "fetch_failed:not_found", "treatment": 1, "count": 40},
+               {"match": "fetch_failed:not_found", "treatment": 0, "count": 60}]
+    (snapshot / "_reports").mkdir()
+    (snapshot / "_reports" / "profile_match.json").write_text(json.dumps({"profile_match_by_arm": by_arm}))
     return lake, full, linkedin, old
 
 
@@ -446,7 +741,7 @@ def test_build_readout_end_to_end(published):
     for column in ["outcome", "sample", "subgroup", "estimator", "estimate", "se", "baseline", "effect_pct",
                    "effect_pct_se", "n_treatment", "n_control", "ci_low", "ci_high"]:
         assert column in estimates
-    assert not estimates.duplicated(["analysis", "outcome", "sample", "subgroup"]).any()
+    assert not estimates.duplicated(["analysis", "outcome", "sample", "subgroup", "estimator"]).any()
     itt_rows = estimates.loc[(estimates.analysis == "itt") & (estimates.subgroup == "all")]
     assert set(zip(itt_rows.outcome, itt_rows["sample"])) == (
         {(o, "linkedin") for o in r.LINKEDIN_ITT_OUTCOMES} | {(o, "full") for o in r.FULL_ITT_OUTCOMES})
@@ -458,7 +753,8 @@ def test_build_readout_end_to_end(published):
     views = itt_rows.set_index("outcome").loc["views_all"]
     assert views["n_treatment"] + views["n_control"] == len(full)
 
-    by_batch = estimates.loc[(estimates.outcome == "credential_shared") & estimates.subgroup.str.startswith("batch=")]
+    by_batch = estimates.loc[(estimates.analysis == "itt") & (estimates.outcome == "credential_shared")
+                             & estimates.subgroup.str.startswith("batch=")]
     assert sorted(by_batch.subgroup) == [f"batch={b}" for b in range(1, 6)]
     assert by_batch.n_treatment.sum() + by_batch.n_control.sum() == len(linkedin)
     logged = estimates.loc[estimates.subgroup == "logged_in_after_randomization=1"].iloc[0]
@@ -478,13 +774,33 @@ def test_build_readout_end_to_end(published):
     assert "professional_experience_years" in set(balance.loc[balance["sample"] == "linkedin", "outcome"])
     assert "professional_experience_years" not in set(balance.loc[balance["sample"] == "full", "outcome"])
 
+    attrition = estimates.loc[estimates.analysis == "attrition"].set_index(["outcome", "subgroup"])
+    assert list(attrition.index) == [("url_at_randomization", "from=randomized"), ("fetched", "from=url_at_randomization"),
+                                     ("parsed_ok", "from=fetched"), ("matched", "from=parsed_ok"),
+                                     ("matched", "from=url_at_randomization")]
+    fetched = attrition.loc[("parsed_ok", "from=fetched")]
+    assert fetched.n_treatment == int(linkedin.treatment.sum())
+    assert fetched.treatment_mean == pytest.approx(fetched.n_treatment / (fetched.n_treatment + 40))
+    table3 = estimates.loc[estimates.analysis == "table3"]
+    assert set(zip(table3.outcome, table3.subgroup, table3.estimator)) >= {
+        ("credential_shared", "all", "lin_interacted_ols_hc2"),
+        ("new_job", "all", "cox_pp_at_control_followup_delta"), ("new_job_4m", "all", "cox_ph_log_hr_controls_strata_batch"),
+        ("new_job_in_scope", "past_job_in_scope=0", "cox_pp_at_control_followup_delta"),
+        ("new_job_in_scope_4m", "past_job_in_scope=0", "cox_ph_log_hr_controls_strata_batch")}
+    adjusted = estimates.loc[estimates.analysis == "itt_adjusted"]
+    assert set(adjusted.outcome) == set(r.LINKEDIN_ITT_OUTCOMES) | set(r.FULL_ITT_OUTCOMES)
+    assert adjusted.variance_reduction.notna().all()
+    heterogeneity = estimates.loc[estimates.analysis == "heterogeneity"]
+    assert heterogeneity.p_adjusted.notna().all() and (heterogeneity.p_adjusted >= heterogeneity.p_value).all()
+    assert {"summary", "views_vs_new_job"} <= set(estimates.analysis)
+
     curves = pd.read_parquet(out / "readout_curves")
     assert set(curves.batch) == {"1", "2", "3", "4", "5", "all"}
     assert curves.loc[curves.batch == "5", "month"].max() == BATCH_FOLLOWUP[5]
 
     page = (out / "readout.html").read_text()
-    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page)
-    assert len(images) == 2
+    images = re.findall(r"src=['\"]data:image/png;base64,([A-Za-z0-9+/=]+)['\"]", page)
+    assert len(images) == 4  # ITT effects, Figure 2, one forest plot per sample
     assert all(base64.b64decode(image)[:8] == b"\x89PNG\r\n\x1a\n" for image in images)
     assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:)?//", page, re.I)
     assert "http://" not in page and "https://" not in page and "<script" not in page
@@ -499,7 +815,7 @@ def test_build_readout_end_to_end(published):
         pooled_sd = np.sqrt((rows.treatment_mean_se**2 * rows.n_treatment + rows.baseline_se**2 * rows.n_control) / 2)
         assert np.allclose(rows.smd, rows.estimate / pooled_sd, rtol=1e-9)
         assert np.allclose(rows.smd, pd.Series(gate[table]["smd"]).loc[rows.index], atol=6e-5)
-    assert "differs" not in page and page.count("<td>yes</td>") == 1 and page.count("<b>NO</b>") == 1
+    assert "DIFFERS" not in page and page.count("<td>yes</td>") == 1 and page.count("<td>NO</td>") == 1
     assert any("differ from the quality gate" in note and "learner_outcomes_linkedin" in note for note in result.notes)
     assert not any("learner_outcomes_full differ" in note for note in result.notes)
     assert "wrote" not in page
@@ -512,8 +828,11 @@ TINY_PNG = base64.b64decode(
 @pytest.fixture
 def fast_charts(monkeypatch):
     """Tests about files and links, not pictures: skip matplotlib (the end-to-end test draws for real)."""
-    monkeypatch.setattr(r, "plot_itt", lambda estimates: TINY_PNG)
-    monkeypatch.setattr(r, "plot_cumulative", lambda curves: TINY_PNG)
+    from jobs.readout import plots
+
+    monkeypatch.setattr(plots, "plot_itt", lambda estimates: TINY_PNG)
+    monkeypatch.setattr(plots, "plot_cumulative", lambda curves: TINY_PNG)
+    monkeypatch.setattr(plots, "plot_forest", lambda estimates, sample: TINY_PNG)
 
 
 def test_build_readout_for_an_old_snapshot_and_rebuild(published, fast_charts):

@@ -1,0 +1,5 @@
+import sys
+
+from jobs.readout.build import main
+
+sys.exit(main())

@@ -1,0 +1,309 @@
+"""Every number of the readout as rows of `readout_estimates` (ESTIMATE_COLUMNS): the estimators of
+jobs/readout/statistics.py and jobs/readout/adjusted.py applied to the two curated tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from jobs.readout import adjusted as adj
+from jobs.readout.statistics import (
+    BALANCE_CATEGORICAL,
+    BALANCE_LINKEDIN_EXTRA,
+    BALANCE_NUMERIC,
+    COX_OUTCOMES,
+    CURVE_BANDS,
+    FULL,
+    FULL_ITT_OUTCOMES,
+    HETEROGENEITY_OUTCOMES,
+    ITT_COV_TYPE,
+    LATE_COV_TYPE,
+    LATE_ENDOGENOUS,
+    LATE_OUTCOMES,
+    LINKEDIN,
+    LINKEDIN_ITT_OUTCOMES,
+    LOGGED_IN,
+    SHARE_OUTCOME,
+    TREATMENT,
+    Z95,
+    _label,
+    balance_table,
+    cox_itt,
+    cumulative_new_job_share,
+    employability_scores,
+    itt,
+    late,
+    sample_ratio,
+    terciles,
+)
+
+ESTIMATE_COLUMNS = [
+    "snapshot_id", "analysis", "outcome", "sample", "subgroup", "estimator", "estimate", "se", "baseline",
+    "baseline_se", "treatment_mean", "treatment_mean_se", "effect_pct", "effect_pct_se", "n", "n_treatment",
+    "n_control", "ci_low", "ci_high", "p_value", "p_adjusted", "smd", "variance_reduction",
+]
+COUNT_COLUMNS = ("n", "n_treatment", "n_control")
+
+# Table 3: (row label, event flag, months-to column; derived for the >= 4-month rows when absent).
+TABLE3_SURVIVAL = (
+    ("new_job", "new_job", "months_to_new_job"),
+    ("new_job_in_scope", "new_job_in_scope", "months_to_new_job_in_scope"),
+    ("new_job_4m", "new_job_4m", "months_to_new_job_4m"),
+    ("new_job_in_scope_4m", "new_job_in_scope_4m", "months_to_new_job_in_scope_4m"),
+)
+TABLE3_PANEL_B = "past_job_in_scope=0"  # Panel B: learners whose prior job was not in scope
+TABLE3_PANEL_B_OUTCOMES = ("new_job_in_scope", "new_job_in_scope_4m")
+TABLE14_REGRESSOR = "new_job"
+SUMMARY_OUTCOMES = ("new_job", "new_job_in_scope", "credential_shared", *FULL_ITT_OUTCOMES)
+
+ESTIMATOR_DIM = f"difference_in_means_{ITT_COV_TYPE.lower()}"
+ESTIMATOR_LIN = "lin_interacted_ols_hc2"
+ESTIMATOR_COX_HR = "cox_ph_log_hr_controls_strata_batch"
+ESTIMATOR_COX_PP = "cox_pp_at_control_followup_delta"
+
+
+@dataclass
+class Estimates:
+    """What estimate_all returns: the rows, the balance and summary tables, the curves, the notes."""
+
+    rows: pd.DataFrame
+    balances: dict[str, pd.DataFrame]
+    curves: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    summary: pd.DataFrame | None = None
+    attrition: pd.DataFrame | None = None
+    table14_r2: dict[str, float] = field(default_factory=dict)
+
+
+def _row(snapshot_id: str, analysis: str, outcome: str, sample: str, subgroup: str, estimator: str,
+         result: Mapping) -> dict:
+    row = {column: result.get(column, float("nan")) for column in ESTIMATE_COLUMNS}
+    row.update(snapshot_id=snapshot_id, analysis=analysis, outcome=outcome, sample=sample, subgroup=subgroup,
+               estimator=estimator)
+    if not np.isfinite(row["n"]) and np.isfinite(row["n_treatment"]) and np.isfinite(row["n_control"]):
+        row["n"] = row["n_treatment"] + row["n_control"]
+    return row
+
+
+def _guarded(notes: list[str], label: str, compute: Callable[[], dict]) -> dict | None:
+    """Run one optional model; a failure becomes a note, not a failed readout."""
+    try:
+        return compute()
+    except Exception as error:  # noqa: BLE001 - report, do not fail the readout
+        notes.append(f"{label} failed: {type(error).__name__}: {error}")
+        return None
+
+
+def _controls(sample: str) -> tuple[str, ...]:
+    return adj.CONTROLS_NUMERIC_LINKEDIN if sample == LINKEDIN else adj.CONTROLS_NUMERIC_FULL
+
+
+def estimate_all(full: pd.DataFrame, linkedin: pd.DataFrame, *, snapshot_id: str = "", cox: bool = True,
+                 heterogeneity: bool = True, match_by_arm: Sequence[Mapping] | None = None) -> Estimates:
+    """Every number of the readout. Outcomes or covariates missing from a table are skipped with a note, so an
+    older snapshot still gets a readout. `match_by_arm` is the feature job's match report by arm (attrition)."""
+    rows: list[dict] = []
+    notes: list[str] = []
+    samples = {FULL: full, LINKEDIN: linkedin}
+    outcomes_of = {LINKEDIN: LINKEDIN_ITT_OUTCOMES, FULL: FULL_ITT_OUTCOMES}
+
+    for sample, frame in samples.items():
+        srm = sample_ratio(frame)
+        share = {"estimate": srm["share_treated"], "baseline": 0.5, "n_treatment": srm["n_treatment"],
+                 "n_control": srm["n_control"], "p_value": srm["p_value"],
+                 "se": math.sqrt(0.25 / max(1, srm["n_treatment"] + srm["n_control"]))}
+        rows.append(_row(snapshot_id, "srm", TREATMENT, sample, "all", "chi2_vs_50_50", share))
+
+    balances: dict[str, pd.DataFrame] = {}
+    for sample, frame in samples.items():
+        numeric = BALANCE_NUMERIC + (BALANCE_LINKEDIN_EXTRA if sample == LINKEDIN else ())
+        table = balance_table(frame, numeric, BALANCE_CATEGORICAL)
+        balances[sample] = table
+        for record in table.to_dict("records"):
+            result = {**record, "estimate": record["difference"], "baseline": record["control_mean"],
+                      "baseline_se": record["control_mean_se"]}
+            rows.append(_row(snapshot_id, "balance", record["covariate"], sample, "all", ESTIMATOR_DIM, result))
+
+    # ITT, unadjusted and adjusted (Lin), for every binary outcome (Table 3 OLS rows, Table 6, Table 13).
+    for sample in (LINKEDIN, FULL):
+        frame = samples[sample]
+        for outcome in outcomes_of[sample]:
+            if outcome not in frame:
+                notes.append(f"{sample} sample has no column {outcome}: ITT skipped")
+                continue
+            rows.append(_row(snapshot_id, "itt", outcome, sample, "all", ESTIMATOR_DIM, itt(frame, outcome)))
+            if len(frame) >= 50:
+                result = _guarded(notes, f"adjusted ITT for {outcome} ({sample})", lambda: adj.adjusted_itt(
+                    frame, outcome, numeric=_controls(sample)))
+                if result is not None:
+                    rows.append(_row(snapshot_id, "itt_adjusted", outcome, sample, "all", ESTIMATOR_LIN, result))
+
+    if SHARE_OUTCOME in linkedin and "batch" in linkedin:
+        for batch, group in linkedin.groupby("batch", sort=True):
+            rows.append(_row(snapshot_id, "itt", SHARE_OUTCOME, LINKEDIN, f"batch={_label(batch)}", ESTIMATOR_DIM,
+                             itt(group, SHARE_OUTCOME)))
+        if LOGGED_IN in linkedin:
+            logged = linkedin.loc[linkedin[LOGGED_IN] == 1]
+            rows.append(_row(snapshot_id, "itt", SHARE_OUTCOME, LINKEDIN, f"{LOGGED_IN}=1", ESTIMATOR_DIM,
+                             itt(logged, SHARE_OUTCOME)))
+            for batch, group in logged.groupby("batch", sort=True):
+                rows.append(_row(snapshot_id, "itt", SHARE_OUTCOME, LINKEDIN,
+                                 f"{LOGGED_IN}=1 & batch={_label(batch)}", ESTIMATOR_DIM, itt(group, SHARE_OUTCOME)))
+
+    for outcome in LATE_OUTCOMES:
+        if outcome in linkedin and LATE_ENDOGENOUS in linkedin:
+            result = late(linkedin, outcome)
+            rows.append(_row(snapshot_id, "late", outcome, LINKEDIN, "all", f"2sls_{LATE_COV_TYPE.lower()}", result))
+            if result["first_stage_f"] < 10:
+                notes.append(f"weak first stage for the LATE on {outcome}: robust F = {result['first_stage_f']:.1f}")
+
+    if cox and linkedin.empty:
+        notes.append("the LinkedIn sample is empty: no Cox models")
+    elif cox:
+        for event, time in COX_OUTCOMES:
+            if {event, time, "followup_months"} <= set(linkedin):
+                result = _guarded(notes, f"Cox model for {event}", lambda: cox_itt(linkedin, event, time))
+                if result is not None:
+                    rows.append(_row(snapshot_id, "cox", event, LINKEDIN, "all", "cox_ph_log_hr_strata_batch", result))
+        rows += table3_rows(linkedin, snapshot_id=snapshot_id, notes=notes)
+
+    if heterogeneity and len(linkedin) >= 300 and "new_job" in linkedin:
+        groups = terciles(employability_scores(linkedin)).to_numpy()
+        times = dict(COX_OUTCOMES)
+        for tercile in ("low", "medium", "high"):
+            part = linkedin.loc[groups == tercile]
+            subgroup = f"employability={tercile}"
+            for outcome in HETEROGENEITY_OUTCOMES:
+                if outcome not in linkedin:
+                    continue
+                rows.append(_row(snapshot_id, "itt", outcome, LINKEDIN, subgroup, ESTIMATOR_DIM, itt(part, outcome)))
+                if cox and {times.get(outcome), "followup_months"} <= set(linkedin):
+                    result = _guarded(notes, f"Cox model for {outcome} ({subgroup})",
+                                      lambda: cox_itt(part, outcome, times[outcome]))
+                    if result is not None:
+                        rows.append(_row(snapshot_id, "cox", outcome, LINKEDIN, subgroup,
+                                         "cox_ph_log_hr_strata_batch", result))
+    if heterogeneity:
+        rows += subgroup_rows(samples, outcomes_of, snapshot_id=snapshot_id)
+
+    table14_r2: dict[str, float] = {}
+    if TABLE14_REGRESSOR in linkedin and len(linkedin) >= 10:
+        for view in FULL_ITT_OUTCOMES:
+            if view in linkedin:
+                result = adj.lpm(linkedin, view, TABLE14_REGRESSOR)
+                table14_r2[view] = result["r_squared"]
+                rows.append(_row(snapshot_id, "views_vs_new_job", view, LINKEDIN, "all", "lpm_ols_hc2", result))
+
+    summary = adj.summary_statistics(full, linkedin, numeric=(TREATMENT, *BALANCE_NUMERIC, *BALANCE_LINKEDIN_EXTRA,
+                                                              *SUMMARY_OUTCOMES),
+                                     categorical=BALANCE_CATEGORICAL)
+    for record in summary.to_dict("records"):
+        for sample, prefix in ((FULL, "full"), (LINKEDIN, "linkedin")):
+            if record[f"{prefix}_n"]:
+                rows.append(_row(snapshot_id, "summary", record["variable"], sample, "all", "mean",
+                                 {"estimate": record[f"{prefix}_mean"], "se": record[f"{prefix}_se"],
+                                  "n": record[f"{prefix}_n"]}))
+        if np.isfinite(record["difference"]):
+            rows.append(_row(snapshot_id, "summary", record["variable"], "linkedin_minus_full", "all",
+                             "subsample_difference", {
+                                 "estimate": record["difference"], "se": record["difference_se"],
+                                 "ci_low": record["difference"] - Z95 * record["difference_se"],
+                                 "ci_high": record["difference"] + Z95 * record["difference_se"],
+                                 "p_value": record["p_value"], "n": record["linkedin_n"]}))
+
+    counts = adj.attrition_counts(full, linkedin, match_by_arm)
+    attrition = adj.attrition(counts)
+    if match_by_arm is None:
+        notes.append("no profile match report by arm for this snapshot: the attrition table shows URL -> matched "
+                     "only (the fetched and parsed stages need the feature job's report)")
+    for record in attrition.to_dict("records"):
+        rows.append(_row(snapshot_id, "attrition", record["stage"], FULL, f"from={record['from_stage']}",
+                         "difference_in_shares_neyman", {
+                             "estimate": record["difference"], "se": record["se"], "p_value": record["p_value"],
+                             "baseline": record["share_control"], "treatment_mean": record["share_treatment"],
+                             "n_treatment": record["n_treatment"], "n_control": record["n_control"],
+                             "ci_low": record["difference"] - Z95 * record["se"],
+                             "ci_high": record["difference"] + Z95 * record["se"]}))
+
+    curves = pd.DataFrame(columns=["batch", TREATMENT, "month", "n_observed", "n_with_job", "share", *CURVE_BANDS])
+    if {"new_job", "months_to_new_job", "followup_months", "batch"} <= set(linkedin):
+        curves = cumulative_new_job_share(linkedin)
+    else:
+        notes.append("LinkedIn sample lacks the survival columns: Figure 2 skipped")
+
+    estimates = pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
+    for column in COUNT_COLUMNS:
+        estimates[column] = estimates[column].fillna(0).astype("int64")
+    return Estimates(estimates, balances, curves, notes, summary=summary, attrition=attrition,
+                     table14_r2=table14_r2)
+
+
+def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str]) -> list[dict]:
+    """The 2025 paper's Table 3: credential_shared by OLS with controls (Lin's regression) and the employment
+    outcomes by Cox with controls (two rows each: log hazard ratio, and the effect in pp at the control group's
+    follow-up), in Panel A (the LinkedIn sample) and Panel B (prior job not in scope)."""
+    rows: list[dict] = []
+    panels = [("all", linkedin, [label for label, *_ in TABLE3_SURVIVAL])]
+    if "past_job_in_scope" in linkedin:
+        panels.append((TABLE3_PANEL_B, linkedin.loc[linkedin["past_job_in_scope"] == 0], TABLE3_PANEL_B_OUTCOMES))
+    else:
+        notes.append("LinkedIn sample has no past_job_in_scope: Table 3 Panel B skipped")
+    for subgroup, frame, labels in panels:
+        if len(frame) < 50:
+            continue
+        if subgroup == "all" and SHARE_OUTCOME in frame:
+            result = _guarded(notes, "Table 3 OLS for credential_shared", lambda: adj.adjusted_itt(
+                frame, SHARE_OUTCOME, numeric=adj.CONTROLS_NUMERIC_LINKEDIN))
+            if result is not None:
+                rows.append(_row(snapshot_id, "table3", SHARE_OUTCOME, LINKEDIN, subgroup, ESTIMATOR_LIN, result))
+        for label, event, time in TABLE3_SURVIVAL:
+            if label not in labels or not {event, "followup_months"} <= set(frame):
+                continue
+            result = _guarded(notes, f"Table 3 Cox model for {label} ({subgroup})",
+                              lambda: adj.cox_adjusted(frame, event, time))
+            if result is None:
+                continue
+            if result["fit_warnings"]:
+                notes.append(f"Table 3 Cox model for {label} ({subgroup}): lifelines warned: "
+                             f"{result['fit_warnings'][0]}")
+            if result["imputed_times"] and subgroup == "all":
+                notes.append(f"{time} is not in the table: derived from the 1-month column; "
+                             f"{result['imputed_times']} event months are unknown in [4, follow-up] and set to 4")
+            rows.append(_row(snapshot_id, "table3", label, LINKEDIN, subgroup, ESTIMATOR_COX_HR, {
+                **result, "effect_pct": 100.0 * (result["hazard_ratio"] - 1.0),
+                "effect_pct_se": 100.0 * result["hazard_ratio"] * result["se"],
+                "baseline": result["observed_baseline"]}))
+            pp = result["pp_effect"]
+            rows.append(_row(snapshot_id, "table3", label, LINKEDIN, subgroup, ESTIMATOR_COX_PP, {
+                **result, "estimate": pp, "se": result["pp_se"], "ci_low": pp - Z95 * result["pp_se"],
+                "ci_high": pp + Z95 * result["pp_se"]}))
+    return rows
+
+
+def subgroup_rows(samples: Mapping[str, pd.DataFrame], outcomes_of: Mapping[str, Sequence[str]], *,
+                  snapshot_id: str) -> list[dict]:
+    """Effects by developing country, education (degree or not), primary domain and batch for every outcome
+    (difference in means, HC2), with Benjamini-Hochberg adjusted p-values over the whole family of subgroup
+    tests (p_adjusted)."""
+    rows: list[dict] = []
+    for sample, frame in samples.items():
+        if frame.empty:
+            continue
+        masks = adj.subgroups(frame)
+        for outcome in outcomes_of[sample]:
+            if outcome not in frame:
+                continue
+            for name, mask in masks.items():
+                part = frame.loc[mask]
+                if part[TREATMENT].nunique() < 2:
+                    continue
+                rows.append(_row(snapshot_id, "heterogeneity", outcome, sample, name, ESTIMATOR_DIM,
+                                 itt(part, outcome)))
+    adjusted = adj.benjamini_hochberg([row["p_value"] for row in rows])
+    for row, value in zip(rows, adjusted):
+        row["p_adjusted"] = float(value)
+    return rows
