@@ -28,7 +28,8 @@ FULL_COLUMNS = (
 )
 LINKEDIN_COLUMNS = FULL_COLUMNS + (
     "new_job", "new_job_4m", "new_job_in_scope", "new_job_in_scope_4m", "past_job_in_scope", "past_tech_job",
-    "past_managerial_job", "followup_months", "months_to_new_job", "months_to_new_job_in_scope", "credential_shared",
+    "past_managerial_job", "followup_months", "months_to_new_job", "months_to_new_job_in_scope", "months_to_new_job_4m",
+    "months_to_new_job_in_scope_4m", "credential_shared",
     "credential_shared_by_name", "professional_experience_years", "linkedin_degree_level", "has_degree_linkedin",
     "has_bachelor_linkedin", "has_master_linkedin", "has_doctor_linkedin", "currently_enrolled",
     "years_since_latest_degree", "university_national_rank", "university_match_score", "career_outcome",
@@ -118,6 +119,11 @@ def learner_outcomes_linkedin_suite(as_of: date, batch_columns: list[str]) -> gx
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="followup_months", column_B="months_to_new_job",
                                                      or_equal=True, ignore_row_if="either_value_is_missing"),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="followup_months", column_B="months_to_new_job_in_scope",
+                                                     or_equal=True, ignore_row_if="either_value_is_missing"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="followup_months", column_B="months_to_new_job_4m",
+                                                     or_equal=True, ignore_row_if="either_value_is_missing"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="followup_months",
+                                                     column_B="months_to_new_job_in_scope_4m",
                                                      or_equal=True, ignore_row_if="either_value_is_missing"),
         gxe.ExpectColumnValuesToBeBetween(column="professional_experience_years", min_value=0, max_value=70),
         gxe.ExpectColumnValuesToBeBetween(column="years_since_latest_degree", min_value=0, max_value=70),

@@ -195,6 +195,10 @@ LINKEDIN_FEATURES_SCHEMA = StructType([
             "Calendar months from the randomization month to the first new_job start; null when none."),
     _column("months_to_new_job_in_scope", IntegerType(), OUTCOME,
             "Calendar months from the randomization month to the first new_job_in_scope start; null when none."),
+    _column("months_to_new_job_4m", IntegerType(), OUTCOME,
+            "Calendar months from the randomization month to the first new_job_4m start; null when none."),
+    _column("months_to_new_job_in_scope_4m", IntegerType(), OUTCOME,
+            "Calendar months from the randomization month to the first new_job_in_scope_4m start; null when none."),
     _column("credential_shared", IntegerType(), OUTCOME,
             "1 if the normalised study certificate ID equals a profile credential ID or the ID in a credential URL."),
     _column("credential_shared_by_name", IntegerType(), OUTCOME,
@@ -872,7 +876,7 @@ def starts_new_job(start_month: Column, randomized_at: Column, *, as_of: date, m
 
 def new_jobs(learner_positions: DataFrame, *, as_of: date) -> DataFrame:
     """Per learner with positions: new_job, new_job_4m, new_job_in_scope, new_job_in_scope_4m and the survival
-    times months_to_new_job, months_to_new_job_in_scope.
+    times months_to_new_job, months_to_new_job_in_scope, months_to_new_job_4m, months_to_new_job_in_scope_4m.
 
     Paper 3.4.3: "New Job is an indicator equal to one if the learner reports a new position on LinkedIn with a
     starting date at least one month after randomization ... This broad definition includes all new positions,
@@ -892,6 +896,8 @@ def new_jobs(learner_positions: DataFrame, *, as_of: date) -> DataFrame:
         F.max(flag(four & in_scope)).alias("new_job_in_scope_4m"),
         F.min(F.when(one, months)).alias("months_to_new_job"),
         F.min(F.when(one & in_scope, months)).alias("months_to_new_job_in_scope"),
+        F.min(F.when(four, months)).alias("months_to_new_job_4m"),
+        F.min(F.when(four & in_scope, months)).alias("months_to_new_job_in_scope_4m"),
     )
 
 

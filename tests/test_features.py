@@ -463,24 +463,25 @@ def test_main_skill_ties_latest_measurement_and_standardization(spark):
 
 NEW_JOB_CASES = {
     # learner: (randomized_at, positions [(title, company, start)], expected
-    #           (new_job, new_job_4m, new_job_in_scope, new_job_in_scope_4m, months_to_new_job, months_to_in_scope))
-    "start_in_randomization_month": (R, [("Software Engineer", "Acme", "2023-01")], (0, 0, 0, 0, None, None)),
-    "start_next_month": (R, [("Software Engineer", "Acme", "2023-02")], (1, 0, 1, 0, 1, 1)),
-    "start_day_after_month_end": (date(2022, 11, 30), [("Software Engineer", "Acme", "2022-12")], (1, 0, 1, 0, 1, 1)),
-    "start_three_months_after": (R, [("Software Engineer", "Acme", "2023-04")], (1, 0, 1, 0, 3, 3)),
-    "start_four_months_after": (R, [("Software Engineer", "Acme", "2023-05")], (1, 1, 1, 1, 4, 4)),
-    "start_in_as_of_month": (R, [("Software Engineer", "Acme", "2023-09")], (1, 1, 1, 1, 8, 8)),
-    "start_after_as_of": (R, [("Software Engineer", "Acme", "2023-10")], (0, 0, 0, 0, None, None)),
-    "year_only_start_next_year": (date(2022, 12, 31), [("Software Engineer", "Acme", "2023")], (1, 0, 1, 0, 1, 1)),
-    "year_only_start_same_year": (R, [("Software Engineer", "Acme", "2023")], (0, 0, 0, 0, None, None)),
-    "new_job_not_in_scope": (R, [("Cashier", "Shop", "2023-03")], (1, 0, 0, 0, 2, None)),
+    #           (new_job, new_job_4m, new_job_in_scope, new_job_in_scope_4m, months_to_new_job, months_to_in_scope,
+    #           months_to_new_job_4m, months_to_in_scope_4m))
+    "start_in_randomization_month": (R, [("Software Engineer", "Acme", "2023-01")], (0, 0, 0, 0, None, None, None, None)),
+    "start_next_month": (R, [("Software Engineer", "Acme", "2023-02")], (1, 0, 1, 0, 1, 1, None, None)),
+    "start_day_after_month_end": (date(2022, 11, 30), [("Software Engineer", "Acme", "2022-12")], (1, 0, 1, 0, 1, 1, None, None)),
+    "start_three_months_after": (R, [("Software Engineer", "Acme", "2023-04")], (1, 0, 1, 0, 3, 3, None, None)),
+    "start_four_months_after": (R, [("Software Engineer", "Acme", "2023-05")], (1, 1, 1, 1, 4, 4, 4, 4)),
+    "start_in_as_of_month": (R, [("Software Engineer", "Acme", "2023-09")], (1, 1, 1, 1, 8, 8, 8, 8)),
+    "start_after_as_of": (R, [("Software Engineer", "Acme", "2023-10")], (0, 0, 0, 0, None, None, None, None)),
+    "year_only_start_next_year": (date(2022, 12, 31), [("Software Engineer", "Acme", "2023")], (1, 0, 1, 0, 1, 1, None, None)),
+    "year_only_start_same_year": (R, [("Software Engineer", "Acme", "2023")], (0, 0, 0, 0, None, None, None, None)),
+    "new_job_not_in_scope": (R, [("Cashier", "Shop", "2023-03")], (1, 0, 0, 0, 2, None, None, None)),
     "in_scope_after_other": (R, [("Cashier", "Shop", "2023-02"), ("Software Engineer", "Acme", "2023-06")],
-                             (1, 1, 1, 1, 1, 5)),
+                             (1, 1, 1, 1, 1, 5, 5, 5)),
     "same_employer_new_role": (R, [("Data Analyst", "Acme", "2021-01"), ("Senior Data Analyst", "Acme", "2023-03")],
-                               (1, 0, 1, 0, 2, 2)),
+                               (1, 0, 1, 0, 2, 2, None, None)),
     "grouped_roles_one_employer": (R, [("Junior Developer", "Acme", "2020-01"), ("Developer", "Acme", "2022-06"),
-                                       ("Lead Developer", "Acme", "2023-04")], (1, 0, 1, 0, 3, 3)),
-    "missing_start": (R, [("Software Engineer", "Acme", None)], (0, 0, 0, 0, None, None)),
+                                       ("Lead Developer", "Acme", "2023-04")], (1, 0, 1, 0, 3, 3, None, None)),
+    "missing_start": (R, [("Software Engineer", "Acme", None)], (0, 0, 0, 0, None, None, None, None)),
 }
 
 PAST_JOB_CASES = {
@@ -671,7 +672,8 @@ def test_profile_match_counts_by_arm_add_up_to_the_report(linkedin):
 def test_new_job(linkedin, learner):
     row = linkedin["rows"][learner]
     assert (row.new_job, row.new_job_4m, row.new_job_in_scope, row.new_job_in_scope_4m, row.months_to_new_job,
-            row.months_to_new_job_in_scope) == NEW_JOB_CASES[learner][2]
+            row.months_to_new_job_in_scope, row.months_to_new_job_4m,
+            row.months_to_new_job_in_scope_4m) == NEW_JOB_CASES[learner][2]
     randomized = NEW_JOB_CASES[learner][0]
     assert row.followup_months == (AS_OF.year * 12 + AS_OF.month) - (randomized.year * 12 + randomized.month)
 
@@ -686,7 +688,8 @@ def test_new_jobs_exact(spark, linkedin):
     expected = spark.createDataFrame(
         [(learner, *case[2]) for learner, case in NEW_JOB_CASES.items()],
         "learner_id string, new_job int, new_job_4m int, new_job_in_scope int, new_job_in_scope_4m int, "
-        "months_to_new_job int, months_to_new_job_in_scope int")
+        "months_to_new_job int, months_to_new_job_in_scope int, months_to_new_job_4m int, "
+        "months_to_new_job_in_scope_4m int")
     assertDataFrameEqual(actual, expected)
 
 
@@ -737,7 +740,8 @@ def test_learner_with_no_positions(linkedin):
     row = linkedin["rows"]["no_positions"]
     assert (row.new_job, row.new_job_4m, row.new_job_in_scope, row.new_job_in_scope_4m, row.past_job_in_scope,
             row.past_tech_job, row.past_managerial_job) == (0,) * 7
-    assert (row.months_to_new_job, row.months_to_new_job_in_scope, row.professional_experience_years) == (None,) * 3
+    assert (row.months_to_new_job, row.months_to_new_job_in_scope, row.months_to_new_job_4m,
+            row.months_to_new_job_in_scope_4m, row.professional_experience_years) == (None,) * 5
     assert row.career_outcome == "none"
 
 

@@ -196,9 +196,9 @@ def survival_columns(frame: pd.DataFrame, event: str, time: str, *, followup: st
     """(duration, event 0/1, number of event times imputed) for a Cox model: the months to the first qualifying
     job for an event, else the follow-up (censored).
 
-    For a >= 4-month outcome (`event` ends in `_4m`) the curated tables have no months-to column: when `time`
-    is missing from the frame it is derived from the 1-month one (`event` without `_4m`, its months-to
-    column): a first job at month >= 4 is also the first >= 4-month job; a learner whose first job started in
+    For a >= 4-month outcome (`event` ends in `_4m`), on a snapshot published before the feature job wrote its
+    months-to column: when `time` is missing from the frame it is derived from the 1-month one (`event` without
+    `_4m`, its months-to column): a first job at month >= 4 is also the first >= 4-month job; a learner whose first job started in
     months 1-3 and who has a later one (event = 1) has an unknown month in [4, follow-up] and gets 4, the
     earliest possible (counted in the third value, reported in the readout's notes)."""
     follow = _floats(frame[followup])
