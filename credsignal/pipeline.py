@@ -170,11 +170,13 @@ def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
     return outcome
 
 
-def notify(outcome: Any, *, dag_id: str | None = None) -> Any:
-    """Alert the people on call about failures and warnings (never raises)."""
+def notify(outcome: Any, *, context: Any = None) -> Any:
+    """Alert the people on call about failures and warnings through the alert notifiers (never raises). In a task,
+    `context` is the task's context; from `credsignal run` there is none."""
     from credsignal import alerts
 
-    return alerts.notify_validation(outcome, dag_id=dag_id)
+    dag = (context or {}).get("dag")
+    return alerts.notify_validation(outcome, context=context, dag_id=getattr(dag, "dag_id", None))
 
 
 def publish_staged(config: Config, *, run_id: str, as_of: date) -> Any:
