@@ -154,8 +154,9 @@ def run_facts(config: Config, *, as_of: date) -> Any:
 
 
 def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
-    """Run the suites and gates on the staged tables; stage data_quality_report; keep the report files."""
-    from jobs import validate
+    """Run the suites and gates on the staged tables; append the findings to data_quality_history; stage
+    data_quality_report; keep the report files (report.html shows the history's trends)."""
+    from jobs import quality_history, validate
 
     staged = staging_dir(config, run_id)
     missing = [table for table in FEATURE_TABLES if not (staged / table).is_dir()]
@@ -163,7 +164,9 @@ def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
         raise FileNotFoundError(f"run {run_id} has no staged {', '.join(missing)} under {staged}")
     tables = validate.read_staged({table: staged / table for table in FEATURE_TABLES})
     outcome = validate.validate(tables, run_id=run_id, as_of=as_of, facts=run_facts(config, as_of=as_of))
-    validate.write_report(outcome, validation_dir(config, run_id))
+    quality_history.append_run(config.lake, outcome, file_id=safe_run_id(run_id))
+    validate.write_report(outcome, validation_dir(config, run_id), quality_history.read_recent(config.lake),
+                          history_path=lake.data_quality_history(config.lake))
     quality = staged / QUALITY_TABLE
     quality.mkdir(parents=True, exist_ok=True)
     outcome.report_frame().to_parquet(quality / "part-00000.parquet", index=False)

@@ -184,7 +184,8 @@ def test_validate_writes_an_offline_report(tmp_path):
     assert not outcome.blocked
     path = v.write_report(outcome, tmp_path)
     page = path.read_text()
-    assert "Validation of run r1" in page and "passed" in page
+    assert "run <code>r1</code>" in page and "Passed: published" in page
+    assert '<details id="all-checks">' in page and "<details open" not in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "the report must not load anything"
     assert "<script" not in page
     report = pd.read_parquet(tmp_path / "data_quality_report.parquet")
