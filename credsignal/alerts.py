@@ -21,7 +21,6 @@ the run for its original reason.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 import urllib.error
