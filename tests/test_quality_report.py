@@ -230,3 +230,16 @@ def test_report_page_in_a_real_browser(report_page, tmp_path):
     keep = os.environ.get("REPORT_SCREENSHOT_DIR")
     if keep:  # for a person to look at
         shutil.copy(screenshot, Path(keep) / "validation_report_1280.png")
+
+
+def test_sparkline_draws_gaps_dots_and_a_log_threshold():
+    from credsignal.pages import sparkline
+
+    svg = str(sparkline([(0.5, "ok"), (None, "ok"), (0.2, "ok"), (0.1, "warning"), (0.0001, "failure")],
+                        log_scale=True, threshold=0.001, label="srm <p>"))
+    assert svg.count("<polyline") == 1, "a missing value splits the line; a lone point draws no segment"
+    assert svg.count("<circle") == 2 and 'fill="#b42318"' in svg and 'fill="#b54708"' in svg
+    assert "spark-threshold" in svg and "<title>srm &lt;p&gt;</title>" in svg
+    ys = [float(y) for y in re.findall(r'cy="([\d.]+)"', svg)]
+    assert ys[-1] > ys[0], "the smallest p-value is drawn lowest"
+    assert "no numeric values" in str(sparkline([(None, "ok")]))
