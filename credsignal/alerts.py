@@ -1,36 +1,36 @@
-"""Data-quality and task-failure alerts: a Slack-compatible webhook and an email, both Airflow Connections.
+"""Data-quality and task-failure alerts, sent through the Airflow providers' notifiers.
 
 What is sent when (docs/alerts.md has the details and an example):
 - after validation, `notify_validation(outcome)`: a *failure* alert when publishing is blocked (it also lists the
   run's warnings), a *warning* alert when only warnings were found, nothing on a clean run;
-- when a task fails for good, `task_failure_callback(context)` (an `on_failure_callback`): a *failure* alert
-  with the DAG, task, run, try, the exception's type and a sanitised one-line message, and the log URL.
+- when a task fails for good, `alert_notifiers()` (every task's `on_failure_callback`): a *failure* alert with the
+  DAG, task, run, try, the exception's type and a sanitised one-line message, and the log URL.
 
-Channels, each an Airflow Connection resolved the Airflow way (`airflow.sdk.BaseHook.get_connection`): inside a
-task through the task SDK (API server, secrets backends, `AIRFLOW_CONN_*`), from the plain CLI (`credsignal
-run`) through the `AIRFLOW_CONN_*` environment variables:
-- `credsignal_alerts_webhook`: a Slack-compatible incoming webhook (JSON POST with "text" and "blocks");
-- `credsignal_alerts_smtp`: a mail server used through the Airflow SMTP provider's `SmtpHook`, recipients and
-  sender in the connection's extra.
+Channels, each an Airflow Connection resolved the Airflow way (inside a task through the task SDK, from the plain
+CLI, `credsignal run`, through the `AIRFLOW_CONN_*` environment variables):
+- `credsignal_alerts_webhook`: a Slack-compatible incoming webhook, a `slackwebhook` connection sent to by the
+  Slack provider's `SlackWebhookNotifier` (JSON POST with "text" and "blocks");
+- `credsignal_alerts_smtp`: a mail server, sent to by the SMTP provider's `SmtpNotifier`, recipients and sender in
+  the connection's extra.
 
 The alert path never raises: an undefined connection is "not configured" (logged), a down webhook or mail
 server is logged and reported as "failed: <reason>" in the `DeliveryReport`, and the caller goes on to fail
-the run for its original reason. Airflow is imported lazily, so building an alert costs nothing.
+the run for its original reason.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+
+from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
 if TYPE_CHECKING:
     from jobs.validate import ValidationOutcome
@@ -41,9 +41,7 @@ FAILURE, WARNING = "failure", "warning"
 SENT, NOT_CONFIGURED = "sent", "not configured"
 WEBHOOK_CONN_ID = "credsignal_alerts_webhook"
 SMTP_CONN_ID = "credsignal_alerts_smtp"
-WEBHOOK_TIMEOUT_S = 5.0
-SMTP_TIMEOUT_S = 10
-SMTP_RETRY_LIMIT = 1  # the provider's default is 5 retries of 30 s each: too long for an alert
+WEBHOOK_TIMEOUT_S = 5
 MAX_WEBHOOK_FINDINGS = 20  # Slack: at most 50 blocks and 3000 characters a section; the report has the rest
 MAX_EMAIL_FINDINGS = 200
 MAX_ERROR_CHARS = 300
@@ -154,28 +152,22 @@ class Alert:
         return "\n".join(lines)
 
     def render_html(self, limit: int = MAX_EMAIL_FINDINGS) -> str:
+        """The mail: the text's lines as HTML (facts, the findings as lists, the report, the verdict)."""
         e = html.escape
         colour = "#b00020" if self.severity == FAILURE else "#8a6d00"
-        facts = "".join(f"<tr><th align='left'>{e(n)}</th><td>{e(v)}</td></tr>" for n, v in self.facts())
-        parts = [f"<html><body style='font-family:sans-serif'>",
-                 f"<h2 style='color:{colour}'>{e(self.label)}: {e(self.title)}</h2>",
+        facts = "".join(f"<tr><th align='left'>{e(n)}:</th><td>{e(v)}</td></tr>" for n, v in self.facts())
+        parts = ["<html><body style='font-family:sans-serif'>",
+                 f"<h2 style='color:{colour}'>{e(self.subject)}</h2>",
                  f"<table>{facts}</table>"]
         if self.error:
-            parts.append(f"<p><b>Error:</b> <code>{e(self.error)}</code></p>")
+            parts.append(f"<p>Error: <code>{e(self.error)}</code></p>")
         if self.log_url:
-            parts.append(f"<p><a href=\"{e(self.log_url, quote=True)}\">Task log</a></p>")
-        if self.findings:
-            rows = "".join(
-                f"<tr><td>{e(f.severity)}</td><td>{e(f.table)}</td><td>{e(f.check)}</td><td>{e(f.observed)}</td>"
-                f"<td>{e(f.expected)}</td><td>{'' if f.p_value is None else f'{f.p_value:.3g}'}</td>"
-                f"<td>{e(f.detail)}</td></tr>" for f in self.findings[:limit])
-            hidden = len(self.findings) - limit
-            more = f"<p>... and {hidden} more in the report</p>" if hidden > 0 else ""
-            parts.append("<table border='1' cellpadding='4' style='border-collapse:collapse'>"
-                         "<tr><th>severity</th><th>table</th><th>check</th><th>observed</th><th>expected</th>"
-                         f"<th>p</th><th>detail</th></tr>{rows}</table>{more}")
+            parts.append(f"<p>Log: <a href=\"{e(self.log_url, quote=True)}\">{e(self.log_url)}</a></p>")
+        for heading, findings in self._sections(limit):
+            items = "".join(f"<li>{e(f.line() if isinstance(f, AlertFinding) else f)}</li>" for f in findings)
+            parts.append(f"<h3>{e(heading)}</h3><ul>{items}</ul>")
         if self.report_path:
-            parts.append(f"<p><b>Report:</b> <code>{e(self.report_path)}</code></p>")
+            parts.append(f"<p>Report: <code>{e(self.report_path)}</code></p>")
         if self.severity == WARNING:
             parts.append("<p>Warnings do not block publishing; the run's tables were published.</p>")
         elif self.findings:
@@ -323,33 +315,136 @@ def describe_exception(exception: BaseException | str | None) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ delivery
+# Both channels are the providers' notifiers: SlackWebhookNotifier (apache-airflow-providers-slack) and SmtpNotifier
+# (apache-airflow-providers-smtp). The two subclasses below only choose the message, from the context, when they
+# are called. Airflow calls them as `on_failure_callback` with the task's context; the validate step and
+# `credsignal run` call them (send_alert) with a context that holds the alert under ALERT_KEY.
+
+ALERT_KEY = "credsignal_alert"
+NOTHING_TO_SEND = "nothing to send"
 
 
-def send_alert(alert: Alert, *, webhook_conn_id: str = WEBHOOK_CONN_ID,
-               smtp_conn_id: str = SMTP_CONN_ID) -> DeliveryReport:
-    """Send the alert to every configured channel. Never raises: problems are logged and reported per channel."""
-    report = DeliveryReport()
-    for channel, conn_id, sender in (("webhook", webhook_conn_id, _send_webhook),
-                                     ("email", smtp_conn_id, _send_email)):
+def alert_for(context: Mapping[str, Any]) -> Alert | None:
+    """The alert a notifier sends for `context`: the one the caller put under ALERT_KEY, else a task-failure
+    alert. None when the failure carries a validation outcome (a blocked publish): the validate step has already
+    sent that run's alert, with its findings."""
+    alert = context.get(ALERT_KEY)
+    if alert is not None:
+        return alert
+    if getattr(context.get("exception"), "outcome", None) is not None:
+        return None
+    return alert_from_task_failure(context)
+
+
+class _AlertChannel:
+    """What both notifiers add to the provider's: the message from `alert_for(context)`, a channel without a
+    connection skipped, and no exception ever raised. The outcome of the last call is in `status`."""
+
+    channel = ""
+    status: str | None = None
+
+    def _conn_id(self) -> str:
+        raise NotImplementedError
+
+    def _compose(self, alert: Alert, conn) -> None:
+        raise NotImplementedError
+
+    def __call__(self, *args) -> None:
         try:
-            conn = _get_connection(conn_id)
+            super().__call__(*args)
+        except Exception as exc:  # noqa: BLE001 - rendering the (empty) templates; the alert path never raises
+            self.status = f"failed: {_reason(exc)}"
+            log.error("ALERT DELIVERY FAILED: channel=%s connection=%r: %s", self.channel, self._conn_id(),
+                      self.status)
+
+    def notify(self, context) -> None:
+        self.status = self._deliver(context)
+
+    def _deliver(self, context) -> str:
+        conn_id = self._conn_id()
+        alert = None
+        try:
+            alert = alert_for(context)
+            if alert is None:
+                return NOTHING_TO_SEND
+            conn = _connection(conn_id)
             if conn is None:
                 log.info("alert %s: channel %s not configured (no Airflow connection %r); skipped",
-                         alert.label, channel, conn_id)
-                report.channels[channel] = NOT_CONFIGURED
-                continue
-            sender(alert, conn, conn_id)
-            report.channels[channel] = SENT
-            log.info("alert %s sent by %s (connection %r): %s", alert.label, channel, conn_id, alert.title)
+                         alert.label, self.channel, conn_id)
+                return NOT_CONFIGURED
+            self.__dict__.pop("hook", None)  # the provider caches its hook: resolve the connection afresh each time
+            self._compose(alert, conn)
+            super().notify(context)
         except Exception as exc:  # noqa: BLE001 - the alert path must never fail the caller
             reason = _reason(exc)
-            report.channels[channel] = f"failed: {reason}"
             log.error("ALERT DELIVERY FAILED: channel=%s connection=%r alert=%s %r: %s "
-                      "(the run's own outcome is unchanged)", channel, conn_id, alert.label, alert.title, reason)
+                      "(the run's own outcome is unchanged)", self.channel, conn_id,
+                      getattr(alert, "label", "?"), getattr(alert, "title", "?"), reason)
+            return f"failed: {reason}"
+        log.info("alert %s sent by %s (connection %r): %s", alert.label, self.channel, conn_id, alert.title)
+        return SENT
+
+
+class AlertWebhookNotifier(_AlertChannel, SlackWebhookNotifier):
+    """The provider's SlackWebhookNotifier, sending the alert as "text" plus Block Kit "blocks"."""
+
+    channel = "webhook"
+
+    def __init__(self, *, slack_webhook_conn_id: str = WEBHOOK_CONN_ID, **kwargs) -> None:
+        kwargs.setdefault("timeout", WEBHOOK_TIMEOUT_S)
+        super().__init__(slack_webhook_conn_id=slack_webhook_conn_id, text="", unfurl_links=False, **kwargs)
+
+    def _conn_id(self) -> str:
+        return self.slack_webhook_conn_id
+
+    def _compose(self, alert: Alert, conn) -> None:
+        payload = alert.slack_payload()
+        self.text, self.blocks = payload["text"], payload["blocks"]
+
+
+class AlertEmailNotifier(_AlertChannel, SmtpNotifier):
+    """The provider's SmtpNotifier, sending the alert as an HTML mail to the recipients in the connection's extra."""
+
+    channel = "email"
+
+    def __init__(self, *, smtp_conn_id: str = SMTP_CONN_ID, **kwargs) -> None:
+        super().__init__(to=[], smtp_conn_id=smtp_conn_id, **kwargs)
+
+    def _conn_id(self) -> str:
+        return self.smtp_conn_id
+
+    def _compose(self, alert: Alert, conn) -> None:
+        extra = _extra(conn)
+        self.to = _addresses(extra.get("to"))
+        if not self.to:
+            raise ValueError("no recipients: set 'to' in the connection's extra")
+        self.from_email = extra.get("from_email") or extra.get("from")
+        if not self.from_email:
+            raise ValueError("no sender: set 'from_email' in the connection's extra")
+        self.cc = _addresses(extra.get("cc")) or None
+        self.subject = alert.subject
+        self.html_content = alert.render_html()
+        self.custom_headers = {"X-Credsignal-Severity": alert.severity, "X-Credsignal-Run-Id": alert.run_id}
+
+
+def alert_notifiers(*, webhook_conn_id: str = WEBHOOK_CONN_ID,
+                    smtp_conn_id: str = SMTP_CONN_ID) -> list[_AlertChannel]:
+    """Both channels' notifiers: the `on_failure_callback` of every credsignal task, and what send_alert calls."""
+    return [AlertWebhookNotifier(slack_webhook_conn_id=webhook_conn_id), AlertEmailNotifier(smtp_conn_id=smtp_conn_id)]
+
+
+def send_alert(alert: Alert, *, context: Mapping[str, Any] | None = None, webhook_conn_id: str = WEBHOOK_CONN_ID,
+               smtp_conn_id: str = SMTP_CONN_ID) -> DeliveryReport:
+    """Send the alert through both notifiers (with the task's context, if any). Never raises."""
+    report = DeliveryReport()
+    for notifier in alert_notifiers(webhook_conn_id=webhook_conn_id, smtp_conn_id=smtp_conn_id):
+        notifier({**(context or {}), ALERT_KEY: alert})
+        report.channels[notifier.channel] = notifier.status or "failed: not called"
     return report
 
 
-def notify_validation(outcome: ValidationOutcome, *, dag_id: str | None = None, task_id: str | None = None,
+def notify_validation(outcome: ValidationOutcome, *, context: Mapping[str, Any] | None = None,
+                      dag_id: str | None = None, task_id: str | None = None,
                       webhook_conn_id: str = WEBHOOK_CONN_ID,
                       smtp_conn_id: str = SMTP_CONN_ID) -> DeliveryReport | None:
     """Alert on a validation outcome (None, nothing sent, on a clean run). Never raises."""
@@ -362,42 +457,14 @@ def notify_validation(outcome: ValidationOutcome, *, dag_id: str | None = None, 
     if alert is None:
         log.info("validation run %s: no failure and no warning, no alert", outcome.run_id)
         return None
-    return send_alert(alert, webhook_conn_id=webhook_conn_id, smtp_conn_id=smtp_conn_id)
+    return send_alert(alert, context=context, webhook_conn_id=webhook_conn_id, smtp_conn_id=smtp_conn_id)
 
 
-def make_task_failure_callback(*, webhook_conn_id: str = WEBHOOK_CONN_ID, smtp_conn_id: str = SMTP_CONN_ID):
-    """An `on_failure_callback` that alerts through the given connections."""
+def _connection(conn_id: str):
+    """The Airflow Connection, or None when it is not defined anywhere the Airflow way looks (inside a task: the
+    task SDK; from `credsignal run`: AIRFLOW_CONN_* variables and the configured secrets backend)."""
+    from airflow.sdk import BaseHook
 
-    def callback(context: Mapping[str, Any]) -> None:
-        try:
-            alert = alert_from_task_failure(context)
-        except Exception:  # noqa: BLE001
-            log.exception("could not build the task-failure alert; no alert sent")
-            return
-        report = send_alert(alert, webhook_conn_id=webhook_conn_id, smtp_conn_id=smtp_conn_id)
-        log.info("task-failure alert for %s.%s: %s", alert.dag_id, alert.task_id, report)
-
-    callback.__name__ = callback.__qualname__ = "task_failure_callback"
-    return callback
-
-
-def task_failure_callback(context: Mapping[str, Any]) -> None:
-    """`on_failure_callback` for DAG default_args: alert on the failed task, never raise."""
-    _default_callback(context)
-
-
-_default_callback = make_task_failure_callback()
-
-
-# ---------------------------------------------------------------------------------------- connections
-
-
-def _get_connection(conn_id: str):
-    """The Airflow Connection, or None when it is not defined anywhere the Airflow way looks."""
-    try:
-        from airflow.sdk import BaseHook
-    except ImportError:  # pragma: no cover - Airflow 2
-        from airflow.hooks.base import BaseHook
     try:
         return BaseHook.get_connection(conn_id)
     except Exception as exc:
@@ -414,110 +481,6 @@ def _extra(conn) -> dict:
     return extra if isinstance(extra, dict) else {}
 
 
-def webhook_url(conn) -> str:
-    """The webhook URL from a Connection. Accepted forms (first that applies):
-
-    - extra "webhook_url" (or "url"): the full URL;
-    - password holding a full URL (the Slack provider's `slackwebhook` style);
-    - host holding a full URL ("https://hooks.slack.com/services"), then schema and password appended as path;
-    - URI form `http://127.0.0.1:8080/hooks/xyz`: scheme from the connection type (http or https; any other
-      type means https unless extra "scheme" says otherwise), host, port, and the schema as the path; a
-      password that is not a URL is appended as the last path segment (Slack's "T000/B000/XXXX" token).
-    """
-    extra = _extra(conn)
-    for key in ("webhook_url", "url"):
-        if extra.get(key):
-            return str(extra[key])
-    password = conn.password or ""
-    if "://" in password:
-        return password
-    host = (conn.host or "").strip()
-    if not host:
-        raise ValueError("the webhook connection has no host and no extra 'webhook_url'")
-    if "://" in host:
-        base = host.rstrip("/")
-    else:
-        scheme = extra.get("scheme") or (conn.conn_type if conn.conn_type in ("http", "https") else "https")
-        base = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
-    for segment in (conn.schema, password):
-        if segment:
-            base += "/" + str(segment).strip("/")
-    return base
-
-
-def _send_webhook(alert: Alert, conn, conn_id: str) -> None:
-    url = webhook_url(conn)
-    scheme = urllib.parse.urlsplit(url).scheme
-    if scheme not in ("http", "https"):
-        raise ValueError(f"webhook URL scheme must be http or https, not {scheme!r}")
-    timeout = float(_extra(conn).get("timeout", WEBHOOK_TIMEOUT_S))
-    body = json.dumps(alert.slack_payload()).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json; charset=utf-8",
-                                              "User-Agent": "credsignal-alerts"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
-        response.read(1024)
-
-
-def _send_email(alert: Alert, conn, conn_id: str) -> None:
-    extra = _extra(conn)
-    to = _addresses(extra.get("to"))
-    if not to:
-        raise ValueError("no recipients: set 'to' in the connection's extra")
-    from_email = extra.get("from_email") or extra.get("from")
-    if not from_email:
-        raise ValueError("no sender: set 'from_email' in the connection's extra")
-    hook = _alert_smtp_hook_class()(smtp_conn_id=conn_id, text_body=alert.render_text())
-    with hook:
-        hook.send_email_smtp(
-            to=to,
-            cc=_addresses(extra.get("cc")) or None,
-            subject=alert.subject,
-            html_content=alert.render_html(),
-            from_email=from_email,
-            mime_subtype="alternative",
-            custom_headers={"X-Credsignal-Severity": alert.severity, "X-Credsignal-Run-Id": alert.run_id},
-        )
-
-
-_HOOK_CLASS = None
-
-
-def _alert_smtp_hook_class():
-    """SmtpHook with a plain-text alternative part and alert-sized timeout/retry defaults (the extra still wins)."""
-    global _HOOK_CLASS
-    if _HOOK_CLASS is not None:
-        return _HOOK_CLASS
-    from email.mime.text import MIMEText
-
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-    class AlertSmtpHook(SmtpHook):
-        def __init__(self, *args, text_body: str | None = None, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self._text_body = text_body
-
-        def _build_mime_message(self, *args, **kwargs):
-            msg, recipients = super()._build_mime_message(*args, **kwargs)
-            if self._text_body:
-                try:  # multipart/alternative: plain text first, HTML last (the preferred one)
-                    msg.get_payload().insert(0, MIMEText(self._text_body, "plain", "utf-8"))
-                except Exception:  # noqa: BLE001 - an HTML-only mail is still a mail
-                    log.debug("could not add the plain-text part; sending HTML only", exc_info=True)
-            return msg, recipients
-
-        @property
-        def timeout(self) -> int:
-            return int(self.conn.extra_dejson.get("timeout", SMTP_TIMEOUT_S))
-
-        @property
-        def smtp_retry_limit(self) -> int:
-            return int(self.conn.extra_dejson.get("retry_limit", SMTP_RETRY_LIMIT))
-
-    _HOOK_CLASS = AlertSmtpHook
-    return _HOOK_CLASS
-
-
 # -------------------------------------------------------------------------------------------- helpers
 
 
@@ -529,10 +492,16 @@ def _addresses(value) -> list[str]:
     return [str(v).strip() for v in value if str(v).strip()]
 
 
+_WEBHOOK_STATUS = re.compile(r"Status Code: (\d{3})")
+
+
 def _reason(exc: BaseException) -> str:
     """A short reason without URLs (a webhook URL is a secret)."""
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
+    status = _WEBHOOK_STATUS.search(str(exc))  # the Slack hook's "Response body: ..., Status Code: 500. See: ..."
+    if status:
+        return f"HTTP {status.group(1)}"
     if isinstance(exc, urllib.error.URLError):
         reason = exc.reason
         text = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)

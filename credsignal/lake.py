@@ -125,6 +125,18 @@ def writer_lock(lake: Path) -> Path:
     return lake / "_writer.lock"
 
 
+def data_quality_history(lake: Path) -> Path:
+    """Every validation run's findings, appended and never rewritten: one Parquet file per run under
+    `run_date=YYYY-MM-DD/` (the UTC day the run was validated). Outside curated/: it is the record of runs that
+    were blocked as well as of those that were published."""
+    return lake / "quality" / "data_quality_history"
+
+
+def data_quality_history_file(lake: Path, run_date: date, run_id: str) -> Path:
+    """One run's findings in the history (`run_id` already safe as a file name)."""
+    return data_quality_history(lake) / f"run_date={run_date.isoformat()}" / f"part-{run_id}.parquet"
+
+
 def staging_root(lake: Path, run_id: str) -> Path:
     """Scratch space of one run; nothing under it is ever read by analysts."""
     return lake / "_staging" / run_id

@@ -162,7 +162,7 @@ def validate_for_run(staged: Mapping[str, Any], context: Mapping[str, Any]) -> d
     config = config_from_airflow()
     as_of = date.fromisoformat(staged["as_of"])
     outcome = pipeline.validate_staged(config, run_id=staged["run_id"], as_of=as_of)
-    pipeline.notify(outcome, dag_id=context["dag"].dag_id if context.get("dag") else None)
+    pipeline.notify(outcome, context=context)
     log.info("validation run=%s: %d checks, %d failures, %d warnings; report %s", staged["run_id"],
              len(outcome.findings), len(outcome.of_severity("failure")), len(outcome.of_severity("warning")),
              outcome.report_path)
@@ -190,23 +190,16 @@ def readout_for_run(published: Mapping[str, Any]) -> str:
 
 def task_defaults(*, retries: int, retry_delay: timedelta, max_retry_delay: timedelta,
                   execution_timeout: timedelta) -> dict[str, Any]:
-    """default_args of every credsignal DAG: retries with exponential backoff, a timeout, an alert on failure."""
+    """default_args of every credsignal DAG: retries with exponential backoff, a timeout, and the alert notifiers
+    (webhook and e-mail) as the on_failure_callback. A blocked publish is not alerted again there: the validate
+    task has sent that run's alert, with its findings (credsignal.alerts.alert_for)."""
+    from credsignal import alerts
+
     return {
         "retries": retries,
         "retry_delay": retry_delay,
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": max_retry_delay,
         "execution_timeout": execution_timeout,
-        "on_failure_callback": on_task_failure,
+        "on_failure_callback": alerts.alert_notifiers(),
     }
-
-
-def on_task_failure(context: Mapping[str, Any]) -> None:
-    """on_failure_callback: alert the people on call, unless the failure is a blocked publish (already alerted
-    with the validation's findings). Never raises."""
-    from credsignal import alerts
-    from credsignal.pipeline import PublishBlocked
-
-    if isinstance(context.get("exception"), PublishBlocked):
-        return
-    alerts.task_failure_callback(context)

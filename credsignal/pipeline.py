@@ -212,8 +212,9 @@ def staged_feature_facts(staged: Path) -> dict[str, Any]:
 
 
 def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
-    """Run the suites and gates on the staged tables; stage data_quality_report; keep the report files."""
-    from jobs import validate
+    """Run the suites and gates on the staged tables; append the findings to data_quality_history; stage
+    data_quality_report; keep the report files (report.html shows the history's trends)."""
+    from jobs import quality_history, validate
 
     staged = staging_dir(config, run_id)
     missing = [table for table in FEATURE_TABLES if not (staged / table).is_dir()]
@@ -223,18 +224,22 @@ def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
         tables = validate.read_staged({table: staged / table for table in FEATURE_TABLES})
         facts = replace(run_facts(config, as_of=as_of), **staged_feature_facts(staged))
         outcome = validate.validate(tables, run_id=run_id, as_of=as_of, facts=facts)
-        validate.write_report(outcome, validation_dir(config, run_id))
+        quality_history.append_run(config.lake, outcome, file_id=safe_run_id(run_id))
+        validate.write_report(outcome, validation_dir(config, run_id), quality_history.read_recent(config.lake),
+                              history_path=lake.data_quality_history(config.lake))
         quality = staged / QUALITY_TABLE
         quality.mkdir(parents=True, exist_ok=True)
         outcome.report_frame().to_parquet(quality / "part-00000.parquet", index=False)
     return outcome
 
 
-def notify(outcome: Any, *, dag_id: str | None = None) -> Any:
-    """Alert the people on call about failures and warnings (never raises)."""
+def notify(outcome: Any, *, context: Any = None) -> Any:
+    """Alert the people on call about failures and warnings through the alert notifiers (never raises). In a task,
+    `context` is the task's context; from `credsignal run` there is none."""
     from credsignal import alerts
 
-    return alerts.notify_validation(outcome, dag_id=dag_id)
+    dag = (context or {}).get("dag")
+    return alerts.notify_validation(outcome, context=context, dag_id=getattr(dag, "dag_id", None))
 
 
 def publish_staged(config: Config, *, run_id: str, as_of: date) -> Any:

@@ -16,13 +16,12 @@ expectations on a three-row frame here), on pandas the whole suite takes about a
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +58,7 @@ class Finding:
     detail: str = ""
     # What to change when the check does not pass: the configuration key or the landing files (remedy_for).
     remedy: str = ""
+    value: float | None = None  # the observed figure as a number, for the history's trend charts
 
 
 @dataclass
@@ -124,11 +124,19 @@ def run_suite(table: str, frame: pd.DataFrame, as_of: date) -> list[Finding]:
             severity=OK if item.success else FAILURE,
             observed=observed,
             expected=json.dumps(kwargs, default=str, sort_keys=True),
+            value=_number(summary.get("observed_value", summary.get("unexpected_count"))),
         ))
     return findings
 
 
 # ------------------------------------------------------------------------------------ integrity gates
+
+
+def _number(value) -> float | None:
+    """A finite float, or None (GX observed values can be lists, strings or dates)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def _srm_p_value(treated: int, control: int) -> float:
@@ -167,9 +175,10 @@ def sample_ratio_findings(table: str, frame: pd.DataFrame) -> list[Finding]:
             label = level if not keys else f"{level} {key if not isinstance(key, tuple) else '/'.join(map(str, key))}"
             detail = "" if len(groups) == 1 else f"unadjusted p={raw_p_value:.3g}, Bonferroni over {len(groups)} groups"
             findings.append(Finding(table, f"srm:{label}", severity, f"treatment={treated} control={control}",
-                                    "50/50", p_value, detail))
+                                    "50/50", p_value, detail, value=p_value))
         if keys:
-            findings.append(Finding(table, f"srm:{level}s_tested", OK, f"{len(groups)} groups tested", "50/50"))
+            findings.append(Finding(table, f"srm:{level}s_tested", OK, f"{len(groups)} groups tested", "50/50",
+                                    value=len(groups)))
     return findings
 
 
@@ -202,7 +211,8 @@ def balance_findings(table: str, frame: pd.DataFrame, covariates: Sequence[str])
         for name, values in _indicator_columns(frame, covariate).items():
             smd = standardized_mean_difference(values[is_treated], values[~is_treated])
             severity = WARNING if not math.isnan(smd) and abs(smd) >= SMD_WARN else OK
-            findings.append(Finding(table, f"balance:{name}", severity, f"smd={smd:.4f}", f"|smd| < {SMD_WARN}"))
+            findings.append(Finding(table, f"balance:{name}", severity, f"smd={smd:.4f}", f"|smd| < {SMD_WARN}",
+                                    value=_number(smd)))
     return findings
 
 
@@ -219,7 +229,7 @@ def attrition_findings(full: pd.DataFrame, linkedin: pd.DataFrame) -> list[Findi
         p_value = float(chi2_contingency(counts.values, correction=False).pvalue)
     severity = WARNING if p_value < ATTRITION_WARN_P else OK
     return [Finding("learner_outcomes_linkedin", "attrition:matched_share_by_arm", severity,
-                    f"treatment={shares[1]:.4f} control={shares[0]:.4f}", "equal shares", p_value)]
+                    f"treatment={shares[1]:.4f} control={shares[0]:.4f}", "equal shares", p_value, value=p_value)]
 
 
 def load_bands(path: Path | None = None) -> dict:
@@ -247,22 +257,23 @@ def band_findings(table: str, frame: pd.DataFrame, bands: Mapping) -> list[Findi
         rate = k / n
         expected = f"[{band['low']}, {band['high']}] (paper {band['paper']})"
         if band["low"] <= rate <= band["high"]:
-            findings.append(Finding(table, f"band:{column}", OK, f"{rate:.4f} (n={n})", expected))
+            findings.append(Finding(table, f"band:{column}", OK, f"{rate:.4f} (n={n})", expected, value=rate))
             continue
         edge, alternative = (band["low"], "less") if rate < band["low"] else (band["high"], "greater")
         p_value = float(binomtest(k, n, edge, alternative=alternative).pvalue)
         severity = FAILURE if p_value < block_p else WARNING
-        findings.append(Finding(table, f"band:{column}", severity, f"{rate:.4f} (n={n})", expected, p_value))
+        findings.append(Finding(table, f"band:{column}", severity, f"{rate:.4f} (n={n})", expected, p_value,
+                                value=rate))
     return findings
 
 
 def volume_findings(table: str, rows: int, previous_rows: int | None, max_change_pct: float) -> list[Finding]:
     if previous_rows is None:
-        return [Finding(table, "volume:vs_previous_snapshot", OK, f"{rows} rows", "no previous snapshot")]
+        return [Finding(table, "volume:vs_previous_snapshot", OK, f"{rows} rows", "no previous snapshot", value=rows)]
     change = 100.0 * (rows - previous_rows) / max(1, previous_rows)
     severity = FAILURE if abs(change) > max_change_pct else OK
     return [Finding(table, "volume:vs_previous_snapshot", severity, f"{rows} rows ({change:+.1f}%)",
-                    f"within ±{max_change_pct}% of {previous_rows}")]
+                    f"within ±{max_change_pct}% of {previous_rows}", value=rows)]
 
 
 def freshness_findings(newest_export_days: Mapping[str, date | None], as_of: date,
@@ -290,7 +301,8 @@ def freshness_findings(newest_export_days: Mapping[str, date | None], as_of: dat
                         else WARNING if rule.warn_after and lag >= rule.warn_after else OK)
             observed = f"{newest} ({lag} day(s) behind as_of)"
         detail = "" if severity == OK else f"{source} delivers every day; its newest complete dt folder: {newest}"
-        findings.append(Finding(table, "freshness:newest_export", severity, observed, expected, detail=detail))
+        findings.append(Finding(table, "freshness:newest_export", severity, observed, expected, detail=detail,
+                                value=lag))
     return findings
 
 
@@ -304,7 +316,7 @@ def quarantine_findings(accounts: Sequence[Mapping], max_share: float) -> list[F
         top = sorted(account.get("quarantined", {}).items(), key=lambda kv: -kv[1])[:3]
         findings.append(Finding(f"bronze.{account['source']}", "quarantine:share", severity,
                                 f"{share:.4f} of {rows_in} lines", f"≤ {max_share}",
-                                detail=", ".join(f"{reason}: {n}" for reason, n in top)))
+                                detail=", ".join(f"{reason}: {n}" for reason, n in top), value=share))
     return findings
 
 
@@ -440,33 +452,15 @@ def validate(tables: Mapping[str, pd.DataFrame], *, run_id: str, as_of: date, fa
     return outcome
 
 
-def render_html(outcome: ValidationOutcome) -> str:
-    """A self-contained report (inline CSS, no scripts, nothing fetched) that renders offline."""
-    order = {FAILURE: 0, WARNING: 1, OK: 2}
-    rows = "\n".join(
-        f"<tr class='{f.severity}'><td>{html.escape(f.severity)}</td><td>{html.escape(f.table)}</td>"
-        f"<td>{html.escape(f.check)}</td><td>{html.escape(f.observed)}</td><td>{html.escape(f.expected)}</td>"
-        f"<td>{'' if f.p_value is None else f'{f.p_value:.3g}'}</td><td>{html.escape(f.detail)}</td>"
-        f"<td>{'' if f.severity == OK else html.escape(f.remedy)}</td></tr>"
-        for f in sorted(outcome.findings, key=lambda f: (order[f.severity], f.table, f.check))
-    )
-    verdict = "BLOCKED: not published" if outcome.blocked else "passed: published"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>credsignal validation {html.escape(outcome.run_id)}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:2em;color:#222}} table{{border-collapse:collapse;width:100%}}
-td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left;vertical-align:top}}
-tr.failure td{{background:#fdd}} tr.warning td{{background:#ffd}} th{{background:#eee}}
-.verdict{{font-size:1.3em;font-weight:bold}}
-</style></head><body>
-<h1>Validation of run {html.escape(outcome.run_id)}</h1>
-<p>as_of {outcome.as_of} &middot; generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC</p>
-<p class="verdict">{verdict} &mdash; {len(outcome.of_severity(FAILURE))} failures,
-{len(outcome.of_severity(WARNING))} warnings, {len(outcome.findings)} checks</p>
-<table><tr><th>severity</th><th>table</th><th>check</th><th>observed</th><th>expected</th><th>p</th><th>detail</th><th>what to change</th></tr>
-{rows}
-</table></body></html>
-"""
+def render_html(outcome: ValidationOutcome, history: pd.DataFrame | None = None, *,
+                history_path: Path | str = "") -> str:
+    """The report page (credsignal/templates/validation_report.html.j2): a summary per table with what changed
+    since the previous run of `history`, the failed and warned checks, trend charts of the last runs, and every
+    check in a collapsed table. Self-contained: inline CSS and SVG, no scripts, nothing fetched."""
+    from credsignal.pages import render
+    from jobs.quality_history import report_context
+
+    return render("validation_report.html.j2", **report_context(outcome, history, history_path=history_path))
 
 
 def render_text(outcome: ValidationOutcome, limit: int = 20) -> str:
@@ -482,11 +476,14 @@ def render_text(outcome: ValidationOutcome, limit: int = 20) -> str:
     return "\n".join(lines)
 
 
-def write_report(outcome: ValidationOutcome, report_dir: Path) -> Path:
-    """data_quality_report.parquet, report.html and summary.txt of the run, in `report_dir`."""
+def write_report(outcome: ValidationOutcome, report_dir: Path, history: pd.DataFrame | None = None, *,
+                 history_path: Path | str = "") -> Path:
+    """data_quality_report.parquet, report.html and summary.txt of the run, in `report_dir`; the page's trends
+    and changes come from `history` (the recent rows of data_quality_history)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     outcome.report_frame().to_parquet(report_dir / "data_quality_report.parquet", index=False)
-    (report_dir / "report.html").write_text(render_html(outcome))
+    (report_dir / "report.html").write_text(render_html(outcome, history, history_path=history_path),
+                                            encoding="utf-8")
     (report_dir / "summary.txt").write_text(render_text(outcome, limit=1000) + "\n")
     outcome.report_path = report_dir / "report.html"
     return outcome.report_path

@@ -1,6 +1,8 @@
-"""Alerts, tested for real: a local HTTP server captures the webhook POST, a local aiosmtpd server the mail.
+"""Alerts, tested for real: the providers' notifiers (SlackWebhookNotifier, SmtpNotifier) send to a local HTTP
+server, which captures the webhook POST, and a local aiosmtpd server, which captures the mail.
 
-Everything listens on 127.0.0.1 only; connections are AIRFLOW_CONN_* variables set per test. Deliveries are
+Everything listens on 127.0.0.1 only; connections are AIRFLOW_CONN_* variables set per test (the Slack webhook
+connection points at the local server through its host and schema). Deliveries are
 awaited on a condition with a deadline, never with a fixed sleep.
 """
 
@@ -22,13 +24,14 @@ import pytest
 from credsignal import alerts
 from credsignal.alerts import (
     Alert,
+    AlertEmailNotifier,
+    AlertWebhookNotifier,
     DeliveryReport,
     alert_from_task_failure,
     alert_from_validation,
+    alert_notifiers,
     notify_validation,
     send_alert,
-    task_failure_callback,
-    webhook_url,
 )
 from jobs.validate import Finding, ValidationOutcome
 from local_servers import Inbox, free_port
@@ -64,7 +67,7 @@ def webhook_server():
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     host, port = server.server_address[:2]
-    yield SimpleNamespace(inbox=inbox, host=host, port=port, url=f"http://{host}:{port}/hooks/xyz", status=status)
+    yield SimpleNamespace(inbox=inbox, host=host, port=port, conn=webhook_conn(port), status=status)
     server.shutdown()
     server.server_close()
     thread.join(timeout=DEADLINE_S)
@@ -90,6 +93,12 @@ def smtp_server():
     controller.stop()
 
 
+def webhook_conn(port: int, token: str = "xyz") -> str:
+    """A `slackwebhook` connection aimed at the local server: URL = <schema>://<host>/<password>."""
+    return json.dumps({"conn_type": "slackwebhook", "host": f"127.0.0.1:{port}/hooks", "schema": "http",
+                       "password": token})
+
+
 def smtp_conn(port: int, **extra) -> str:
     """JSON form of the SMTP connection; the local server speaks neither SSL nor STARTTLS."""
     return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
@@ -100,7 +109,7 @@ def smtp_conn(port: int, **extra) -> str:
 
 @pytest.fixture
 def channels(monkeypatch, webhook_server, smtp_server):
-    monkeypatch.setenv(WEBHOOK_ENV, webhook_server.url)
+    monkeypatch.setenv(WEBHOOK_ENV, webhook_server.conn)
     monkeypatch.setenv(SMTP_ENV, smtp_conn(smtp_server.port))
     return SimpleNamespace(webhook=webhook_server, smtp=smtp_server)
 
@@ -143,9 +152,17 @@ def warning_outcome(tmp_path) -> ValidationOutcome:
 
 
 def mail_parts(message) -> tuple[str, str]:
-    text = message.get_body(preferencelist=("plain",)).get_content()
+    """(the mail's text as a reader sees it, its HTML)."""
     html_part = message.get_body(preferencelist=("html",)).get_content()
-    return text, html_part
+    return html_text(html_part), html_part
+
+
+def html_text(page: str) -> str:
+    import html as html_module
+    import re
+
+    text = html_module.unescape(re.sub(r"<[^>]+>", " ", page.replace("</li>", "\n").replace("</tr>", "\n")))
+    return "\n".join(re.sub(r"\s+", " ", line).strip() for line in text.splitlines())
 
 
 # ------------------------------------------------------------------------------------- building alerts
@@ -207,27 +224,14 @@ def test_exception_is_reduced_to_type_and_a_scrubbed_line():
 # --------------------------------------------------------------------------------- connection formats
 
 
-def test_webhook_url_forms():
-    from airflow.sdk import Connection
+def test_the_notifiers_are_the_providers():
+    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    def conn(uri_or_json: str) -> Connection:
-        if uri_or_json.startswith("{"):
-            return Connection.from_json(uri_or_json, conn_id="x")
-        return Connection.from_uri(uri_or_json, conn_id="x")
-
-    assert webhook_url(conn("http://127.0.0.1:8080/hooks/xyz")) == "http://127.0.0.1:8080/hooks/xyz"
-    assert webhook_url(conn("https://hooks.slack.com/services/T000/B000/XXXX")) == \
-        "https://hooks.slack.com/services/T000/B000/XXXX"
-    assert webhook_url(conn('{"conn_type": "http", "host": "https://hooks.slack.com/services/T000/B000/XXXX"}')) == \
-        "https://hooks.slack.com/services/T000/B000/XXXX"
-    with_extra = '{"conn_type": "http", "extra": {"webhook_url": "https://chat.example.org/h?token=abc"}}'
-    assert webhook_url(conn(with_extra)) == "https://chat.example.org/h?token=abc"
-    # the Slack provider's slackwebhook form: the token in the password, the base URL in the host
-    assert webhook_url(conn('{"conn_type": "slackwebhook", "host": "hooks.slack.com/services",'
-                            ' "password": "T000/B000/XXXX"}')) == "https://hooks.slack.com/services/T000/B000/XXXX"
-    assert webhook_url(conn('{"conn_type": "slackwebhook", '
-                            '"password": "https://hooks.slack.com/services/T000/B000/XXXX"}')) == \
-        "https://hooks.slack.com/services/T000/B000/XXXX"
+    webhook, mail = alert_notifiers()
+    assert isinstance(webhook, AlertWebhookNotifier) and isinstance(webhook, SlackWebhookNotifier)
+    assert isinstance(mail, AlertEmailNotifier) and isinstance(mail, SmtpNotifier)
+    assert (webhook.slack_webhook_conn_id, mail.smtp_conn_id) == ("credsignal_alerts_webhook", "credsignal_alerts_smtp")
 
 
 # ------------------------------------------------------------------------------------------- delivery
@@ -264,18 +268,17 @@ def test_failure_alert_reaches_webhook_and_mailbox(channels, blocked_outcome):
     assert message["Subject"].startswith("[credsignal FAILURE] validation failed, publishing blocked: 3 failed checks")
     assert "run-2023-03-31-a1b2" in message["Subject"]
     assert message["X-Credsignal-Severity"] == "failure"
-    assert message.get_content_type() == "multipart/alternative"
     plain, html_body = mail_parts(message)
     assert "Run: run-2023-03-31-a1b2" in plain and "As of: 2023-03-31" in plain
     assert "Table(s): learner_outcomes_full, learner_outcomes_linkedin" in plain
     assert "Failed expectations:" in plain
     assert f"Report: {blocked_outcome.report_path}" in plain
     for finding in (FAILED_SRM, FAILED_UNIQUE, FAILED_VOLUME):
-        assert f"- FAILURE {finding.table} {finding.check}: observed {finding.observed}; expected " \
+        assert f"FAILURE {finding.table} {finding.check}: observed {finding.observed}; expected " \
                f"{finding.expected}" in plain
         assert finding.check in html_body
-    assert "<td>3 unexpected rows (e.g. L0042, L0042, L0077)</td>" in html_body
-    assert "<td>610 rows (-39.0%)</td>" in html_body
+    assert "observed 3 unexpected rows (e.g. L0042, L0042, L0077);" in html_body
+    assert "observed 610 rows (-39.0%);" in html_body
     assert str(blocked_outcome.report_path) in html_body
 
 
@@ -298,7 +301,7 @@ def test_warning_alert_is_worded_as_a_warning(channels, warning_outcome):
     plain, html_body = mail_parts(mail.message)
     assert "Warnings:" in plain and "Failed expectations" not in plain and "FAILURE" not in plain
     assert "observed 0.2810 (n=900); expected [0.3, 0.5] (paper 0.41) (p=0.02)" in plain
-    assert "<td>smd=0.1312</td>" in html_body
+    assert "observed smd=0.1312;" in html_body
 
 
 def test_clean_run_sends_nothing(channels):
@@ -307,7 +310,7 @@ def test_clean_run_sends_nothing(channels):
 
 
 def test_webhook_down_is_reported_and_the_email_still_goes(channels, blocked_outcome, monkeypatch, caplog):
-    monkeypatch.setenv(WEBHOOK_ENV, f"http://127.0.0.1:{free_port()}/hooks/xyz")
+    monkeypatch.setenv(WEBHOOK_ENV, webhook_conn(free_port()))
     started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="credsignal.alerts"):
         report = send_alert(alert_from_validation(blocked_outcome))
@@ -326,7 +329,7 @@ def test_webhook_down_is_reported_and_the_email_still_goes(channels, blocked_out
 def test_webhook_error_status_is_a_failure(channels, blocked_outcome):
     channels.webhook.status["code"] = 500
     report = send_alert(alert_from_validation(blocked_outcome))
-    assert report.webhook == "failed: HTTP 500 Internal Server Error"
+    assert report.webhook == "failed: HTTP 500"
     assert report.email == "sent"
     channels.webhook.inbox.wait_for(1)
 
@@ -357,8 +360,7 @@ def test_no_connection_means_not_configured(monkeypatch, blocked_outcome, caplog
 
 
 def test_json_connection_forms_and_other_conn_ids(monkeypatch, webhook_server, smtp_server, warning_outcome):
-    monkeypatch.setenv("AIRFLOW_CONN_OTHER_HOOK", json.dumps(
-        {"conn_type": "http", "host": "127.0.0.1", "port": webhook_server.port, "schema": "hooks/xyz"}))
+    monkeypatch.setenv("AIRFLOW_CONN_OTHER_HOOK", webhook_conn(webhook_server.port))
     monkeypatch.setenv("AIRFLOW_CONN_OTHER_SMTP", smtp_conn(smtp_server.port, to="a@example.org; b@example.org"))
     report = send_alert(alert_from_validation(warning_outcome), webhook_conn_id="other_hook",
                         smtp_conn_id="other_smtp")
@@ -390,9 +392,17 @@ def test_task_failure_alert_from_a_minimal_context():
     assert alert.log_url.endswith("build_features?try_number=2")
 
 
-def test_task_failure_callback_sends_and_never_raises(channels, caplog):
+def call_failure_notifiers(context: dict) -> list[str]:
+    """What Airflow does with an on_failure_callback list: call each notifier with the context. Their statuses."""
+    notifiers = alert_notifiers()
+    for notifier in notifiers:
+        assert notifier(dict(context)) is None
+    return [notifier.status for notifier in notifiers]
+
+
+def test_failure_notifiers_send_and_never_raise(channels, caplog):
     error = RuntimeError("parse failed for learner mail bob@example.org: <div class='profile'>Bob B.</div>")
-    assert task_failure_callback(minimal_failure_context(error)) is None
+    assert call_failure_notifiers(minimal_failure_context(error)) == ["sent", "sent"]
 
     [post] = channels.webhook.inbox.wait_for(1)
     text = post["json"]["text"]
@@ -410,15 +420,25 @@ def test_task_failure_callback_sends_and_never_raises(channels, caplog):
     assert "Error: RuntimeError: parse failed" in plain and "Log: http://localhost:8080/dags/features_daily" in plain
     assert "bob@example.org" not in plain + html_body
 
-    # garbage contexts, a down webhook and a down mail server: still nothing raised
-    assert task_failure_callback({}) is None
-    assert task_failure_callback({"ti": object(), "exception": "a string reason"}) is None
+    # garbage contexts: still nothing raised
+    call_failure_notifiers({})
+    call_failure_notifiers({"ti": object(), "exception": "a string reason"})
 
 
-def test_task_failure_callback_with_everything_down(monkeypatch):
-    monkeypatch.setenv(WEBHOOK_ENV, f"http://127.0.0.1:{free_port()}/hooks/xyz")
+def test_a_blocked_publish_is_not_alerted_twice(channels):
+    """The validate task alerts a blocked publish with its findings; its failure callback then stays quiet."""
+    from credsignal.pipeline import PublishBlocked
+
+    blocked = PublishBlocked(outcome_with([FAILED_SRM]))
+    assert call_failure_notifiers({**minimal_failure_context(blocked)}) == ["nothing to send"] * 2
+    assert channels.webhook.inbox.items == [] and channels.smtp.inbox.items == []
+
+
+def test_failure_notifiers_with_everything_down(monkeypatch):
+    monkeypatch.setenv(WEBHOOK_ENV, webhook_conn(free_port()))
     monkeypatch.setenv(SMTP_ENV, smtp_conn(free_port()))
-    assert task_failure_callback(minimal_failure_context(ValueError("boom"))) is None
+    statuses = call_failure_notifiers(minimal_failure_context(ValueError("boom")))
+    assert all(status.startswith("failed:") for status in statuses), statuses
     report = send_alert(alert_from_task_failure(minimal_failure_context(ValueError("boom"))))
     assert report.webhook.startswith("failed:") and report.email.startswith("failed:")
 
@@ -428,11 +448,11 @@ HELPER_DAG = '''
 import pendulum
 from airflow.sdk import dag, task
 
-from credsignal.alerts import task_failure_callback
+from credsignal.alerts import alert_notifiers
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2023, 3, 1, tz="UTC"), catchup=False, tags=["credsignal-test"],
-     default_args={"retries": 0, "on_failure_callback": task_failure_callback})
+     default_args={"retries": 0, "on_failure_callback": alert_notifiers()})
 def credsignal_alerts_test():
     @task
     def explode():
@@ -446,7 +466,7 @@ the_dag = credsignal_alerts_test()
 
 
 @pytest.mark.slow
-def test_task_failure_callback_through_a_real_dag_run(airflow_db, channels, monkeypatch, tmp_path):
+def test_failure_notifiers_through_a_real_dag_run(airflow_db, channels, monkeypatch, tmp_path):
     """dag.test() of a tiny DAG whose task raises: the real on_failure_callback context reaches both channels."""
     import importlib.util
 

@@ -31,6 +31,7 @@ import email.policy
 import gzip
 import hashlib
 import io
+import html
 import json
 import os
 import re
@@ -106,7 +107,8 @@ def alert_channels(**extra_env: str):
                                  "disable_ssl": True, "disable_tls": True, "timeout": 5}})
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setenv(WEBHOOK_ENV, f"http://127.0.0.1:{server.server_address[1]}/hooks/e2e")
+            mp.setenv(WEBHOOK_ENV, json.dumps({"conn_type": "slackwebhook", "schema": "http", "password": "e2e",
+                                               "host": f"127.0.0.1:{server.server_address[1]}/hooks"}))
             mp.setenv(SMTP_ENV, smtp)
             mp.delenv("AIRFLOW_CONN_CREDSIGNAL_SPARK", raising=False)  # in-process features, not spark-submit
             for name, value in extra_env.items():
@@ -344,7 +346,10 @@ def webhook_text(post: dict) -> str:
 
 
 def mail_text(message) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
+    """The HTML mail's text as a reader sees it, one line per list item or table row."""
+    page = message.get_body(preferencelist=("html",)).get_content()
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page.replace("</li>", "\n").replace("</tr>", "\n")))
+    return "\n".join(re.sub(r"\s+", " ", line).strip() for line in text.splitlines())
 
 
 def assert_failure_alert(run: Run, check_pattern: str) -> str:
