@@ -64,13 +64,15 @@ class AlertFinding:
     p_value: float | None = None
     detail: str = ""
     table: str = ""
+    remedy: str = ""  # what to change (jobs.validate.remedy_for), so the person on call can act from the alert
 
     def line(self) -> str:
         p = "" if self.p_value is None else f" (p={self.p_value:.3g})"
         detail = f" [{self.detail}]" if self.detail else ""
         table = f"{self.table} " if self.table else ""
+        remedy = f". What to change: {self.remedy}" if self.remedy else ""
         return f"{LABEL.get(self.severity, self.severity.upper())} {table}{self.check}: observed {self.observed};" \
-               f" expected {self.expected}{p}{detail}"
+               f" expected {self.expected}{p}{detail}{remedy}"
 
 
 @dataclass
@@ -242,7 +244,8 @@ def alert_from_validation(outcome: ValidationOutcome, *, dag_id: str | None = No
         return None
     severity = FAILURE if outcome.blocked else WARNING
     findings = [AlertFinding(check=f.check, severity=f.severity, observed=str(f.observed), expected=str(f.expected),
-                             p_value=_float_or_none(f.p_value), detail=f.detail or "", table=f.table)
+                             p_value=_float_or_none(f.p_value), detail=f.detail or "", table=f.table,
+                             remedy=getattr(f, "remedy", "") or "")
                 for f in failures + warnings]
     tables = tuple(dict.fromkeys(f.table for f in findings if f.table))
     as_of = _as_of_text(outcome.as_of)

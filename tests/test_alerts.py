@@ -185,6 +185,16 @@ def test_failure_alert_from_a_blocked_validation(blocked_outcome):
     assert "publishing blocked" in alert.title
 
 
+def test_each_listed_check_says_what_to_change(tmp_path):
+    from jobs.validate import remedy_for
+
+    srm = Finding(**{**FAILED_SRM.__dict__, "remedy": remedy_for(FAILED_SRM)})
+    alert = alert_from_validation(outcome_with(ok_findings() + [srm], tmp_path / "report.html"))
+    assert alert.findings[0].remedy == remedy_for(FAILED_SRM)
+    assert "CREDSIGNAL_EXPERIMENT_ID" in alert.render_text()
+    assert f"What to change: {remedy_for(FAILED_SRM)}" in html_text(alert.render_html())
+
+
 def test_warning_alert_when_only_warnings(warning_outcome):
     alert = alert_from_validation(warning_outcome)
     assert alert.severity == "warning"
