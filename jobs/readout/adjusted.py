@@ -25,6 +25,7 @@ from jobs.readout.statistics import (
     balance_indicators,
     difference_in_means,
     hazard_ratio_of,
+    mean_imputed,
 )
 
 # Pre-treatment covariates (as of randomization, jobs/features.py) that the adjusted models use. The 2025 paper's
@@ -61,14 +62,12 @@ def covariate_design(frame: pd.DataFrame, numeric: Iterable[str] = (), categoric
     names: list[str] = []
     columns: list[np.ndarray] = []
     for name, values in balance_indicators(frame, numeric, ()).items():
-        array = values.to_numpy(dtype="float64")
-        missing = np.isnan(array)
-        if missing.all():
+        array, missing = mean_imputed(values)
+        if array is None:
             continue
-        if missing.any():
-            array = np.where(missing, np.nanmean(array), array)
+        if missing is not None:
             names.append(f"{name}=(missing)")
-            columns.append(missing.astype("float64"))
+            columns.append(missing)
         names.append(name)
         columns.append(array)
     for name in categorical:

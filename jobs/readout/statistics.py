@@ -339,19 +339,29 @@ def hazard_ratio_of(log_hazard_ratio: float) -> float:
         return math.inf
 
 
+
+def mean_imputed(values: pd.Series) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(values as floats with missing ones set to the mean, 0/1 indicator of the missing ones or None when none is
+    missing); (None, None) when every value is missing (the column says nothing)."""
+    array = values.to_numpy(dtype="float64")
+    missing = np.isnan(array)
+    if missing.all():
+        return None, None
+    if not missing.any():
+        return array, None
+    return np.where(missing, np.nanmean(array), array), missing.astype("float64")
+
 def covariate_matrix(frame: pd.DataFrame, numeric: Iterable[str], categorical: Iterable[str]) -> np.ndarray:
     """Pre-treatment covariates as a standardized design matrix (no intercept): the balance indicators, a
     missing numeric value imputed with the column mean plus a 0/1 missing indicator, constant columns dropped.
     Only covariates enter (never an outcome), so statistics over all rows leak nothing."""
     columns = []
     for values in balance_indicators(frame, numeric, categorical).values():
-        array = values.to_numpy(dtype="float64")
-        missing = np.isnan(array)
-        if missing.all():
+        array, missing = mean_imputed(values)
+        if array is None:
             continue
-        if missing.any():
-            array = np.where(missing, np.nanmean(array), array)
-            columns.append(missing.astype("float64"))
+        if missing is not None:
+            columns.append(missing)
         columns.append(array)
     if not columns:
         return np.empty((len(frame), 0))
