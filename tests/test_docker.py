@@ -75,7 +75,8 @@ REQUIRED_VALUES = {
     "AIRFLOW_CONN_CREDSIGNAL_SPARK": "spark://spark-master:7077",
 }
 # Connections holding credentials: taken from the host's environment only, empty (= not configured) by default.
-HOST_ONLY_CONNECTIONS = ("AIRFLOW_CONN_CREDSIGNAL_ALERTS_WEBHOOK", "AIRFLOW_CONN_CREDSIGNAL_ALERTS_SMTP")
+HOST_ONLY_CONNECTIONS = ("AIRFLOW_CONN_CREDSIGNAL_ALERTS_WEBHOOK", "AIRFLOW_CONN_CREDSIGNAL_ALERTS_SMTP",
+                         "AIRFLOW_CONN_CREDSIGNAL_PSEUDONYM")
 # Variables allowed a non-empty default although their names look sensitive: the local metadata DB's
 # credentials (documented in the compose header and docs/deploy.md as local-only defaults).
 DOCUMENTED_LOCAL_DEFAULTS = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
