@@ -84,6 +84,7 @@ def ingest_for_run(source: str, context: Mapping[str, Any]) -> dict[str, Any]:
         result = ingest.ingest_source(spark, config, source, days)
     total = result.total()
     log.info("%s", result.summary_line())
+    _declare_ingest(config, source, total, context)
     return {
         "source": source,
         "days": [d.isoformat() for d in days],
@@ -93,6 +94,22 @@ def ingest_for_run(source: str, context: Mapping[str, Any]) -> dict[str, Any]:
         "duplicates": total.duplicates,
         "quarantined": total.quarantined,
     }
+
+
+def _declare_ingest(config: Config, source: str, total: Any, context: Mapping[str, Any]) -> None:
+    from credsignal import lineage
+    from credsignal.schemas import EXPORT_SOURCES
+
+    accounting = {"rows_in": total.rows_in, "rows_kept": total.rows_kept, "duplicates": total.duplicates,
+                  "rows_quarantined": total.rows_quarantined, "quarantined": dict(total.quarantined)}
+    export = lineage.table(config.landing, config.landing / source, rows=total.rows_in, with_schema=False)
+    export.fields = lineage.contract_fields(EXPORT_SOURCES[source].schema)
+    lineage.declare(context, inputs=[export], outputs=[
+        lineage.table(config.lake, lake.bronze_table(config.lake, source), rows=total.rows_kept,
+                      accounting=accounting),
+        lineage.table(config.lake, lake.quarantine_table(config.lake, source), rows=total.rows_quarantined,
+                      accounting={"quarantined": dict(total.quarantined)}),
+    ])
 
 
 def summarise_ingest(accounts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -120,7 +137,8 @@ def pending_crawls() -> list[str]:
     return crawls
 
 
-def parse_crawls(crawls: list[str]) -> dict[str, dict[str, int]]:
+def parse_crawls(crawls: list[str], context: Mapping[str, Any] | None = None) -> dict[str, dict[str, int]]:
+    from credsignal import lineage
     from credsignal.pipeline import writing
     from credsignal.spark import spark_session
     from jobs import parse
@@ -129,24 +147,52 @@ def parse_crawls(crawls: list[str]) -> dict[str, dict[str, int]]:
     spark = spark_session(config, app_name="credsignal-parse")
     with writing(config, "parse"):
         counts = parse.run(spark, config, crawls)
-    for crawl, by_status in counts.items():
-        log.info("silver profiles crawl=%s: records=%d %s", crawl, sum(by_status.values()), by_status)
+    by_status: dict[str, int] = {}
+    for crawl, crawl_counts in counts.items():
+        log.info("silver profiles crawl=%s: records=%d %s", crawl, sum(crawl_counts.values()), crawl_counts)
+        for status, count in crawl_counts.items():
+            by_status[status] = by_status.get(status, 0) + count
+    lineage.declare(context, inputs=[
+        lineage.table(config.landing, config.landing / "linkedin" / crawl, rows=sum(counts[crawl].values()),
+                      files=len(lake.crawl_files(config.landing, crawl)), accounting=counts[crawl], with_schema=False)
+        for crawl in counts
+    ], outputs=[
+        lineage.table(config.lake, lake.silver_table(config.lake, table),
+                      **({"rows": sum(by_status.values()), "accounting": by_status} if table == "profiles" else {}))
+        for table in lake.SILVER_PROFILE_TABLES
+    ])
     return counts
 
 
 def features_for_run(context: Mapping[str, Any]) -> dict[str, Any]:
     """Stage the feature tables for this run; as_of is the configured one, or the newest day the daily sources
     have in bronze (pipeline.resolve_as_of, the rule `credsignal run` applies to the landing zone)."""
-    from credsignal import pipeline
+    from credsignal import lineage, pipeline
     from credsignal.spark import spark_session
 
     config = config_from_airflow()
     as_of = config.as_of or pipeline.newest_ingested_day(config)
     run_id = context["run_id"]
     spark = None if _submits_to_cluster() else spark_session(config, app_name="credsignal-features")
-    summary = pipeline.derive_features(spark, config, run_id=run_id, as_of=as_of)
+    summary = pipeline.derive_features(spark, config, run_id=run_id, as_of=as_of,
+                                       lineage_conf=lineage.spark_properties(context))
     log.info("staged features run=%s as_of=%s rows=%s", run_id, as_of, summary["rows"])
+    staged = pipeline.staging_dir(config, run_id)
+    lineage.declare(context, inputs=_lake_inputs(config), outputs=[
+        *(lineage.table(config.lake, staged / table, rows=summary["rows"].get(table),
+                        same_as=f"curated/{table}") for table in pipeline.FEATURE_TABLES),
+        lineage.table(config.lake, lake.learner_crosswalk(config.lake)),
+    ])
     return {"run_id": run_id, "as_of": as_of.isoformat(), "rows": summary["rows"]}
+
+
+def _lake_inputs(config: Config) -> list[Any]:
+    """The bronze and silver tables the feature job reads."""
+    from credsignal import lineage
+
+    return [*(lineage.table(config.lake, lake.bronze_table(config.lake, source)) for source in lake.PLATFORM_SOURCES),
+            *(lineage.table(config.lake, lake.silver_table(config.lake, table))
+              for table in lake.SILVER_PROFILE_TABLES)]
 
 
 def _submits_to_cluster() -> bool:
@@ -162,6 +208,7 @@ def validate_for_run(staged: Mapping[str, Any], context: Mapping[str, Any]) -> d
     config = config_from_airflow()
     as_of = date.fromisoformat(staged["as_of"])
     outcome = pipeline.validate_staged(config, run_id=staged["run_id"], as_of=as_of)
+    _declare_validation(config, staged["run_id"], outcome, context)
     pipeline.notify(outcome, context=context)
     log.info("validation run=%s: %d checks, %d failures, %d warnings; report %s", staged["run_id"],
              len(outcome.findings), len(outcome.of_severity("failure")), len(outcome.of_severity("warning")),
@@ -171,20 +218,54 @@ def validate_for_run(staged: Mapping[str, Any], context: Mapping[str, Any]) -> d
     return {**staged, "report": str(outcome.report_path)}
 
 
-def publish_for_run(validated: Mapping[str, Any]) -> dict[str, Any]:
-    from credsignal import pipeline
+def _declare_validation(config: Config, run_id: str, outcome: Any, context: Mapping[str, Any]) -> None:
+    """The staged tables (and the bronze tables the volume, freshness and quarantine gates judge) as inputs, each
+    with the assertions about it; the run's findings as the data_quality_history and data_quality_report rows."""
+    from credsignal import lineage, pipeline
+
+    staged = pipeline.staging_dir(config, run_id)
+    assertions = lineage.assertions_of(outcome.findings)
+    inputs = [lineage.table(config.lake, staged / table, assertions=assertions.pop(table, []),
+                            same_as=f"curated/{table}") for table in pipeline.FEATURE_TABLES]
+    for subject, about in sorted(assertions.items()):
+        layer, _, source = subject.partition(".")
+        if source in lake.PLATFORM_SOURCES:  # bronze.<source> and landing.<source> findings
+            inputs.append(lineage.table(config.lake, lake.bronze_table(config.lake, source), assertions=about,
+                                        with_schema=False))
+        else:
+            log.warning("validation findings about %r name no lake table; they are in the report only", subject)
+    lineage.declare(context, inputs=inputs, outputs=[
+        lineage.table(config.lake, lake.data_quality_history(config.lake), rows=len(outcome.findings)),
+        lineage.table(config.lake, staged / pipeline.QUALITY_TABLE, rows=len(outcome.findings),
+                      same_as=f"curated/{pipeline.QUALITY_TABLE}"),
+    ])
+
+
+def publish_for_run(validated: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    from credsignal import lineage, pipeline
 
     config = config_from_airflow()
+    staged = pipeline.staging_dir(config, validated["run_id"])
+    inputs = [lineage.table(config.lake, staged / table, same_as=f"curated/{table}")
+              for table in (*pipeline.FEATURE_TABLES, pipeline.QUALITY_TABLE)]
     snapshot = pipeline.publish_staged(config, run_id=validated["run_id"], as_of=date.fromisoformat(validated["as_of"]))
     log.info("published snapshot %s: %s", snapshot.snapshot_id, dict(snapshot.rows))
+    lineage.declare(context, inputs=inputs, outputs=[
+        lineage.table(config.lake, lake.curated_table(config.lake, table), rows=rows)
+        for table, rows in dict(snapshot.rows).items()])
     return {"snapshot_id": snapshot.snapshot_id, "rows": dict(snapshot.rows), "as_of": validated["as_of"]}
 
 
-def readout_for_run(published: Mapping[str, Any]) -> str:
-    from credsignal import pipeline
+def readout_for_run(published: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> str:
+    from credsignal import lineage, pipeline
 
-    result = pipeline.build_readout(config_from_airflow(), snapshot_id=published["snapshot_id"])
+    config = config_from_airflow()
+    result = pipeline.build_readout(config, snapshot_id=published["snapshot_id"])
     log.info("%s", result.summary())
+    lineage.declare(context, inputs=[
+        lineage.table(config.lake, lake.curated_table(config.lake, table), rows=published["rows"].get(table))
+        for table in pipeline.FEATURE_TABLES
+    ], outputs=[lineage.table(config.lake, result.estimates_path.parent, rows=len(result.estimates))])
     return str(result.html_path)
 
 

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -143,14 +143,17 @@ def require_experiment(config: Config, *, as_of: date) -> int:
     return present[config.experiment_id]
 
 
-def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date) -> dict[str, Any]:
+def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
+                    lineage_conf: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Stage the feature tables of the run under lake/_staging/<run_id>/ (in-process, or spark-submit when the
-    `credsignal_spark` connection is defined), after checking that the configured experiment has assignments."""
+    `credsignal_spark` connection is defined, with `lineage_conf` among its properties), after checking that the
+    configured experiment has assignments."""
     with writing(config, "features", run_id):
-        return _derive_features(spark, config, run_id=run_id, as_of=as_of)
+        return _derive_features(spark, config, run_id=run_id, as_of=as_of, lineage_conf=lineage_conf)
 
 
-def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date) -> dict[str, Any]:
+def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
+                     lineage_conf: Mapping[str, str] | None) -> dict[str, Any]:
     from credsignal import privacy, submit
     from jobs import features
 
@@ -165,7 +168,8 @@ def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date) ->
                 "--degree-reference-year", str(config.degree_reference_year)]
         if config.cwur_path is not None:
             argv += ["--cwur", str(Path(config.cwur_path).resolve())]
-        submit.submit_job("jobs.features", argv, config=config, name=f"credsignal-features-{safe_run_id(run_id)}")
+        submit.submit_job("jobs.features", argv, config=config, name=f"credsignal-features-{safe_run_id(run_id)}",
+                          lineage_conf=lineage_conf)
         summary = json.loads((staged / "_reports" / "profile_match.json").read_text())
     else:
         summary = features.run(spark, config, as_of=as_of, write_to=staged, cwur_path=config.cwur_path)

@@ -204,9 +204,12 @@ def is_local_master(master: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------ submitting
 
-def spark_conf(config: Config, connection_conf: Mapping[str, str] | None = None) -> dict[str, str]:
+def spark_conf(config: Config, connection_conf: Mapping[str, str] | None = None,
+               lineage_conf: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ``--conf`` properties of a submitted job: the Config's settings (as spark_session sets them), the
-    Python the executors run, then the connection's ``spark-conf`` extra, then ``Config.extra_spark_conf``."""
+    Python the executors run, the OpenLineage parent job (credsignal.lineage.spark_properties), then the
+    connection's ``spark-conf`` extra, then ``Config.extra_spark_conf``: as in the provider's injection, OpenLineage
+    properties a deployment set itself win."""
     conf = {
         "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
         "spark.default.parallelism": str(max(2, config.shuffle_partitions)),
@@ -228,6 +231,7 @@ def spark_conf(config: Config, connection_conf: Mapping[str, str] | None = None)
         from credsignal.reference.universities import CWUR_PATH_ENV_VAR
 
         conf[f"spark.executorEnv.{CWUR_PATH_ENV_VAR}"] = str(cwur)
+    conf.update(lineage_conf or {})
     conf.update(connection_conf or {})
     conf.update({str(k): str(v) for k, v in config.extra_spark_conf.items()})
     return conf
@@ -289,7 +293,8 @@ class PreparedSubmit:
 
 
 def prepare_submit(module: str, argv: Sequence[str], *, conn_id: str = CONN_ID, config: Config,
-                   name: str | None = None, artifacts_dir: Path | None = None) -> PreparedSubmit:
+                   name: str | None = None, artifacts_dir: Path | None = None,
+                   lineage_conf: Mapping[str, str] | None = None) -> PreparedSubmit:
     """Build the SparkSubmitHook for one job from the connection and the Config, without running anything."""
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 
@@ -303,7 +308,7 @@ def prepare_submit(module: str, argv: Sequence[str], *, conn_id: str = CONN_ID, 
         if argument in resources:
             resources[argument] = int(resources[argument])
     hook = SparkSubmitHook(
-        conf=spark_conf(config, extras[CONF_EXTRA]),
+        conf=spark_conf(config, extras[CONF_EXTRA], lineage_conf),
         conn_id=conn_id,
         py_files=str(py_files),
         name=name or f"credsignal-{module.rsplit('.', 1)[-1]}",
@@ -315,7 +320,8 @@ def prepare_submit(module: str, argv: Sequence[str], *, conn_id: str = CONN_ID, 
 
 
 def submit_job(module: str, argv: Sequence[str], *, conn_id: str = CONN_ID, config: Config,
-               name: str | None = None, artifacts_dir: Path | None = None, timeout: float | None = None) -> None:
+               name: str | None = None, artifacts_dir: Path | None = None, timeout: float | None = None,
+               lineage_conf: Mapping[str, str] | None = None) -> None:
     """Run ``<module>.main(argv)`` through spark-submit on the connection's master; return when it has finished.
 
     Raises :class:`SparkJobError` when spark-submit exits non-zero, the driver fails (standalone cluster mode
@@ -324,7 +330,8 @@ def submit_job(module: str, argv: Sequence[str], *, conn_id: str = CONN_ID, conf
     """
     from airflow.providers.common.compat.sdk import AirflowException
 
-    prepared = prepare_submit(module, argv, conn_id=conn_id, config=config, name=name, artifacts_dir=artifacts_dir)
+    prepared = prepare_submit(module, argv, conn_id=conn_id, config=config, name=name, artifacts_dir=artifacts_dir,
+                              lineage_conf=lineage_conf)
     hook = prepared.hook
     tail: deque[str] = deque(maxlen=ERROR_TAIL_LINES)
     process_log = hook._process_spark_submit_log

@@ -54,16 +54,16 @@ def features_daily():
         return validate_for_run(staged, context)
 
     @task(outlets=[CURATED_TABLES])
-    def publish(validated: dict) -> dict:
+    def publish(validated: dict, **context) -> dict:
         from credsignal.orchestration import publish_for_run
 
-        return publish_for_run(validated)
+        return publish_for_run(validated, context)
 
     @task
-    def readout(published: dict) -> str:
+    def readout(published: dict, **context) -> str:
         from credsignal.orchestration import readout_for_run
 
-        return readout_for_run(published)
+        return readout_for_run(published, context)
 
     readout(publish(validate(derive_features())))
 

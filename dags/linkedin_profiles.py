@@ -42,10 +42,10 @@ def linkedin_profiles():
         return pending_crawls()
 
     @task(outlets=[SILVER_PROFILES])
-    def parse(crawls: list[str]) -> dict:
+    def parse(crawls: list[str], **context) -> dict:
         from credsignal.orchestration import parse_crawls
 
-        return parse_crawls(crawls)
+        return parse_crawls(crawls, context)
 
     parse(find_new_crawls())
 

@@ -34,6 +34,7 @@ from credsignal.alerts import (
     send_alert,
 )
 from jobs.validate import Finding, ValidationOutcome
+from helper_dags import load_helper_dag
 from local_servers import Inbox, free_port
 
 WEBHOOK_ENV = "AIRFLOW_CONN_CREDSIGNAL_ALERTS_WEBHOOK"
@@ -478,22 +479,7 @@ the_dag = credsignal_alerts_test()
 @pytest.mark.slow
 def test_failure_notifiers_through_a_real_dag_run(airflow_db, channels, monkeypatch, tmp_path):
     """dag.test() of a tiny DAG whose task raises: the real on_failure_callback context reaches both channels."""
-    import importlib.util
-
-    dag_dir = tmp_path / "alert_test_dags"
-    dag_dir.mkdir()
-    dag_file = dag_dir / "credsignal_alerts_test.py"
-    dag_file.write_text(HELPER_DAG)
-    # dag.test() serialises the DAG from a bundle: a bundle of its own, so dags/ and its bundle stay untouched.
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
-        {"name": "credsignal-alert-tests", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(dag_dir), "refresh_interval": 0}},
-        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
-    ]))
-    spec = importlib.util.spec_from_file_location("credsignal_alerts_test_dag", dag_file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dag = module.the_dag
+    dag = load_helper_dag(tmp_path / "alert_test_dags", "credsignal_alerts_test", HELPER_DAG, monkeypatch)
 
     run = dag.test()
     assert run.state == "failed"
