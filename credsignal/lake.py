@@ -242,10 +242,21 @@ def curated_snapshot(lake: Path, table: str, snapshot_id: str) -> Path:
     return curated_snapshot_dir(lake, snapshot_id) / table
 
 
+def match_report(tables_dir: Path) -> Path:
+    """The feature job's profile match report, beside the tables it describes (a run's staging folder, or the
+    snapshot that published them); under "_reports", so no reader takes it for a table."""
+    return tables_dir / "_reports" / "profile_match.json"
+
+
 def snapshot_match_report(lake: Path, snapshot_id: str) -> Path:
-    """The feature job's profile match report (`_reports/profile_match.json` of its staging folder) for the run
-    that a snapshot published, kept beside the snapshot for the readout's attrition table."""
-    return curated_snapshot_dir(lake, snapshot_id) / "_reports" / "profile_match.json"
+    """The match report of the run that a snapshot published, kept beside the snapshot for the readout's attrition
+    table."""
+    return match_report(curated_snapshot_dir(lake, snapshot_id))
+
+
+def validation_report_dir(lake: Path, run_id: str) -> Path:
+    """Where a run's validation report stays, published or not (`run_id` made safe for a folder name)."""
+    return lake / "_reports" / "validation" / run_id
 
 
 def curated_current_link(lake: Path) -> Path:

@@ -97,7 +97,7 @@ def staging_dir(config: Config, run_id: str) -> Path:
 
 def validation_dir(config: Config, run_id: str) -> Path:
     """Where a run's validation report stays, published or not."""
-    return config.lake / "_reports" / "validation" / safe_run_id(run_id)
+    return lake.validation_report_dir(config.lake, safe_run_id(run_id))
 
 
 # ------------------------------------------------------------------------------------------------ steps
@@ -170,7 +170,7 @@ def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
             argv += ["--cwur", str(Path(config.cwur_path).resolve())]
         submit.submit_job("jobs.features", argv, config=config, name=f"credsignal-features-{safe_run_id(run_id)}",
                           lineage_conf=lineage_conf)
-        summary = json.loads((staged / "_reports" / "profile_match.json").read_text())
+        summary = json.loads(lake.match_report(staged).read_text())
     else:
         summary = features.run(spark, config, as_of=as_of, write_to=staged, cwur_path=config.cwur_path)
     log.info("features run=%s as_of=%s rows %s", run_id, as_of, summary["rows"])
@@ -208,7 +208,7 @@ def run_facts(config: Config, *, as_of: date) -> Any:
 
 def staged_feature_facts(staged: Path) -> dict[str, Any]:
     """What the feature job reported beside its tables (_reports/profile_match.json) that the gates record."""
-    report = staged / "_reports" / "profile_match.json"
+    report = lake.match_report(staged)
     if not report.is_file():
         return {}
     versions = json.loads(report.read_text(encoding="utf-8")).get("learner_versions", {})
@@ -256,7 +256,7 @@ def publish_staged(config: Config, *, run_id: str, as_of: date) -> Any:
     with writing(config, "publish", run_id):
         snapshot = publish.publish(config.lake, tables, run_id=run_id, as_of=as_of, keep=config.keep_snapshots,
                                    descriptions=descriptions)
-        keep_match_report(staged / "_reports" / "profile_match.json",
+        keep_match_report(lake.match_report(staged),
                           lake.snapshot_match_report(config.lake, snapshot.snapshot_id))
         shutil.rmtree(staged, ignore_errors=True)
     return snapshot

@@ -1284,7 +1284,7 @@ def run(
     versions = {NO_VERSION_BY_RANDOMIZATION: report_counts(report, LEARNER_VERSION).get(NO_VERSION_BY_RANDOMIZATION, 0)}
     summary = {"as_of": as_of.isoformat(), "experiment_id": config.experiment_id, "rows": rows,
                "learner_versions": versions, "profile_match": report, "profile_match_by_arm": by_arm}
-    report_path = write_to / "_reports" / "profile_match.json"
+    report_path = lake.match_report(write_to)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     log.info("features as_of=%s: %s; learners with no version by their randomization day: %d", as_of, rows,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from credsignal import lake
 from credsignal.config import Config
 from credsignal.submit import (
     CONN_ID,
@@ -386,8 +387,8 @@ def test_feature_job_on_standalone_cluster_matches_local_mode(spark, launched_sp
         local, remote = _frame(local_out / table, ["learner_key"]), _frame(cluster_out / table, ["learner_key"])
         assert len(local) > 0
         assert_frame_equal(local, remote, check_exact=True)
-    local_report = json.loads((local_out / "_reports" / "profile_match.json").read_text())
-    cluster_report = json.loads((cluster_out / "_reports" / "profile_match.json").read_text())
+    local_report = json.loads(lake.match_report(local_out).read_text())
+    cluster_report = json.loads(lake.match_report(cluster_out).read_text())
     assert cluster_report == local_report
 
 

@@ -58,9 +58,6 @@ log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------------------------ layout contract
 
-CURATED_DIR = "curated"
-SNAPSHOTS_DIR = "_snapshots"
-CURRENT_LINK = "_current"
 READOUT_DIR = "_readout"
 FULL_TABLE = "learner_outcomes_full"
 LINKEDIN_TABLE = "learner_outcomes_linkedin"
@@ -130,14 +127,14 @@ class ReadoutResult:
 
 def current_snapshot_id(lake_root: Path) -> str:
     """The live snapshot: the name of the `curated/_current` link's target (`_snapshots/<id>`)."""
-    link = Path(lake_root) / CURATED_DIR / CURRENT_LINK
+    link = lake.curated_current_link(Path(lake_root))
     if not link.is_symlink():
         raise FileNotFoundError(f"no published snapshot: {link} is not a symlink")
     return Path(os.readlink(link)).name
 
 
 def snapshot_dir(lake_root: Path, snapshot_id: str) -> Path:
-    return Path(lake_root) / CURATED_DIR / SNAPSHOTS_DIR / snapshot_id
+    return lake.curated_snapshot_dir(Path(lake_root), snapshot_id)
 
 
 def readout_dir(lake_root: Path, snapshot_id: str) -> Path:
