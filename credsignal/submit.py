@@ -10,7 +10,8 @@ The Spark steps run in-process (local mode, :func:`credsignal.spark.spark_sessio
 * :func:`entry_file` places the one application file (``credsignal/spark_entry.py``) beside it: the application
   is ``spark_entry.py <module> <args...>``, so any job module with a ``main(argv)`` can be submitted.
 * :func:`submit_job` submits one job and raises :class:`SparkJobError` (with the end of spark-submit's output)
-  when it fails; :func:`run_job` is the switch: submit when the connection is defined, else run in-process.
+  when it fails. ``credsignal.pipeline.derive_features`` submits when the connection is defined, else runs the
+  feature job in-process.
 
 Airflow is imported inside the functions: importing this module is cheap for the DAG processor.
 """
@@ -18,7 +19,6 @@ Airflow is imported inside the functions: importing this module is cheap for the
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.util
 import io
 import json
@@ -29,7 +29,7 @@ import tempfile
 import threading
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -365,18 +365,3 @@ def _kept(lines: Iterable[str], tail: deque[str]) -> Iterator[str]:
     for line in lines:
         tail.append(line.rstrip("\n"))
         yield line
-
-
-def run_job(module: str, argv: Sequence[str], *, config: Config, conn_id: str = CONN_ID, name: str | None = None,
-            local: Callable[[], Any] | None = None) -> Any:
-    """The switch the DAG tasks use: spark-submit when the connection `conn_id` is defined (returns None), else
-    in this process: `local()` when given (returns its result), else ``<module>.main(argv)``."""
-    if spark_connection_defined(conn_id):
-        submit_job(module, argv, conn_id=conn_id, config=config, name=name)
-        return None
-    if local is not None:
-        return local()
-    code = importlib.import_module(module).main(list(argv))
-    if code:
-        raise SparkJobError(f"{module} exited with code {code}")
-    return None
