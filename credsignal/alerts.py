@@ -572,13 +572,6 @@ def _as_of_text(value) -> str | None:
 
 
 def _context_as_of(context: Mapping[str, Any]) -> str | None:
-    params = context.get("params") or {}
-    try:
-        as_of = params.get("as_of")
-    except Exception:  # noqa: BLE001
-        as_of = None
-    if as_of:
-        return str(as_of)
     if context.get("ds"):
         return str(context["ds"])
     dag_run = context.get("dag_run")
