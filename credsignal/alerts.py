@@ -572,6 +572,10 @@ def _as_of_text(value) -> str | None:
 
 
 def _context_as_of(context: Mapping[str, Any]) -> str | None:
+    """The day a failed run was for: its partition (an export day), else its logical date."""
+    partition_key = getattr(context.get("dag_run"), "partition_key", None)
+    if partition_key:
+        return str(partition_key)
     if context.get("ds"):
         return str(context["ds"])
     dag_run = context.get("dag_run")

@@ -38,10 +38,11 @@ class ExportWindow:
 
     @classmethod
     def for_run(cls, context: Mapping[str, Any]) -> "ExportWindow":
-        """The run's params `since`/`until` when given (initial loads, repairs), else its data interval's day."""
+        """The run's params `since`/`until` when given (initial loads, repairs), else its partition's export day
+        (scheduled and backfilled runs), else its data interval's day."""
         params = context.get("params") or {}
         interval_start = context.get("data_interval_start") or context.get("logical_date")
-        default_day = interval_start.date() if interval_start is not None else None
+        default_day = run_partition_day(context) or (interval_start.date() if interval_start is not None else None)
         since = _as_date(params.get("since")) or default_day
         until = _as_date(params.get("until")) or since
         if since is None or until is None:
@@ -52,6 +53,20 @@ class ExportWindow:
 
     def days(self) -> list[date]:
         return [self.since + timedelta(days=n) for n in range((self.until - self.since).days + 1)]
+
+
+def run_partition_day(context: Mapping[str, Any]) -> date | None:
+    """The export day a partitioned run is for: its partition key (YYYY-MM-DD); None for a run without one (a
+    manual run, dag.test())."""
+    key = getattr(context.get("dag_run"), "partition_key", None) or context.get("partition_key")
+    return _as_date(key)
+
+
+def announce_export_day(context: Mapping[str, Any], asset: Any, day: date) -> None:
+    """Give the asset event of a run without a partition (a manual window) the export day it brought, so that the
+    partitioned consumers (features_daily) see it. A partitioned run's events carry its key already."""
+    if run_partition_day(context) is None and context.get("outlet_events") is not None:
+        context["outlet_events"][asset].add_partitions(day.isoformat())
 
 
 def _as_date(value: Any) -> date | None:
@@ -112,8 +127,13 @@ def _declare_ingest(config: Config, source: str, total: Any, context: Mapping[st
     ])
 
 
-def summarise_ingest(accounts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One line per source, and the totals, for the run's log and the Asset event."""
+def summarise_ingest(accounts: list[dict[str, Any]], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One line per source, and the totals, for the run's log and the Asset event (whose partition is the window's
+    last export day)."""
+    from credsignal.assets import BRONZE_PLATFORM
+
+    if context is not None:
+        announce_export_day(context, BRONZE_PLATFORM, ExportWindow.for_run(context).until)
     totals = {key: sum(a[key] for a in accounts) for key in ("rows_in", "rows_kept", "rows_quarantined", "duplicates")}
     for account in accounts:
         log.info(
@@ -147,6 +167,7 @@ def parse_crawls(crawls: list[str], context: Mapping[str, Any] | None = None) ->
     spark = spark_session(config, app_name="credsignal-parse")
     with writing(config, "parse"):
         counts = parse.run(spark, config, crawls)
+    _announce_newest_day(config, context)
     by_status: dict[str, int] = {}
     for crawl, crawl_counts in counts.items():
         log.info("silver profiles crawl=%s: records=%d %s", crawl, sum(crawl_counts.values()), crawl_counts)
@@ -164,14 +185,49 @@ def parse_crawls(crawls: list[str], context: Mapping[str, Any] | None = None) ->
     return counts
 
 
-def features_for_run(context: Mapping[str, Any]) -> dict[str, Any]:
-    """Stage the feature tables for this run; as_of is the configured one, or the newest day the daily sources
-    have in bronze (pipeline.resolve_as_of, the rule `credsignal run` applies to the landing zone)."""
+def _announce_newest_day(config: Config, context: Mapping[str, Any] | None) -> None:
+    """A new crawl re-derives the features as of the newest export day in bronze: the silver event's partition.
+    With nothing in bronze yet there is nothing to derive, and the event goes without one (Airflow logs it)."""
+    from credsignal import pipeline
+    from credsignal.assets import SILVER_PROFILES
+
+    if context is None:
+        return
+    try:
+        newest = pipeline.newest_ingested_day(config)
+    except FileNotFoundError:
+        log.info("no export day in bronze yet: the silver update starts no feature run")
+        return
+    announce_export_day(context, SILVER_PROFILES, newest)
+
+
+def feature_day_for_run(context: Mapping[str, Any]) -> str | None:
+    """The as_of of this feature run (ISO day), or None when a newer export day has reached bronze: that day has
+    its own run, and deriving an older one would only publish a snapshot that is out of date at once.
+
+    as_of is the configured one; else the run's partition (the export day whose bronze or silver update started
+    it); else, for a run without one, the newest day the daily sources have in bronze (pipeline.resolve_as_of, the
+    rule `credsignal run` applies to the landing zone)."""
+    from credsignal import pipeline
+
+    config = config_from_airflow()
+    if config.as_of is not None:
+        return config.as_of.isoformat()
+    newest = pipeline.newest_ingested_day(config)
+    day = run_partition_day(context)
+    if day is not None and day < newest:
+        log.info("export day %s is superseded by %s, which has its own feature run: nothing to derive", day, newest)
+        return None
+    return (day or newest).isoformat()
+
+
+def features_for_run(context: Mapping[str, Any], as_of: date | str) -> dict[str, Any]:
+    """Stage the feature tables for this run, as of `as_of` (feature_day_for_run)."""
     from credsignal import lineage, pipeline
     from credsignal.spark import spark_session
 
     config = config_from_airflow()
-    as_of = config.as_of or pipeline.newest_ingested_day(config)
+    as_of = _as_date(as_of)
     run_id = context["run_id"]
     spark = None if _submits_to_cluster() else spark_session(config, app_name="credsignal-features")
     summary = pipeline.derive_features(spark, config, run_id=run_id, as_of=as_of,

@@ -3,10 +3,12 @@
 
 Derives the study's curated tables from bronze and silver, validates them, and publishes them for analysts.
 
-Scheduled on the Assets of the upstream DAGs: it runs after the nightly ingestion updates bronze, and after a new
-crawl is parsed into silver. `as_of` is the `credsignal_as_of` Variable, or the newest export day the daily sources
-(those with a freshness) have in bronze: the same rule `credsignal run` applies to the landing zone.
+Scheduled on the partitioned Assets of the upstream DAGs: one run per export day (the partition key) that
+bronze gained, and one when a new crawl is parsed into silver (for the newest export day in bronze). `as_of` is
+the `credsignal_as_of` Variable, else the run's export day.
 
+0. `choose_export_day`: a run whose day is older than the newest day in bronze (a backfill, a late day) skips the
+   rest: the newer day has its own run, and publishing an older snapshot would put out-of-date tables live.
 1. `derive_features` (Spark): `learner_outcomes_full` and `learner_outcomes_linkedin` staged under
    `lake/_staging/<run_id>/` (through spark-submit when the `credsignal_spark` Connection is set).
 2. `validate`: Great Expectations suites and experiment-integrity gates (sample ratio, balance, attrition,
@@ -23,14 +25,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import IdentityMapper, PartitionedAssetTimetable, dag, task
 
 from credsignal.assets import BRONZE_PLATFORM, CURATED_TABLES, SILVER_PROFILES
 from credsignal.orchestration import task_defaults
 
 
 @dag(
-    schedule=(BRONZE_PLATFORM | SILVER_PROFILES),
+    # Both upstream DAGs key their events by export day, the key this DAG runs for.
+    schedule=PartitionedAssetTimetable(assets=BRONZE_PLATFORM | SILVER_PROFILES,
+                                       default_partition_mapper=IdentityMapper()),
     start_date=pendulum.datetime(2022, 9, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -40,11 +44,17 @@ from credsignal.orchestration import task_defaults
                                 execution_timeout=timedelta(hours=2)),
 )
 def features_daily():
+    @task.short_circuit
+    def choose_export_day(**context) -> str | None:
+        from credsignal.orchestration import feature_day_for_run
+
+        return feature_day_for_run(context)
+
     @task
-    def derive_features(**context) -> dict:
+    def derive_features(as_of: str, **context) -> dict:
         from credsignal.orchestration import features_for_run
 
-        return features_for_run(context)
+        return features_for_run(context, as_of)
 
     # A blocked publish is a verdict on the data, not a flaky step: retrying cannot change it.
     @task(retries=0)
@@ -65,7 +75,7 @@ def features_daily():
 
         return readout_for_run(published, context)
 
-    readout(publish(validate(derive_features())))
+    readout(publish(validate(derive_features(choose_export_day()))))
 
 
 features_daily()

@@ -363,6 +363,16 @@ class AirflowStandalone:
         self.api("POST", f"/dags/{dag_id}/dagRuns", body, ok=(200, 201, 409))
         return self.dag_run(dag_id, run_id)
 
+    def create_backfill(self, dag_id: str, *, from_date: str, to_date: str, run_backwards: bool = False,
+                        max_active_runs: int = 1) -> dict:
+        """POST /backfills: what `airflow backfill create` does. Dates are ISO date-times with a zone."""
+        return self.api("POST", "/backfills", {"dag_id": dag_id, "from_date": from_date, "to_date": to_date,
+                                                "run_backwards": run_backwards, "max_active_runs": max_active_runs,
+                                                "reprocess_behavior": "none"})
+
+    def backfill(self, backfill_id: int) -> dict:
+        return self.api("GET", f"/backfills/{backfill_id}")
+
     def dag_runs(self, dag_id: str) -> list[dict]:
         return self.api("GET", f"/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
 

@@ -9,6 +9,9 @@ LocalExecutor with parallelism 2), driven only through the REST API, the DAGs me
    every export day); its `mark_bronze_updated` updates `credsignal://lake/bronze/platform`, which starts
    `features_daily`: derive_features -> validate -> publish -> readout.
 5. The published tables are read with pandas and checked against the generator's planted truth.
+6. A backfill of the last three export days (`POST /api/v2/backfills`, what `airflow backfill create` does), newest
+   first: three partitioned runs re-ingest their days, and of the three feature runs their bronze events start, the
+   newest day's derives and publishes while the two older ones are skipped as superseded.
 
 Why features_daily is unpaused only after silver is in: it runs on bronze | silver, and a run started by the
 silver update alone (no export day in bronze yet) fails in derive_features ("no export day is in bronze for every
@@ -32,6 +35,7 @@ import pytest
 
 from credsignal import lake
 from credsignal.assets import BRONZE_PLATFORM, CRAWL_LANDED, SILVER_PROFILES
+from credsignal.config import Config
 
 import standalone  # tests/standalone.py (pytest pythonpath)
 
@@ -229,8 +233,10 @@ def test_chain_runs_under_airflow_standalone_through_assets(airflow, landing):
     upstream = {e["uri"] for e in server.upstream_asset_events("features_daily", run["dag_run_id"])}
     assert BRONZE_PLATFORM.uri in upstream, upstream
     tis = {ti["task_id"]: ti["state"] for ti in server.task_instances("features_daily", run["dag_run_id"])}
-    assert tis == {"derive_features": "success", "validate": "success", "publish": "success",
-                   "readout": "success"}, tis
+    assert tis == {"choose_export_day": "success", "derive_features": "success", "validate": "success",
+                   "publish": "success", "readout": "success"}, tis
+    # The initial load's bronze event carries the window's last export day as its partition: the feature run's key.
+    assert run.get("partition_key") == days[-1].isoformat(), run
 
     # --- what was published
     lake_root = server.lake
@@ -248,3 +254,59 @@ def test_chain_runs_under_airflow_standalone_through_assets(airflow, landing):
     readouts = sorted((lake_root / "curated" / "_snapshots").glob("*/_readout/*.html"))
     assert readouts, f"no readout HTML under {lake_root / 'curated' / '_snapshots'}"
     assert readouts[0].stat().st_size > 0
+
+
+def test_backfill_of_three_export_days_derives_the_newest_once(airflow, landing):
+    """Runs after the chain test, on its lake: every export day is in bronze and one snapshot is live."""
+    server = airflow
+    daily_source = Config().daily_sources()[0]  # learners, for one, has folders on some days only
+    days = lake.complete_export_days(landing, daily_source)[-3:]
+    assert [(b - a).days for a, b in zip(days, days[1:])] == [1, 1], days
+    watch = _Watch(server)
+    before = {r["dag_run_id"] for r in server.dag_runs("features_daily")}
+    reports = {d: lake.ingest_report(server.lake, daily_source, d).stat().st_mtime_ns for d in days}
+
+    backfill = server.create_backfill("platform_exports_daily", from_date=f"{days[0].isoformat()}T00:00:00Z",
+                                      to_date=f"{days[-1].isoformat()}T00:00:00Z", run_backwards=True)
+    _progress(f"backfill {backfill['id']} of platform_exports_daily {days[0]}..{days[-1]}, newest first")
+
+    def settled():
+        runs = [r for r in server.dag_runs("platform_exports_daily") if r.get("run_type") == "backfill"]
+        for run in runs:
+            watch.check("platform_exports_daily", run)
+        features = [r for r in server.dag_runs("features_daily") if r["dag_run_id"] not in before]
+        for run in features:
+            watch.check("features_daily", run)
+        done = len(runs) == 3 and all(r["state"] == "success" for r in runs)
+        features_done = len(features) == 3 and all(r["state"] in ("success", "failed") for r in features)
+        return (runs, features) if done and features_done else None
+
+    def backfill_state() -> str:
+        runs = server.dag_runs("platform_exports_daily") + server.dag_runs("features_daily")
+        return "\n".join([json.dumps(server.backfill(backfill["id"])),
+                          *(f"{r['dag_id']} {r['dag_run_id']} {r.get('partition_key')} {r['state']}" for r in runs),
+                          server.output_tail(40)])
+
+    backfill_runs, feature_runs = standalone.wait_for(settled, timeout=CHAIN_TIMEOUT, interval=10,
+                                                      what="the backfill and the feature runs it starts",
+                                                      describe=backfill_state)
+    # Three partitioned runs, one per export day, and each re-ingested its own day.
+    assert sorted(r["partition_key"] for r in backfill_runs) == [d.isoformat() for d in days]
+    for day in days:
+        assert lake.ingest_report(server.lake, daily_source, day).stat().st_mtime_ns > reports[day], day
+    bronze_keys = {e.get("partition_key") for e in server.asset_events(BRONZE_PLATFORM.uri)}
+    assert {d.isoformat() for d in days} <= bronze_keys, bronze_keys
+    # One feature run per day; only the newest derives and publishes, the older two are superseded.
+    by_key = {r["partition_key"]: r for r in feature_runs}
+    assert sorted(by_key) == [d.isoformat() for d in days], feature_runs
+    for key, run in by_key.items():
+        assert run["state"] == "success", run
+        tis = {ti["task_id"]: ti["state"] for ti in server.task_instances("features_daily", run["dag_run_id"])}
+        if key == days[-1].isoformat():
+            assert set(tis.values()) == {"success"}, tis
+        else:
+            assert tis["choose_export_day"] == "success" and tis["derive_features"] == "skipped", tis
+    from jobs import publish
+
+    assert publish.current_snapshot(server.lake).as_of == days[-1]
+    _progress(f"backfill done: feature runs {[(k, r['dag_run_id']) for k, r in sorted(by_key.items())]}")

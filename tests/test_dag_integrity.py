@@ -87,5 +87,11 @@ def test_the_chain_meets_at_assets(dag_bag):
     features = dag_bag.dags["features_daily"]
     condition = str(features.timetable.asset_condition)
     assert "credsignal://lake/bronze/platform" in condition and "credsignal://lake/silver/profiles" in condition
-    assert [t.task_id for t in features.topological_sort()] == ["derive_features", "validate", "publish", "readout"]
+    assert [t.task_id for t in features.topological_sort()] == [
+        "choose_export_day", "derive_features", "validate", "publish", "readout"]
+    # Export days are the partitions: the nightly runs and backfills key their bronze events by day, and the
+    # feature DAG runs per key (an older key than bronze's newest is skipped in choose_export_day).
+    exports = dag_bag.dags["platform_exports_daily"]
+    assert type(exports.timetable).__name__ == "CronPartitionTimetable"
+    assert type(features.timetable).__name__ == "PartitionedAssetTimetable"
     assert [o.uri for o in features.get_task("publish").outlets] == ["credsignal://lake/curated"]

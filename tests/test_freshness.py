@@ -142,3 +142,42 @@ def test_the_ingest_sensor_waits_only_for_the_daily_sources(sparse_landing):
     config = Config(landing=sparse_landing)
     assert exports_missing(config, ExportWindow(AS_OF, AS_OF)) == []
     assert exports_missing(config, ExportWindow(AS_OF, AS_OF + timedelta(days=1))) == list(DAILY)
+
+
+def _bronze_through(lake_root: Path, newest: date) -> None:
+    for source in DAILY:
+        for day in every_day(newest - timedelta(days=2), newest):
+            report = lake.ingest_report(lake_root, source, day)
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report.write_text(json.dumps({"source": source, "dt": day.isoformat()}))
+
+
+@pytest.mark.parametrize(("partition_key", "configured", "expected"), [
+    (AS_OF.isoformat(), None, AS_OF.isoformat()),                          # the newest day: derive it
+    ((AS_OF - timedelta(days=1)).isoformat(), None, None),                  # superseded by AS_OF: skip
+    (None, None, AS_OF.isoformat()),                                        # no partition: the newest in bronze
+    ((AS_OF - timedelta(days=1)).isoformat(), "2023-09-15", "2023-09-15"),  # a configured as_of wins
+])
+def test_a_feature_run_is_for_its_export_day_unless_a_newer_one_is_in_bronze(tmp_path, monkeypatch, partition_key,
+                                                                              configured, expected):
+    from types import SimpleNamespace
+
+    from credsignal.orchestration import feature_day_for_run
+
+    _bronze_through(tmp_path / "lake", AS_OF)
+    monkeypatch.setenv("AIRFLOW_VAR_CREDSIGNAL_LAKE", str(tmp_path / "lake"))
+    if configured:
+        monkeypatch.setenv("AIRFLOW_VAR_CREDSIGNAL_AS_OF", configured)
+    context = {"dag_run": SimpleNamespace(partition_key=partition_key)}
+    assert feature_day_for_run(context) == expected
+
+
+@pytest.mark.parametrize(("context", "window"), [
+    ({"dag_run": None, "partition_key": "2023-09-29"}, (date(2023, 9, 29), date(2023, 9, 29))),
+    ({"partition_key": "2023-09-29", "params": {"since": "2023-09-01", "until": "2023-09-10"}},
+     (date(2023, 9, 1), date(2023, 9, 10))),
+    ({"data_interval_start": None, "logical_date": None, "partition_key": None,
+      "params": {"since": "2023-09-01"}}, (date(2023, 9, 1), date(2023, 9, 1))),
+])
+def test_an_ingest_run_covers_its_partition_or_its_params(context, window):
+    assert (ExportWindow.for_run(context).since, ExportWindow.for_run(context).until) == window
