@@ -74,11 +74,16 @@ def _absolute(path: Path) -> Path:
 
 def table(root: Path, path: Path, *, rows: int | None = None, files: int | None = None,
           accounting: Mapping[str, Any] | None = None, assertions: Sequence[Mapping[str, Any]] = (),
-          same_as: str | None = None, with_schema: bool = True) -> TableUse:
-    """The dataset of the table stored at `path` under the zone `root` (the lake, or the landing zone)."""
+          same_as: str | None = None, with_schema: bool = True,
+          fields: list[list[str]] | None = None) -> TableUse:
+    """The dataset of the table stored at `path` under the zone `root` (the lake, or the landing zone). Its schema
+    is read from the Parquet written there, unless `fields` gives it (an export's contract) or `with_schema` is
+    off."""
     root, path = _absolute(root), _absolute(path)
+    if fields is None:
+        fields = parquet_fields(path) if with_schema else []
     return TableUse(namespace=namespace_of(root), name=path.relative_to(root).as_posix(),
-                    fields=parquet_fields(path) if with_schema else [], rows=rows, files=files,
+                    fields=fields, rows=rows, files=files,
                     accounting=dict(accounting or {}), assertions=[dict(a) for a in assertions], same_as=same_as)
 
 

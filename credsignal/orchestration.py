@@ -7,6 +7,7 @@ are imported inside the functions, so importing this module is cheap for the DAG
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Mapping
@@ -117,8 +118,8 @@ def _declare_ingest(config: Config, source: str, total: Any, context: Mapping[st
 
     accounting = {"rows_in": total.rows_in, "rows_kept": total.rows_kept, "duplicates": total.duplicates,
                   "rows_quarantined": total.rows_quarantined, "quarantined": dict(total.quarantined)}
-    export = lineage.table(config.landing, config.landing / source, rows=total.rows_in, with_schema=False)
-    export.fields = lineage.contract_fields(EXPORT_SOURCES[source].schema)
+    export = lineage.table(config.landing, config.landing / source, rows=total.rows_in,
+                           fields=lineage.contract_fields(EXPORT_SOURCES[source].schema))
     lineage.declare(context, inputs=[export], outputs=[
         lineage.table(config.lake, lake.bronze_table(config.lake, source), rows=total.rows_kept,
                       accounting=accounting),
@@ -168,11 +169,9 @@ def parse_crawls(crawls: list[str], context: Mapping[str, Any] | None = None) ->
     with writing(config, "parse"):
         counts = parse.run(spark, config, crawls)
     _announce_newest_day(config, context)
-    by_status: dict[str, int] = {}
     for crawl, crawl_counts in counts.items():
         log.info("silver profiles crawl=%s: records=%d %s", crawl, sum(crawl_counts.values()), crawl_counts)
-        for status, count in crawl_counts.items():
-            by_status[status] = by_status.get(status, 0) + count
+    by_status = dict(sum((Counter(crawl_counts) for crawl_counts in counts.values()), Counter()))
     lineage.declare(context, inputs=[
         lineage.table(config.landing, config.landing / "linkedin" / crawl, rows=sum(counts[crawl].values()),
                       files=len(lake.crawl_files(config.landing, crawl)), accounting=counts[crawl], with_schema=False)
@@ -284,7 +283,7 @@ def _declare_validation(config: Config, run_id: str, outcome: Any, context: Mapp
     inputs = [lineage.table(config.lake, staged / table, assertions=assertions.pop(table, []),
                             same_as=f"curated/{table}") for table in pipeline.FEATURE_TABLES]
     for subject, about in sorted(assertions.items()):
-        layer, _, source = subject.partition(".")
+        source = subject.partition(".")[2]
         if source in lake.PLATFORM_SOURCES:  # bronze.<source> and landing.<source> findings
             inputs.append(lineage.table(config.lake, lake.bronze_table(config.lake, source), assertions=about,
                                         with_schema=False))
