@@ -212,6 +212,27 @@ def test_validate_event_reports_every_check_as_a_data_quality_assertion(dag_runs
     assert history["outputFacets"]["outputStatistics"]["rowCount"] == len(report)
 
 
+@pytest.mark.slow
+def test_bronze_and_silver_events_carry_the_export_day_they_bring(dag_runs):
+    """features_daily is partitioned by export day: a manual window's bronze event is for its last day, and a
+    parsed crawl's silver event for the newest day in bronze (here both AS_OF)."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from credsignal.assets import BRONZE_PLATFORM, SILVER_PROFILES
+
+    runs = dag_runs[0]
+    with create_session() as session:  # the metadata database the DAG runs wrote to (airflow_db)
+        events = session.execute(
+            select(AssetModel.uri, AssetEvent.source_dag_id, AssetEvent.partition_key)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetEvent.source_run_id.in_([runs["platform_exports_daily"]["run_id"],
+                                                 runs["linkedin_profiles"]["run_id"]]))).all()
+    assert sorted(events) == sorted([(BRONZE_PLATFORM.uri, "platform_exports_daily", AS_OF.isoformat()),
+                                     (SILVER_PROFILES.uri, "linkedin_profiles", AS_OF.isoformat())]), events
+
+
 # ------------------------------------------------------------------------------------ the parts, one by one
 
 
