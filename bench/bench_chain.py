@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ingest import ChildMemory, driver_peak_mib, load_average  # noqa: E402
-from credsignal import lake  # noqa: E402
-from credsignal.config import Config  # noqa: E402
+from credsignal.core import lake  # noqa: E402
+from credsignal.core.config import Config  # noqa: E402
 
 # Readout outcomes checked against the planted truth (full sample and LinkedIn sample).
 PLANTED_OUTCOMES = {
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments.parse_args(argv)
 
     from credsignal import pipeline
-    from credsignal.spark import spark_session, stop_session_and_jvm
+    from credsignal.core.spark import spark_session, stop_session_and_jvm
 
     stages = Stages()
     if args.scale:

@@ -29,8 +29,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from credsignal import lake  # noqa: E402  (path set up above for direct script runs)
-from credsignal.config import Config  # noqa: E402
+from credsignal.core import lake  # noqa: E402  (path set up above for direct script runs)
+from credsignal.core.config import Config  # noqa: E402
 from jobs import features  # noqa: E402
 
 AS_OF = date(2023, 9, 30)
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                 "platform": platform.platform()}}
     try:
-        from credsignal.spark import spark_session
+        from credsignal.core.spark import spark_session
 
         started = time.perf_counter()
         spark = spark_session(config, app_name="bench-features")

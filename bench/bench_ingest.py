@@ -38,8 +38,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from credsignal import lake  # noqa: E402  (path set up above for direct script runs)
-from credsignal.config import Config  # noqa: E402
+from credsignal.core import lake  # noqa: E402  (path set up above for direct script runs)
+from credsignal.core.config import Config  # noqa: E402
 
 HISTORY_SOURCE = "certificate_views"
 
@@ -135,7 +135,7 @@ def duckdb_ingest(files: list[Path], source: str, out: Path, threads: int) -> tu
     """Read the files with read_json (every field as text, then TRY_CAST as typed in bronze), write Parquet."""
     import duckdb
 
-    from credsignal.schemas import EXPORT_SOURCES
+    from credsignal.core.contracts import EXPORT_SOURCES
 
     fields = EXPORT_SOURCES[source].schema.fields
     columns = "{" + ", ".join(f"'{f.name}': 'VARCHAR'" for f in fields) + "}"
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if not options.no_history:
         cases.append((f"{HISTORY_SOURCE} whole history", HISTORY_SOURCE, lake.complete_export_days(landing, HISTORY_SOURCE)))
 
-    from credsignal.spark import spark_session
+    from credsignal.core.spark import spark_session
     from jobs.ingest import ingest_source
 
     config = Config(landing=landing, lake=lake_root, spark_master=options.master, driver_memory=options.driver_memory)

@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ingest import ChildMemory, driver_peak_mib, load_average  # noqa: E402
-from credsignal import lake  # noqa: E402
-from credsignal.config import Config  # noqa: E402
+from credsignal.core import lake  # noqa: E402
+from credsignal.core.config import Config  # noqa: E402
 
 
 def _render_part(task: tuple[Path, int, list[dict], int, str]) -> tuple[int, int]:
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         temporary.append(lake_root)
     cores = int(options.master[6:-1]) if options.master.startswith("local[") and options.master[6:-1].isdigit() else 2
 
-    from credsignal.spark import spark_session
+    from credsignal.core.spark import spark_session
     from jobs.parse import parse_crawl
 
     config = Config(landing=landing, lake=lake_root, spark_master=options.master, driver_memory=options.driver_memory)

@@ -29,9 +29,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from credsignal import lake  # noqa: E402  (path set up above for direct script runs)
-from credsignal.config import Config  # noqa: E402
-from credsignal.schemas import EXPORT_SOURCES, bronze_schema  # noqa: E402
+from credsignal.core import lake  # noqa: E402  (path set up above for direct script runs)
+from credsignal.core.config import Config  # noqa: E402
+from credsignal.core.contracts import EXPORT_SOURCES, bronze_schema  # noqa: E402
 
 # The columns that identify an entity, per source: each copy suffixes them so copies never share a key.
 KEY_COLUMNS = {
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--driver-memory", default="6g")
     args = parser.parse_args(argv)
 
-    from credsignal.spark import spark_session
+    from credsignal.core.spark import spark_session
     from pyspark.sql import functions as F
 
     config = Config(landing=args.out / "landing", lake=args.out / "lake", driver_memory=args.driver_memory)

@@ -1,5 +1,5 @@
 """The chain's steps, shared by both front doors: `credsignal run` calls `run_pipeline` (every step in order,
-in-process) and the DAG tasks call the same step functions one by one (see credsignal/orchestration.py).
+in-process) and the DAG tasks call the same step functions one by one (see credsignal/entry/airflow_tasks.py).
 
 ingest -> parse -> features -> validate -> publish -> readout. Each step reads what the previous one left in
 the lake, so a DAG task can run it alone; none holds logic of its own beyond wiring jobs/ together.
@@ -17,9 +17,9 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from credsignal import lake
-from credsignal.config import Config
-from credsignal.storage import lake_lock
+from credsignal.core import lake
+from credsignal.core.config import Config
+from credsignal.core.storage import lake_lock
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
 
 def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
                      lineage_conf: Mapping[str, str] | None) -> dict[str, Any]:
-    from credsignal import privacy, submit
+    from credsignal.core import privacy, spark_submit as submit
     from jobs import features
 
     require_experiment(config, as_of=as_of)
@@ -331,7 +331,7 @@ def run_pipeline(config: Config, *, run_id: str | None = None) -> PipelineReport
 
 
 def _run_pipeline(config: Config, *, run_id: str) -> PipelineReport:
-    from credsignal.spark import spark_session
+    from credsignal.core.spark import spark_session
 
     if config.as_of is None:
         config = replace(config, as_of=newest_complete_day(config))

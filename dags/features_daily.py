@@ -27,8 +27,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import IdentityMapper, PartitionedAssetTimetable, dag, task
 
-from credsignal.assets import BRONZE_PLATFORM, CURATED_TABLES, SILVER_PROFILES
-from credsignal.orchestration import task_defaults
+from credsignal.entry.assets import BRONZE_PLATFORM, CURATED_TABLES, SILVER_PROFILES
+from credsignal.entry.airflow_tasks import task_defaults
 
 
 @dag(
@@ -46,32 +46,32 @@ from credsignal.orchestration import task_defaults
 def features_daily():
     @task.short_circuit
     def choose_export_day(**context) -> str | None:
-        from credsignal.orchestration import feature_day_for_run
+        from credsignal.entry.airflow_tasks import feature_day_for_run
 
         return feature_day_for_run(context)
 
     @task
     def derive_features(as_of: str, **context) -> dict:
-        from credsignal.orchestration import features_for_run
+        from credsignal.entry.airflow_tasks import features_for_run
 
         return features_for_run(context, as_of)
 
     # A blocked publish is a verdict on the data, not a flaky step: retrying cannot change it.
     @task(retries=0)
     def validate(staged: dict, **context) -> dict:
-        from credsignal.orchestration import validate_for_run
+        from credsignal.entry.airflow_tasks import validate_for_run
 
         return validate_for_run(staged, context)
 
     @task(outlets=[CURATED_TABLES])
     def publish(validated: dict, **context) -> dict:
-        from credsignal.orchestration import publish_for_run
+        from credsignal.entry.airflow_tasks import publish_for_run
 
         return publish_for_run(validated, context)
 
     @task
     def readout(published: dict, **context) -> str:
-        from credsignal.orchestration import readout_for_run
+        from credsignal.entry.airflow_tasks import readout_for_run
 
         return readout_for_run(published, context)
 

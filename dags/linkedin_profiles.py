@@ -20,8 +20,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from credsignal.assets import CRAWL_LANDED, SILVER_PROFILES
-from credsignal.orchestration import task_defaults
+from credsignal.entry.assets import CRAWL_LANDED, SILVER_PROFILES
+from credsignal.entry.airflow_tasks import task_defaults
 
 
 @dag(
@@ -37,13 +37,13 @@ from credsignal.orchestration import task_defaults
 def linkedin_profiles():
     @task.short_circuit(execution_timeout=timedelta(minutes=10))
     def find_new_crawls() -> list[str]:
-        from credsignal.orchestration import pending_crawls
+        from credsignal.entry.airflow_tasks import pending_crawls
 
         return pending_crawls()
 
     @task(outlets=[SILVER_PROFILES])
     def parse(crawls: list[str], **context) -> dict:
-        from credsignal.orchestration import parse_crawls
+        from credsignal.entry.airflow_tasks import parse_crawls
 
         return parse_crawls(crawls, context)
 

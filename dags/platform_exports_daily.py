@@ -25,9 +25,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronPartitionTimetable, Param, PokeReturnValue, dag, task
 
-from credsignal.assets import BRONZE_PLATFORM
-from credsignal.lake import PLATFORM_SOURCES
-from credsignal.orchestration import task_defaults
+from credsignal.entry.assets import BRONZE_PLATFORM
+from credsignal.core.lake import PLATFORM_SOURCES
+from credsignal.entry.airflow_tasks import task_defaults
 
 
 @dag(
@@ -51,20 +51,20 @@ def platform_exports_daily():
     @task.sensor(poke_interval=300, timeout=timedelta(hours=8).total_seconds(), mode="reschedule",
                  execution_timeout=timedelta(minutes=5))
     def wait_for_exports(**context) -> PokeReturnValue:
-        from credsignal.orchestration import ExportWindow, config_from_airflow, exports_missing
+        from credsignal.entry.airflow_tasks import ExportWindow, config_from_airflow, exports_missing
 
         missing = exports_missing(config_from_airflow(), ExportWindow.for_run(context))
         return PokeReturnValue(is_done=not missing, xcom_value=missing)
 
     @task
     def ingest(source: str, **context) -> dict:
-        from credsignal.orchestration import ingest_for_run
+        from credsignal.entry.airflow_tasks import ingest_for_run
 
         return ingest_for_run(source, context)
 
     @task(outlets=[BRONZE_PLATFORM])
     def mark_bronze_updated(accounts: list[dict], **context) -> dict:
-        from credsignal.orchestration import summarise_ingest
+        from credsignal.entry.airflow_tasks import summarise_ingest
 
         return summarise_ingest(accounts, context)
 

@@ -13,7 +13,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from credsignal.schemas import ARMS, CREDENTIAL_TYPES, EDUCATION_LEVELS, GENDERS, PRIMARY_DOMAINS
+from credsignal.core.contracts import ARMS, CREDENTIAL_TYPES, EDUCATION_LEVELS, GENDERS, PRIMARY_DOMAINS
 
 NOT_MENTIONED = "not mentioned"
 CAREER_OUTCOMES = ("new_internship", "new_job", "promotion", "none")

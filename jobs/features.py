@@ -20,11 +20,11 @@ Pre-treatment means as of randomization: covariates come from the learner versio
 randomization day (UTC), skill measurements up to then and profile facts dated up to the randomization month; each
 output column declares whether it is pre-treatment or an outcome (:func:`column_timings`).
 
-The reference years of the education covariates are :class:`credsignal.config.Config` fields passed as keyword
+The reference years of the education covariates are :class:`credsignal.core.config.Config` fields passed as keyword
 arguments. Settings that are not in Config are keyword arguments with documented defaults:
 ``experience_reference_date`` (:data:`EXPERIENCE_REFERENCE_DATE`), ``experiment_start``
 (:data:`EXPERIMENT_START`) and ``cwur_path`` (None: the ranker's default location, see
-:func:`credsignal.reference.universities.default_cwur_path`).
+:func:`credsignal.core.config.default_cwur_path`).
 
 `run` writes the tables under a staging folder given by the caller (the publish step promotes them to
 lake/curated/); `build_tables` returns them unwritten so a caller can validate first.
@@ -53,10 +53,10 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from credsignal import lake, privacy
-from credsignal.config import Config
-from credsignal.schemas import EXPORT_SOURCES, PARSED_PROFILE_SCHEMA, bronze_schema
-from credsignal.storage import replace_directory
+from credsignal.core import lake, privacy
+from credsignal.core.config import Config
+from credsignal.core.contracts import EXPORT_SOURCES, PARSED_PROFILE_SCHEMA, bronze_schema
+from credsignal.core.storage import replace_directory
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ UNIVERSITY_RANK_SCHEMA = StructType([
 
 # ------------------------------------------------------------------------------------------------ curated contract
 # The definitions key rows by the platform's learner_id. What leaves the job carries keyed hashes instead (HMAC-SHA256,
-# credsignal.privacy) and no profile URL: `curated_tables` is the one place that turns one into the other, and the
+# credsignal.core.privacy) and no profile URL: `curated_tables` is the one place that turns one into the other, and the
 # crosswalk back to learner_id stays in the restricted zone (lake.learner_crosswalk). docs/privacy.md.
 PSEUDONYMOUS_KEYS = {  # platform ID column -> (curated column, hash domain, description)
     "learner_id": ("learner_key", "learner",
@@ -1294,7 +1294,7 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """spark-submit entry point: `python -m jobs.features --lake L --as-of D --out DIR [--cwur PATH]`."""
-    from credsignal.spark import spark_session
+    from credsignal.core.spark import spark_session
 
     parser = argparse.ArgumentParser(prog="jobs.features")
     parser.add_argument("--lake", type=Path)

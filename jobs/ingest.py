@@ -2,8 +2,8 @@
 
 `read_export_lines` decompresses the export files on the executors and keeps every line's file and number.
 `validate_export_lines` and `mark_duplicates` are pure DataFrame transforms derived from the source's
-StructType (credsignal.schemas). `run` reads, transforms, checks the row accounting, and commits each day
-partition of bronze and quarantine atomically (credsignal.storage). The contract: docs/landing_contract.md.
+StructType (credsignal.core.contracts). `run` reads, transforms, checks the row accounting, and commits each day
+partition of bronze and quarantine atomically (credsignal.core.storage). The contract: docs/landing_contract.md.
 The line validator is strict where Spark's reader is lenient: `json_field_kinds` (pure Python) checks that a
 line is exactly one JSON object and gives each field's JSON type, so `"true"` is not a boolean nor `"2"` an
 integer. Files are read only when they are regular files inside the landing root (lake.refused_landing_file).
@@ -41,10 +41,10 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from credsignal import lake
-from credsignal.config import Config
-from credsignal.schemas import EXPORT_LINE_SCHEMA, EXPORT_SOURCES, ExportSource, bronze_schema
-from credsignal.storage import overwrite_partitions
+from credsignal.core import lake
+from credsignal.core.config import Config
+from credsignal.core.contracts import EXPORT_LINE_SCHEMA, EXPORT_SOURCES, ExportSource, bronze_schema
+from credsignal.core.storage import overwrite_partitions
 
 log = logging.getLogger(__name__)
 
@@ -542,7 +542,7 @@ def run(spark: SparkSession, config: Config, *, sources: Sequence[str] | None = 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """spark-submit entry point: `python -m jobs.ingest --landing L --lake K [--source S] [--since D] [--until D]`."""
-    from credsignal.spark import spark_session
+    from credsignal.core.spark import spark_session
 
     parser = argparse.ArgumentParser(prog="jobs.ingest")
     parser.add_argument("--landing", type=Path)

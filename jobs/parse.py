@@ -22,10 +22,10 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from credsignal import lake
-from credsignal.config import Config
-from credsignal.schemas import CRAWL_LINE_SCHEMA, PARSED_PROFILE_SCHEMA
-from credsignal.storage import overwrite_partitions
+from credsignal.core import lake
+from credsignal.core.config import Config
+from credsignal.core.contracts import CRAWL_LINE_SCHEMA, PARSED_PROFILE_SCHEMA
+from credsignal.core.storage import overwrite_partitions
 from jobs.ingest import ExportFileError, UNREADABLE_FILE_LINE, read_jsonl_lines
 
 log = logging.getLogger(__name__)
@@ -255,7 +255,7 @@ def run(spark: SparkSession, config: Config, crawls: Sequence[str] | None = None
 
 def main(argv: Sequence[str] | None = None) -> int:
     """spark-submit entry point: `python -m jobs.parse --landing L --lake K [--crawl ID ...]`."""
-    from credsignal.spark import spark_session
+    from credsignal.core.spark import spark_session
 
     parser = argparse.ArgumentParser(prog="jobs.parse")
     parser.add_argument("--landing", type=Path)

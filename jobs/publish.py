@@ -1,6 +1,6 @@
 """Publish step (write-audit-publish): promote a run's validated staged tables to lake/curated/ atomically.
 
-Layout (names from credsignal.lake; the reasoning is in docs/publishing.md)::
+Layout (names from credsignal.core.lake; the reasoning is in docs/publishing.md)::
 
     lake/curated/
       learner_outcomes_full -> _current/learner_outcomes_full     stable relative symlinks, made once
@@ -15,7 +15,7 @@ Layout (names from credsignal.lake; the reasoning is in docs/publishing.md)::
 Publishing a run:
 1. checks every staged table (exists, holds readable Parquet) and every curated/<table> path before touching
    anything, so bad input raises a clear error and changes nothing;
-2. under the lake's writer lock (credsignal.storage.lake_lock: one writer at a time), removes what an earlier killed publish left behind;
+2. under the lake's writer lock (credsignal.core.storage.lake_lock: one writer at a time), removes what an earlier killed publish left behind;
 3. rewrites each table with pyarrow into `_snapshots/.tmp-<id>-<pid>/` — sorted by key, deterministic bytes,
    zstd, row groups of 128Ki rows, files of at most 1Mi rows, statistics, column descriptions in the Arrow
    field metadata, run id / as-of / snapshot id / table in the file key-value metadata — plus `_SNAPSHOT.json`,
@@ -58,8 +58,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from credsignal import lake as lake_layout
-from credsignal.storage import lake_lock
+from credsignal.core import lake as lake_layout
+from credsignal.core.storage import lake_lock
 
 log = logging.getLogger(__name__)
 

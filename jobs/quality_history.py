@@ -2,7 +2,7 @@
 validation report shows from it (a summary per table with what changed since the last run, and trends).
 
 The table is Parquet, partitioned by the UTC day the run was validated (`run_date=YYYY-MM-DD/`), one file per
-run (`part-<run_id>.parquet`), at `credsignal.lake.data_quality_history`. A run's file is written under a hidden
+run (`part-<run_id>.parquet`), at `credsignal.core.lake.data_quality_history`. A run's file is written under a hidden
 name and renamed into place, so a reader sees a run's rows completely or not at all; re-validating a run replaces
 its file. Blocked runs are recorded too: the history is of validations, not of publishes.
 
@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from credsignal import lake
+from credsignal.core import lake
 
 if TYPE_CHECKING:
     from jobs.validate import ValidationOutcome
@@ -132,7 +132,7 @@ def read_recent(lake_root: Path, runs: int = TREND_RUNS) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------ report model
-# What the validation report shows, as plain data for the template (credsignal/templates/).
+# What the validation report shows, as plain data for the template (credsignal/core/templates/).
 
 TRENDS: Sequence[tuple[str, str, bool, float | None]] = (
     # (check prefix, label, log scale, threshold line)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from credsignal.config import DEFAULT_SOURCE_FRESHNESS, SourceFreshness
+from credsignal.core.config import DEFAULT_SOURCE_FRESHNESS, SourceFreshness
 
 log = logging.getLogger(__name__)
 
@@ -454,10 +454,10 @@ def validate(tables: Mapping[str, pd.DataFrame], *, run_id: str, as_of: date, fa
 
 def render_html(outcome: ValidationOutcome, history: pd.DataFrame | None = None, *,
                 history_path: Path | str = "") -> str:
-    """The report page (credsignal/templates/validation_report.html.j2): a summary per table with what changed
+    """The report page (credsignal/core/templates/validation_report.html.j2): a summary per table with what changed
     since the previous run of `history`, the failed and warned checks, trend charts of the last runs, and every
     check in a collapsed table. Self-contained: inline CSS and SVG, no scripts, nothing fetched."""
-    from credsignal.pages import render
+    from credsignal.core.pages import render
     from jobs.quality_history import report_context
 
     return render("validation_report.html.j2", **report_context(outcome, history, history_path=history_path))

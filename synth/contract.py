@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 # The allowed values are the contract's (docs/landing_contract.md), defined once, with the export schemas.
-from credsignal.schemas import (
+from credsignal.core.contracts import (
     APP_PLATFORMS as PLATFORMS,
     ARMS,
     CREDENTIAL_TYPES,

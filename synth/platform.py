@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from credsignal.config import DEFAULT_SOURCE_FRESHNESS
+from credsignal.core.config import DEFAULT_SOURCE_FRESHNESS
 from synth.contract import SOURCES
 from synth.dirt import Extra, make_extras, make_replays
 from synth.encoding import HEX, LOWER_ALNUM, SECONDS_PER_DAY, UPPER_ALNUM, day_number, day_to_date, random_codes

@@ -38,8 +38,8 @@ def airflow_db():
 
 @pytest.fixture(scope="session")
 def spark():
-    from credsignal.config import Config
-    from credsignal.spark import spark_session
+    from credsignal.core.config import Config
+    from credsignal.core.spark import spark_session
 
     session = spark_session(Config(spark_master="local[2]", shuffle_partitions=2, driver_memory="2g"),
                             app_name="credsignal-tests")

@@ -33,9 +33,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from credsignal import lake
-from credsignal.assets import BRONZE_PLATFORM, CRAWL_LANDED, SILVER_PROFILES
-from credsignal.config import Config
+from credsignal.core import lake
+from credsignal.entry.assets import BRONZE_PLATFORM, CRAWL_LANDED, SILVER_PROFILES
+from credsignal.core.config import Config
 
 import standalone  # tests/standalone.py (pytest pythonpath)
 
@@ -78,7 +78,7 @@ def _config_variables(landing: Path, lake_root: Path, shared_dir: Path) -> dict[
     Metastore backend, slow on a loaded machine; only `as_of` is left unset: the run derives it from bronze."""
     from dataclasses import asdict
 
-    from credsignal.config import _FIELD_TYPES, Config
+    from credsignal.core.config import _FIELD_TYPES, Config
 
     defaults = asdict(Config())
     values = {name: defaults[name] for name in _FIELD_TYPES if name != "as_of"}

@@ -9,7 +9,7 @@ import pytest
 
 
 def credsignal(*args, stdin=""):
-    return subprocess.run([sys.executable, "-m", "credsignal.cli", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "credsignal.entry.cli", *args], input=stdin, capture_output=True,
                           text=True, timeout=120)
 
 

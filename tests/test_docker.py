@@ -8,7 +8,7 @@ What is checked (a few seconds, most of it importing Airflow's secrets backend):
 - Every environment variable the project's code reads is set for the services that run that code. The reads
   are found by scanning credsignal/, jobs/, dags/, parsers/ and expectations/ (os.environ / os.getenv / `in
   os.environ`, string constants named like CREDSIGNAL_* or AIRFLOW_CONN_*, Airflow connection ids, which
-  Airflow reads as AIRFLOW_CONN_<ID>), plus CREDSIGNAL_<FIELD> for every field of credsignal.config.Config.
+  Airflow reads as AIRFLOW_CONN_<ID>), plus CREDSIGNAL_<FIELD> for every field of credsignal.core.config.Config.
   A new read that is neither set in the compose file (or the image's ENV) nor listed in OPTIONAL_ENV_VARS
   with a reason fails `test_every_env_var_the_code_reads_is_set`.
 - docker/Dockerfile passes hadolint and installs from requirements.lock, as a non-root user, with a
@@ -60,9 +60,9 @@ SCANNED_PACKAGES = ("credsignal", "jobs", "dags", "parsers", "expectations")
 OPTIONAL_ENV_VARS = {
     "CREDSIGNAL_AS_OF": "a per-run value (CLI flag, DAG run's data interval); set stack-wide it would pin every "
                         "run to one day, so the compose file must NOT set it (asserted below)",
-    "SPARK_LOCAL_IP": "credsignal.spark defaults it to 127.0.0.1 for local mode; in the stack the Spark driver "
+    "SPARK_LOCAL_IP": "credsignal.core.spark defaults it to 127.0.0.1 for local mode; in the stack the Spark driver "
                       "host advertises SPARK_LOCAL_HOSTNAME instead (asserted below)",
-    "PYSPARK_GATEWAY_PORT": "set by spark-submit for the Python driver it starts (credsignal/spark_entry.py), "
+    "PYSPARK_GATEWAY_PORT": "set by spark-submit for the Python driver it starts (credsignal/entry/spark_submit.py), "
                             "never by a deployment",
 }
 MUST_NOT_BE_SET = {"CREDSIGNAL_AS_OF"}
@@ -518,7 +518,7 @@ def test_empty_pass_through_values_mean_unset():
     """`${VAR:-}` puts an empty string in the container: the code must treat it as "not set"."""
     from airflow.secrets.environment_variables import EnvironmentVariablesBackend
 
-    from credsignal.config import Config, _FIELD_TYPES
+    from credsignal.core.config import Config, _FIELD_TYPES
 
     empty = {f"CREDSIGNAL_{name.upper()}": "" for name in _FIELD_TYPES}
     assert Config.from_env(empty) == Config()
@@ -547,7 +547,7 @@ class EnvRead:
 # Reads with a computed name, by the name's expression, and what covers them. An f-string naming an
 # AIRFLOW_CONN_* variable is covered by the connection-id scan (the ids are constants or defaults).
 KNOWN_DYNAMIC_READS = {
-    "ENV_PREFIX + name.upper()": "credsignal.config.Config.from_env: CREDSIGNAL_<FIELD> for every field of "
+    "ENV_PREFIX + name.upper()": "credsignal.core.config.Config.from_env: CREDSIGNAL_<FIELD> for every field of "
                                  "_FIELD_TYPES (added to the scan's names)",
 }
 _CONNECTION_FSTRING = re.compile(r"^f(['\"])AIRFLOW_CONN_\{[a-z_]*conn_id\.upper\(\)\}\1$")
@@ -668,7 +668,7 @@ def scan_env_reads() -> tuple[frozenset[str], tuple[EnvRead, ...]]:
         names |= found
         dynamic += computed
 
-    from credsignal.config import ENV_PREFIX, _FIELD_TYPES
+    from credsignal.core.config import ENV_PREFIX, _FIELD_TYPES
 
     names.update(ENV_PREFIX + field.upper() for field in _FIELD_TYPES)
     return frozenset(names), tuple(dynamic)
@@ -747,7 +747,7 @@ def test_every_env_var_the_code_reads_is_set(services):
 
 def test_config_tunables_are_passed_through_from_the_host(services):
     """Every Config field but the per-run ones is set, from the host with an empty (= Config default) fallback."""
-    from credsignal.config import _FIELD_TYPES
+    from credsignal.core.config import _FIELD_TYPES
 
     env = environment(services["airflow-scheduler"])
     for field in _FIELD_TYPES:

@@ -16,7 +16,7 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from credsignal.schemas import EXPORT_SOURCES, PARSED_PROFILE_SCHEMA, bronze_schema
+from credsignal.core.contracts import EXPORT_SOURCES, PARSED_PROFILE_SCHEMA, bronze_schema
 from jobs import features
 from jobs.parse import split_profiles
 
@@ -781,7 +781,7 @@ def test_education_reference_years_are_arguments_not_as_of(spark):
 
 
 def test_reference_years_come_from_the_environment():
-    from credsignal.config import Config
+    from credsignal.core.config import Config
 
     config = Config.from_env({"CREDSIGNAL_ENROLLMENT_REFERENCE_YEAR": "2021", "CREDSIGNAL_DEGREE_REFERENCE_YEAR": "2030"})
     assert (config.enrollment_reference_year, config.degree_reference_year) == (2021, 2030)
@@ -858,8 +858,9 @@ def test_local_sessions_list_bronze_day_folders_on_the_driver(spark):
 # ------------------------------------------------------------------------------------------------ experiment check
 
 def test_an_experiment_without_assignments_fails_before_any_spark_work(spark, tmp_path):
-    from credsignal import lake, pipeline
-    from credsignal.config import Config
+    from credsignal.core import lake
+    from credsignal import pipeline
+    from credsignal.core.config import Config
 
     assignments = bronze(spark, "experiment_assignments", [
         {"learner_id": "a1", "experiment_id": "exp-a", "randomized_at": R, "dt": R},

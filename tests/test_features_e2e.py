@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credsignal import lake
-from credsignal.config import Config
-from credsignal.privacy import keyed_hash
+from credsignal.core import lake
+from credsignal.core.config import Config
+from credsignal.core.privacy import keyed_hash
 from jobs import features, ingest, parse
 from personal_data import personal_values
 from synth.platform import generate

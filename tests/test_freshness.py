@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from credsignal import lake, pipeline
-from credsignal.config import DEFAULT_SOURCE_FRESHNESS, Config, SourceFreshness, parse_source_freshness
-from credsignal.orchestration import ExportWindow, exports_missing
+from credsignal.core import lake
+
+from credsignal import pipeline
+from credsignal.core.config import DEFAULT_SOURCE_FRESHNESS, Config, SourceFreshness, parse_source_freshness
+from credsignal.entry.airflow_tasks import ExportWindow, exports_missing
 from jobs import validate as v
 
 AS_OF = date(2023, 9, 30)
@@ -162,7 +164,7 @@ def test_a_feature_run_is_for_its_export_day_unless_a_newer_one_is_in_bronze(tmp
                                                                               configured, expected):
     from types import SimpleNamespace
 
-    from credsignal.orchestration import feature_day_for_run
+    from credsignal.entry.airflow_tasks import feature_day_for_run
 
     _bronze_through(tmp_path / "lake", AS_OF)
     monkeypatch.setenv("AIRFLOW_VAR_CREDSIGNAL_LAKE", str(tmp_path / "lake"))

@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from credsignal import lake
-from credsignal.lake import PLATFORM_SOURCES
+from credsignal.core import lake
+from credsignal.core.lake import PLATFORM_SOURCES
 
 
 @pytest.fixture(scope="module")

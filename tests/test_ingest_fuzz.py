@@ -16,7 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credsignal.schemas import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
+from credsignal.core.contracts import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
 from jobs.ingest import ABSENT, ARRAY, BOOLEAN, INTEGER, NON_FINITE, NULL, NUMBER, OBJECT, STRING, \
     UNREADABLE_FILE_LINE, _read_file_lines, json_field_kinds, validate_export_lines
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from credsignal import lake
-from credsignal.config import Config
+from credsignal.core import lake
+from credsignal.core.config import Config
 from jobs import ingest, validate
 from jobs.ingest import ExportFileError, IngestFailed
 

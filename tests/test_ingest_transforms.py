@@ -9,8 +9,8 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from credsignal.config import Config
-from credsignal.schemas import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
+from credsignal.core.config import Config
+from credsignal.core.contracts import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
 from jobs.ingest import (
     ExportFileError,
     count_by_partition,

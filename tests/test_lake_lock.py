@@ -1,4 +1,4 @@
-"""One writer per lake (credsignal.storage.lake_lock), tried with real processes: a holder that keeps the lock and
+"""One writer per lake (credsignal.core.storage.lake_lock), tried with real processes: a holder that keeps the lock and
 `credsignal run`s that find it held. Every wait is a poll with a deadline."""
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from credsignal import lake
-from credsignal.storage import LakeBusy, lake_lock
+from credsignal.core import lake
+from credsignal.core.storage import LakeBusy, lake_lock
 
 DEADLINE_S = 60.0
 HOLDER_RUN_ID = "manual__rerun-1"
 HOLDER = """
 import sys
 from pathlib import Path
-from credsignal.storage import lake_lock
+from credsignal.core.storage import lake_lock
 
 with lake_lock(Path(sys.argv[1]), step="backfill", run_id=sys.argv[2]):
     print("held", flush=True)
@@ -32,7 +32,7 @@ with lake_lock(Path(sys.argv[1]), step="backfill", run_id=sys.argv[2]):
 PROBE = """
 import sys
 from pathlib import Path
-from credsignal.storage import lake_lock
+from credsignal.core.storage import lake_lock
 
 with lake_lock(Path(sys.argv[1]), step="probe", wait_seconds=0):
     pass
@@ -77,7 +77,7 @@ def holder(tmp_path):
 
 def _run(tmp_path, landing, wait_seconds: str, **popen) -> subprocess.Popen:
     env = {**os.environ, "CREDSIGNAL_LAKE_LOCK_WAIT_SECONDS": wait_seconds}
-    return subprocess.Popen([sys.executable, "-m", "credsignal.cli", "run", "--landing", str(landing),
+    return subprocess.Popen([sys.executable, "-m", "credsignal.entry.cli", "run", "--landing", str(landing),
                              "--lake", str(tmp_path / "lake")], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **popen)
 

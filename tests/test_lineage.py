@@ -19,10 +19,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from credsignal import lake
-from credsignal.lineage import ROW_ACCOUNTING_FACET, namespace_of
+from credsignal.core import lake
+from credsignal.entry.lineage import ROW_ACCOUNTING_FACET, namespace_of
 from credsignal.pipeline import FEATURE_TABLES, QUALITY_TABLE
-from credsignal.schemas import EXPORT_SOURCES
+from credsignal.core.contracts import EXPORT_SOURCES
 from helper_dags import load_helper_dag
 from local_servers import Inbox
 from test_pipeline_e2e import AS_OF, WINDOW_START, make_landing
@@ -73,7 +73,7 @@ def dag_runs(airflow_db, receiver, tmp_path_factory):
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
             {"type": "http", "url": f"http://127.0.0.1:{port}", "endpoint": "api/v1/lineage", "timeout": 5}),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "credsignal",
-        "AIRFLOW__OPENLINEAGE__EXTRACTORS": "credsignal.lineage.TaskLineageExtractor",
+        "AIRFLOW__OPENLINEAGE__EXTRACTORS": "credsignal.entry.lineage.TaskLineageExtractor",
         "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
     }
@@ -220,7 +220,7 @@ def test_bronze_and_silver_events_carry_the_export_day_they_bring(dag_runs):
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from credsignal.assets import BRONZE_PLATFORM, SILVER_PROFILES
+    from credsignal.entry.assets import BRONZE_PLATFORM, SILVER_PROFILES
 
     runs = dag_runs[0]
     with create_session() as session:  # the metadata database the DAG runs wrote to (airflow_db)
@@ -239,7 +239,7 @@ def test_bronze_and_silver_events_carry_the_export_day_they_bring(dag_runs):
 def test_parquet_fields_read_the_footer_and_the_partition_columns(tmp_path):
     import pyarrow as pa
 
-    from credsignal.lineage import parquet_fields
+    from credsignal.entry.lineage import parquet_fields
 
     folder = tmp_path / "bronze" / "learners" / "dt=2023-09-30"
     folder.mkdir(parents=True)
@@ -255,7 +255,7 @@ def test_parquet_fields_read_the_footer_and_the_partition_columns(tmp_path):
 def test_declared_tables_become_openlineage_datasets_with_their_facets(tmp_path):
     from openlineage.client.serde import Serde
 
-    from credsignal.lineage import (
+    from credsignal.entry.lineage import (
         ROW_ACCOUNTING_FACET, assertions_of, input_dataset, namespace_of, output_dataset, table,
     )
     from jobs.validate import Finding
@@ -299,7 +299,7 @@ from airflow.sdk import dag, task
 def credsignal_lineage_parent():
     @task
     def submit_like_features_daily(**context):
-        from credsignal.lineage import spark_properties
+        from credsignal.entry.lineage import spark_properties
 
         with open(os.environ["CREDSIGNAL_TEST_PROPERTIES_FILE"], "w") as out:
             json.dump(spark_properties(context), out)
@@ -331,8 +331,8 @@ def test_a_submitted_job_gets_the_tasks_openlineage_run_as_its_parent(airflow_db
 
 
 def test_deployment_openlineage_properties_win_over_the_injected_ones(tmp_path, monkeypatch):
-    from credsignal.config import Config
-    from credsignal.submit import spark_conf
+    from credsignal.core.config import Config
+    from credsignal.core.spark_submit import spark_conf
 
     injected = {"spark.openlineage.parentRunId": "from-the-task", "spark.openlineage.parentJobName": "dag.task"}
     conf = spark_conf(Config(), {"spark.openlineage.parentJobName": "set-by-the-connection"}, injected)

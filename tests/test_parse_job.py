@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from credsignal.config import Config
+from credsignal.core.config import Config
 from jobs.ingest import ExportFileError
 from jobs.parse import crawls_to_parse, parse_crawl
 

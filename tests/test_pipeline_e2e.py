@@ -47,8 +47,10 @@ from typing import Any, Callable
 import pandas as pd
 import pytest
 
-from credsignal import cli, lake
-from credsignal.config import Config
+from credsignal.entry import cli
+
+from credsignal.core import lake
+from credsignal.core.config import Config
 from credsignal.pipeline import FEATURE_TABLES, QUALITY_TABLE, PublishBlocked, run_pipeline, validation_dir
 from jobs import publish
 from local_servers import Inbox, free_port

@@ -1,5 +1,5 @@
 """Pseudonymous keys (HMAC-SHA256 on Spark against Python's hmac), the curated projection, where the key comes from,
-and the restricted zone's retention clean-up (credsignal.privacy, docs/privacy.md)."""
+and the restricted zone's retention clean-up (credsignal.core.privacy, docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from pyspark.sql import functions as F
 
-from credsignal import lake, privacy
+from credsignal.core import lake, privacy
 
 KEY = b"unit-test-key-0123456789abcdef-0123456789"
 OTHER_KEY = b"another-unit-test-key-0123456789abcdefgh"
@@ -138,13 +138,13 @@ def test_cleanup_deletes_restricted_partitions_older_than_the_retention(tmp_path
             _partition(silver, "crawl_id=2023-10", written_days_ago=5),
             _partition(bronze, lake.partition_name(old_day))]  # bronze is the record the features rebuild from
 
-    dry = subprocess.run([sys.executable, "-m", "credsignal.cli", "cleanup", "--lake", str(tmp_path),
+    dry = subprocess.run([sys.executable, "-m", "credsignal.entry.cli", "cleanup", "--lake", str(tmp_path),
                           "--retention-days", "30", "--dry-run"], capture_output=True, text=True, timeout=120)
     assert dry.returncode == 0, dry.stderr
     assert "would delete 2 restricted-zone partitions older than 30 days" in dry.stdout
     assert all(p.exists() for p in expired + kept)
 
-    result = subprocess.run([sys.executable, "-m", "credsignal.cli", "cleanup", "--lake", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "credsignal.entry.cli", "cleanup", "--lake", str(tmp_path)],
                             env={**os.environ, "CREDSIGNAL_RESTRICTED_RETENTION_DAYS": "30"},
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from credsignal import lake as lake_layout
+from credsignal.core import lake as lake_layout
 from jobs import publish as P
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -587,7 +587,7 @@ def test_spark_staged_table_publishes(tmp_path, spark):
 
 
 def test_status_shows_the_live_snapshot_with_stable_paths_and_rates_by_arm(tmp_path):
-    from credsignal.status import render_published
+    from credsignal.entry.status import render_published
 
     lake = tmp_path / "lake"
     assert render_published(lake) == "nothing published yet"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from credsignal import lake
+from credsignal.core import lake
 from jobs import quality_history as qh
 from jobs import validate as v
 from jobs.validate import Finding, ValidationOutcome
@@ -233,7 +233,7 @@ def test_report_page_in_a_real_browser(report_page, tmp_path):
 
 
 def test_sparkline_draws_gaps_dots_and_a_log_threshold():
-    from credsignal.pages import sparkline
+    from credsignal.core.pages import sparkline
 
     svg = str(sparkline([(0.5, "ok"), (None, "ok"), (0.2, "ok"), (0.1, "warning"), (0.0001, "failure")],
                         log_scale=True, threshold=0.001, label="srm <p>"))

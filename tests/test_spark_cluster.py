@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from credsignal import lake
-from credsignal.config import Config
-from credsignal.submit import (
+from credsignal.core import lake
+from credsignal.core.config import Config
+from credsignal.core.spark_submit import (
     CONN_ID,
     ENTRY_FILE_NAME,
     SparkConnectionError,
@@ -44,7 +44,7 @@ def test_package_project_ships_packages_with_data_files(tmp_path):
     archive = package_project(tmp_path / "a")
     names = set(zipfile.ZipFile(archive).namelist())
     for expected in (
-        "credsignal/__init__.py", "credsignal/spark.py", "credsignal/spark_entry.py",
+        "credsignal/__init__.py", "credsignal/core/spark.py", "credsignal/entry/spark_submit.py",
         "credsignal/reference/data/developed_countries.json", "jobs/features.py", "jobs/ingest.py",
         "parsers/__init__.py", "parsers/lexicon/months.json", "expectations/bands.json",
         "synth/platform.py", "synth/data/people.json",

@@ -10,7 +10,7 @@ import textwrap
 
 CHILD = textwrap.dedent("""
     from pyspark.sql import SparkSession
-    from credsignal.spark import stop_session_and_jvm
+    from credsignal.core.spark import stop_session_and_jvm
 
     spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
     assert spark.range(3).count() == 3

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credsignal.config import DEFAULT_SOURCE_FRESHNESS, SourceFreshness
+from credsignal.core.config import DEFAULT_SOURCE_FRESHNESS, SourceFreshness
 from expectations.suites import VIEW_COUNTS, VIEW_FLAGS
 from jobs import validate as v
 

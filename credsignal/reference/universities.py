@@ -23,11 +23,11 @@ from typing import Any, Iterator, NamedTuple
 
 from rapidfuzz import fuzz, process
 
+from credsignal.core.config import CWUR_PATH_ENV_VAR, default_cwur_path
 from credsignal.reference._data import load_json
 from credsignal.reference._text import normalise
 from credsignal.reference.countries import resolve_country
 
-CWUR_PATH_ENV_VAR = "CREDSIGNAL_CWUR_PATH"
 UNIVERSITY_NAMES_FILE = "university_names.json"
 # token_sort_ratio of 92 allows a typo or a dropped short word in a long name
 # but rejects "University of Mexico" vs "University of New Mexico" (~89).
@@ -58,14 +58,6 @@ class CwurRow(NamedTuple):
     world_rank: int
     year: int
     match_key: str
-
-
-def default_cwur_path() -> Path:
-    configured = os.environ.get(CWUR_PATH_ENV_VAR)
-    if configured:
-        return Path(configured)
-    repository_root = Path(__file__).resolve().parents[2]
-    return repository_root.parent / "shared" / "reference" / "cwurData.csv"
 
 
 class _NameRules(NamedTuple):

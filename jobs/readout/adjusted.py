@@ -402,7 +402,7 @@ def subgroups(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _known_education_levels() -> tuple[str, ...]:
-    from credsignal.schemas import EDUCATION_LEVELS
+    from credsignal.core.contracts import EDUCATION_LEVELS
 
     return EDUCATION_LEVELS
 

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from credsignal import lake
+from credsignal.core import lake
 from jobs.readout import plots
 from jobs.readout.estimates import ESTIMATOR_COX_PP, ESTIMATOR_LIN, estimate_all
 from jobs.readout.render import render_html

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credsignal.config import Config
+from credsignal.core.config import Config
 from synth.platform import generate, simulate_truth
 
 SOURCES = ["learners", "certificates", "certificate_views", "experiment_assignments", "app_sessions", "skill_scores"]

@@ -1,11 +1,11 @@
 """HTML pages of credsignal (the validation report, the readout): jinja2 templates sharing one base template and
 one stylesheet, rendered into a single self-contained file.
 
-Templates live in credsignal/templates/: `base.html.j2` (page frame, header, footer; the stylesheet
+Templates live in credsignal/core/templates/: `base.html.j2` (page frame, header, footer; the stylesheet
 `credsignal.css` is inlined into a <style> element) and one template per page that extends it. A page loads
 nothing (no CDN, no script, no web font), so it reads the same offline, from a mail attachment or a lake folder.
 
-    from credsignal.pages import render
+    from credsignal.core.pages import render
     html = render("validation_report.html.j2", title="...", ...)
 
 Charts are inline SVG built here (`sparkline`), usable in any template as the `sparkline` filter.
@@ -25,11 +25,11 @@ SEVERITY_COLOURS = {"failure": "#b42318", "warning": "#b54708", "ok": "#067647"}
 
 @lru_cache(maxsize=1)
 def environment():
-    """The jinja2 environment over credsignal/templates/, HTML autoescaped, undefined names an error."""
+    """The jinja2 environment over credsignal/core/templates/, HTML autoescaped, undefined names an error."""
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("credsignal", "templates"),
+        loader=jinja2.PackageLoader("credsignal.core", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -41,7 +41,7 @@ def environment():
 
 
 def render(template: str, **context) -> str:
-    """A page of credsignal/templates/ rendered with `context`."""
+    """A page of credsignal/core/templates/ rendered with `context`."""
     return environment().get_template(template).render(**context)
 
 

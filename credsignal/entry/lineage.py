@@ -5,7 +5,7 @@ The provider's listener (apache-airflow-providers-openlineage) emits the run eve
 task is opaque to it: the provider's own PythonExtractor reports its source code and nothing about data. So
 each credsignal task says what it read and wrote, with `declare` (an XCom under LINEAGE_XCOM_KEY, pushed
 before the task ends, also when it fails), and `TaskLineageExtractor`, registered as the provider's custom
-extractor (``[openlineage] extractors = credsignal.lineage.TaskLineageExtractor``), turns the declaration into
+extractor (``[openlineage] extractors = credsignal.entry.lineage.TaskLineageExtractor``), turns the declaration into
 the event's input and output datasets and facets. A task that declares nothing gets what the provider's
 PythonExtractor gives.
 

@@ -13,6 +13,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 ENV_PREFIX = "CREDSIGNAL_"
+CWUR_PATH_ENV_VAR = "CREDSIGNAL_CWUR_PATH"
+
+
+def default_cwur_path() -> Path:
+    """Where the CWUR ranking table is when no path is configured: $CREDSIGNAL_CWUR_PATH, else the shared folder
+    beside the repository (the table is read in place, never copied in)."""
+    configured = os.environ.get(CWUR_PATH_ENV_VAR)
+    if configured:
+        return Path(configured)
+    repository_root = Path(__file__).resolve().parents[2]
+    return repository_root.parent / "shared" / "reference" / "cwurData.csv"
 
 
 @dataclass(frozen=True)

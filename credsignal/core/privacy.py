@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from credsignal import lake
+from credsignal.core import lake
 
 if TYPE_CHECKING:
     from pyspark.sql import Column

@@ -1,14 +1,14 @@
 """Running a Spark job through spark-submit, on whatever cluster an Airflow Connection names.
 
-The Spark steps run in-process (local mode, :func:`credsignal.spark.spark_session`) unless the Airflow Connection
+The Spark steps run in-process (local mode, :func:`credsignal.core.spark.spark_session`) unless the Airflow Connection
 ``credsignal_spark`` is defined; then they go through the Spark provider's ``SparkSubmitHook`` (the class
 ``SparkSubmitOperator`` drives) to the connection's master: ``local[N]``, ``spark://host:7077``, ``yarn`` or
 ``k8s://...``. Moving from a laptop to a cluster is a change of connection, not of code (docs/spark_cluster.md).
 
 * :func:`package_project` builds the zip of the project's packages (with their data files) that ships to the
   driver and executors through ``--py-files``; it is deterministic and cached by content hash.
-* :func:`entry_file` places the one application file (``credsignal/spark_entry.py``) beside it: the application
-  is ``spark_entry.py <module> <args...>``, so any job module with a ``main(argv)`` can be submitted.
+* :func:`entry_file` places the one application file (``credsignal/entry/spark_submit.py``) beside it: the application
+  is ``credsignal_spark_entry.py <module> <args...>``, so any job module with a ``main(argv)`` can be submitted.
 * :func:`submit_job` submits one job and raises :class:`SparkJobError` (with the end of spark-submit's output)
   when it fails. ``credsignal.pipeline.derive_features`` submits when the connection is defined, else runs the
   feature job in-process.
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from credsignal.config import Config
+from credsignal.core.config import CWUR_PATH_ENV_VAR, Config, default_cwur_path
 
 CONN_ID = "credsignal_spark"
 # The project's importable packages, shipped whole (credsignal.reference.data, parsers/lexicon, synth/data...).
@@ -119,14 +119,14 @@ def package_project(dest_dir: Path, packages: Sequence[str] = PACKAGES) -> Path:
 
 
 def entry_file(dest_dir: Path) -> Path:
-    """The spark-submit application (a copy of credsignal/spark_entry.py) in `dest_dir`.
+    """The spark-submit application (a copy of credsignal/entry/spark_submit.py) in `dest_dir`.
 
     A copy outside the source tree, so the driver's ``sys.path[0]`` (the application's folder) cannot shadow
     the zip's packages.
     """
     from importlib import resources
 
-    source = resources.files("credsignal").joinpath("spark_entry.py").read_bytes()
+    source = resources.files("credsignal.entry").joinpath("spark_submit.py").read_bytes()
     target = Path(dest_dir) / ENTRY_FILE_NAME
     if not (target.is_file() and target.read_bytes() == source):
         Path(dest_dir).mkdir(parents=True, exist_ok=True)
@@ -207,7 +207,7 @@ def is_local_master(master: str) -> bool:
 def spark_conf(config: Config, connection_conf: Mapping[str, str] | None = None,
                lineage_conf: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ``--conf`` properties of a submitted job: the Config's settings (as spark_session sets them), the
-    Python the executors run, the OpenLineage parent job (credsignal.lineage.spark_properties), then the
+    Python the executors run, the OpenLineage parent job (credsignal.entry.lineage.spark_properties), then the
     connection's ``spark-conf`` extra, then ``Config.extra_spark_conf``: as in the provider's injection, OpenLineage
     properties a deployment set itself win."""
     conf = {
@@ -228,8 +228,6 @@ def spark_conf(config: Config, connection_conf: Mapping[str, str] | None = None,
     cwur = _cwur_path(config)
     if cwur is not None:
         # The ranker's default location is relative to its source file, which on an executor is inside the zip.
-        from credsignal.reference.universities import CWUR_PATH_ENV_VAR
-
         conf[f"spark.executorEnv.{CWUR_PATH_ENV_VAR}"] = str(cwur)
     conf.update(lineage_conf or {})
     conf.update(connection_conf or {})
@@ -240,8 +238,6 @@ def spark_conf(config: Config, connection_conf: Mapping[str, str] | None = None,
 def _cwur_path(config: Config) -> Path | None:
     if config.cwur_path is not None:
         return Path(config.cwur_path).resolve()
-    from credsignal.reference.universities import default_cwur_path
-
     path = default_cwur_path()
     return path.resolve() if path.is_file() else None
 
@@ -255,8 +251,6 @@ def _submit_environment(master: str, spark_binary: str, config: Config) -> dict[
         env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     cwur = _cwur_path(config)
     if cwur is not None:
-        from credsignal.reference.universities import CWUR_PATH_ENV_VAR
-
         env.setdefault(CWUR_PATH_ENV_VAR, str(cwur))
     # spark-submit from PATH; else the one the venv's pyspark installs (the test runner or Airflow is often
     # started as .venv/bin/python without the venv on PATH).

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from credsignal.config import Config
+from credsignal.core.config import Config
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from credsignal.config import Config
+from credsignal.core.config import Config
 
 log = logging.getLogger("credsignal")
 
@@ -85,7 +85,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
     from credsignal.pipeline import writing
-    from credsignal.privacy import delete_expired
+    from credsignal.core.privacy import delete_expired
 
     config = Config.from_env(lake=args.lake, restricted_retention_days=args.retention_days)
     with writing(config, "cleanup"):
@@ -99,7 +99,7 @@ def _cmd_cleanup(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from credsignal.status import render, render_published
+    from credsignal.entry.status import render, render_published
 
     config = Config.from_env(lake=args.lake)
     print(render(config.lake))

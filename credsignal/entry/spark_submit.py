@@ -1,13 +1,13 @@
-"""The one spark-submit application of the project: ``spark_entry.py <module> [job arguments...]``.
+"""The one spark-submit application of the project: ``credsignal_spark_entry.py <module> [job arguments...]``.
 
 spark-submit needs a Python *file* as its application; the jobs are modules inside the project zip that
 ``--py-files`` puts on the driver's and executors' path. This file (copied beside the zip by
-:func:`credsignal.submit.package_project`'s caller, so the driver's ``sys.path[0]`` is not the source tree)
+:func:`credsignal.core.spark_submit.package_project`'s caller, so the driver's ``sys.path[0]`` is not the source tree)
 imports the named job module and calls its ``main(argv)``, or runs it as ``__main__`` when it has no ``main``.
 Calling ``main`` on the imported module (not ``runpy`` as ``__main__``) matters: the functions a job hands to
 Spark are then pickled by reference to ``jobs.<name>`` and resolved from the zip on the executors.
 
-The jobs build their session with :func:`credsignal.spark.spark_session` from ``Config.from_env``, and settings
+The jobs build their session with :func:`credsignal.core.spark.spark_session` from ``Config.from_env``, and settings
 a session builder sets win over spark-submit's (a builder's ``.master("local[2]")`` beats ``--master``). So before
 the job starts, the settings spark-submit was given for the fields the Config owns (master, shuffle partitions,
 driver memory) are copied into the ``CREDSIGNAL_*`` environment the job's Config reads. This works the same in
@@ -23,7 +23,7 @@ import os
 import runpy
 import sys
 
-# Spark property -> the Config field's environment variable (credsignal.config: CREDSIGNAL_<FIELD>).
+# Spark property -> the Config field's environment variable (credsignal.core.config: CREDSIGNAL_<FIELD>).
 SUBMITTED_SETTINGS = {
     "spark.master": "CREDSIGNAL_SPARK_MASTER",
     "spark.sql.shuffle.partitions": "CREDSIGNAL_SHUFFLE_PARTITIONS",
@@ -79,7 +79,7 @@ def _stop_session() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-"):
-        print("usage: spark_entry.py <job module, e.g. jobs.features> [job arguments...]", file=sys.stderr)
+        print("usage: credsignal_spark_entry.py <job module, e.g. jobs.features> [job arguments...]", file=sys.stderr)
         return 2
     adopt_submitted_settings()
     try:

@@ -120,7 +120,7 @@ def ingest_report(lake: Path, source: str, dt: date) -> Path:
 
 
 def writer_lock(lake: Path) -> Path:
-    """The lake's one writer lock (credsignal.storage.lake_lock): every step that writes holds it; the file also
+    """The lake's one writer lock (credsignal.core.storage.lake_lock): every step that writes holds it; the file also
     says who holds it (pid, host, run id, since when)."""
     return lake / "_writer.lock"
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Mapping
 
-from credsignal import lake
-from credsignal.config import Config, _FIELD_TYPES
+from credsignal.core import lake
+from credsignal.core.config import Config, _FIELD_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def exports_missing(config: Config, window: ExportWindow) -> list[str]:
 def ingest_for_run(source: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """Ingest one source over the run's window; returns the row accounting for XCom and logs it."""
     from credsignal.pipeline import writing
-    from credsignal.spark import spark_session
+    from credsignal.core.spark import spark_session
     from jobs import ingest
 
     config = config_from_airflow()
@@ -113,8 +113,8 @@ def ingest_for_run(source: str, context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _declare_ingest(config: Config, source: str, total: Any, context: Mapping[str, Any]) -> None:
-    from credsignal import lineage
-    from credsignal.schemas import EXPORT_SOURCES
+    from credsignal.entry import lineage
+    from credsignal.core.contracts import EXPORT_SOURCES
 
     accounting = {"rows_in": total.rows_in, "rows_kept": total.rows_kept, "duplicates": total.duplicates,
                   "rows_quarantined": total.rows_quarantined, "quarantined": dict(total.quarantined)}
@@ -131,7 +131,7 @@ def _declare_ingest(config: Config, source: str, total: Any, context: Mapping[st
 def summarise_ingest(accounts: list[dict[str, Any]], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One line per source, and the totals, for the run's log and the Asset event (whose partition is the window's
     last export day)."""
-    from credsignal.assets import BRONZE_PLATFORM
+    from credsignal.entry.assets import BRONZE_PLATFORM
 
     if context is not None:
         announce_export_day(context, BRONZE_PLATFORM, ExportWindow.for_run(context).until)
@@ -159,9 +159,9 @@ def pending_crawls() -> list[str]:
 
 
 def parse_crawls(crawls: list[str], context: Mapping[str, Any] | None = None) -> dict[str, dict[str, int]]:
-    from credsignal import lineage
+    from credsignal.entry import lineage
     from credsignal.pipeline import writing
-    from credsignal.spark import spark_session
+    from credsignal.core.spark import spark_session
     from jobs import parse
 
     config = config_from_airflow()
@@ -188,7 +188,7 @@ def _announce_newest_day(config: Config, context: Mapping[str, Any] | None) -> N
     """A new crawl re-derives the features as of the newest export day in bronze: the silver event's partition.
     With nothing in bronze yet there is nothing to derive, and the event goes without one (Airflow logs it)."""
     from credsignal import pipeline
-    from credsignal.assets import SILVER_PROFILES
+    from credsignal.entry.assets import SILVER_PROFILES
 
     if context is None:
         return
@@ -222,8 +222,9 @@ def feature_day_for_run(context: Mapping[str, Any]) -> str | None:
 
 def features_for_run(context: Mapping[str, Any], as_of: date | str) -> dict[str, Any]:
     """Stage the feature tables for this run, as of `as_of` (feature_day_for_run)."""
-    from credsignal import lineage, pipeline
-    from credsignal.spark import spark_session
+    from credsignal.entry import lineage
+    from credsignal import pipeline
+    from credsignal.core.spark import spark_session
 
     config = config_from_airflow()
     as_of = _as_date(as_of)
@@ -243,7 +244,7 @@ def features_for_run(context: Mapping[str, Any], as_of: date | str) -> dict[str,
 
 def _lake_inputs(config: Config) -> list[Any]:
     """The bronze and silver tables the feature job reads."""
-    from credsignal import lineage
+    from credsignal.entry import lineage
 
     return [*(lineage.table(config.lake, lake.bronze_table(config.lake, source)) for source in lake.PLATFORM_SOURCES),
             *(lineage.table(config.lake, lake.silver_table(config.lake, table))
@@ -251,7 +252,7 @@ def _lake_inputs(config: Config) -> list[Any]:
 
 
 def _submits_to_cluster() -> bool:
-    from credsignal import submit
+    from credsignal.core import spark_submit as submit
 
     return submit.spark_connection_defined()
 
@@ -276,8 +277,9 @@ def validate_for_run(staged: Mapping[str, Any], context: Mapping[str, Any]) -> d
 def _declare_validation(config: Config, run_id: str, outcome: Any, context: Mapping[str, Any]) -> None:
     """The staged tables (and the bronze tables the volume, freshness and quarantine gates judge) as inputs, each
     with the assertions about it; the run's findings as the data_quality_history and data_quality_report rows."""
-    from credsignal import lineage, pipeline
+    from credsignal.entry import lineage
 
+    from credsignal import pipeline
     staged = pipeline.staging_dir(config, run_id)
     assertions = lineage.assertions_of(outcome.findings)
     inputs = [lineage.table(config.lake, staged / table, assertions=assertions.pop(table, []),
@@ -297,8 +299,9 @@ def _declare_validation(config: Config, run_id: str, outcome: Any, context: Mapp
 
 
 def publish_for_run(validated: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    from credsignal import lineage, pipeline
+    from credsignal.entry import lineage
 
+    from credsignal import pipeline
     config = config_from_airflow()
     staged = pipeline.staging_dir(config, validated["run_id"])
     inputs = [lineage.table(config.lake, staged / table, same_as=f"curated/{table}")
@@ -312,8 +315,9 @@ def publish_for_run(validated: Mapping[str, Any], context: Mapping[str, Any] | N
 
 
 def readout_for_run(published: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> str:
-    from credsignal import lineage, pipeline
+    from credsignal.entry import lineage
 
+    from credsignal import pipeline
     config = config_from_airflow()
     result = pipeline.build_readout(config, snapshot_id=published["snapshot_id"])
     log.info("%s", result.summary())

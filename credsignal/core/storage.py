@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from credsignal import lake
+from credsignal.core import lake
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
