@@ -29,7 +29,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from credsignal.core import lake  # noqa: E402  (path set up above for direct script runs)
+from credsignal.core import contracts, lake  # noqa: E402  (path set up above for direct script runs)
 from credsignal.core.config import Config  # noqa: E402
 from jobs import features  # noqa: E402
 
@@ -121,8 +121,8 @@ def duckdb_sql(bronze: Path, experiment_id: str, as_of: date) -> str:
     SELECT a.learner_id, a.batch, a.treatment, a.randomized_at, a.stratum,
            s.certificate_id, s.primary_domain, s.credential_type,
            k.developing_country,
-           coalesce(l.education_level, '{features.NOT_MENTIONED}') AS education_level,
-           coalesce(l.gender, '{features.NOT_MENTIONED}') AS gender,
+           coalesce(l.education_level, '{contracts.NOT_MENTIONED}') AS education_level,
+           coalesce(l.gender, '{contracts.NOT_MENTIONED}') AS gender,
            m.main_skill, m.main_skill_score, m.main_skill_standardized,
            CASE WHEN g.learner_id IS NULL THEN 0 ELSE 1 END AS logged_in_after_randomization,
            coalesce(v.count_views_all, 0) AS count_views_all,

@@ -17,13 +17,13 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from credsignal.core import lake
+from credsignal.core import contracts, lake
 from credsignal.core.config import Config
 from credsignal.core.storage import lake_lock
 
 log = logging.getLogger(__name__)
 
-FEATURE_TABLES = ("learner_outcomes_full", "learner_outcomes_linkedin")
+FEATURE_TABLES = contracts.OUTPUT_TABLES
 QUALITY_TABLE = "data_quality_report"
 
 
@@ -248,11 +248,11 @@ def notify(outcome: Any, *, context: Any = None) -> Any:
 
 def publish_staged(config: Config, *, run_id: str, as_of: date) -> Any:
     """Promote the staged tables atomically as the new live snapshot, then drop the staging folder."""
-    from jobs import features, publish
+    from jobs import publish
 
     staged = staging_dir(config, run_id)
     tables = {table: staged / table for table in (*FEATURE_TABLES, QUALITY_TABLE)}
-    descriptions = {table: features.column_descriptions(table) for table in FEATURE_TABLES}
+    descriptions = {table: contracts.column_descriptions(table) for table in FEATURE_TABLES}
     with writing(config, "publish", run_id):
         snapshot = publish.publish(config.lake, tables, run_id=run_id, as_of=as_of, keep=config.keep_snapshots,
                                    descriptions=descriptions)

@@ -13,36 +13,10 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from credsignal.core.contracts import ARMS, CREDENTIAL_TYPES, EDUCATION_LEVELS, GENDERS, PRIMARY_DOMAINS
+from credsignal.core import contracts
 
-NOT_MENTIONED = "not mentioned"
-CAREER_OUTCOMES = ("new_internship", "new_job", "promotion", "none")
-DEGREE_LEVELS = ("doctor", "master", "bachelor", "none")
-
-FULL_COLUMNS = (
-    "learner_key", "batch", "treatment", "randomized_at", "stratum", "certificate_key", "primary_domain",
-    "credential_type", "developing_country", "education_level", "gender", "main_skill", "main_skill_score",
-    "main_skill_standardized", "logged_in_after_randomization", "count_views_all", "count_views_by_others",
-    "count_views_linkedin", "count_views_linkedin_by_others", "views_all", "views_all_by_others", "views_linkedin",
-    "views_linkedin_by_others", "has_linkedin_url",
-)
-LINKEDIN_COLUMNS = FULL_COLUMNS + (
-    "new_job", "new_job_4m", "new_job_in_scope", "new_job_in_scope_4m", "past_job_in_scope", "past_tech_job",
-    "past_managerial_job", "followup_months", "months_to_new_job", "months_to_new_job_in_scope", "months_to_new_job_4m",
-    "months_to_new_job_in_scope_4m", "credential_shared",
-    "credential_shared_by_name", "professional_experience_years", "linkedin_degree_level", "has_degree_linkedin",
-    "has_bachelor_linkedin", "has_master_linkedin", "has_doctor_linkedin", "currently_enrolled",
-    "years_since_latest_degree", "university_national_rank", "university_match_score", "career_outcome",
-    "profile_length_chars",
-)
 VIEW_COUNTS = ("count_views_all", "count_views_by_others", "count_views_linkedin", "count_views_linkedin_by_others")
 VIEW_FLAGS = ("views_all", "views_all_by_others", "views_linkedin", "views_linkedin_by_others")
-FULL_FLAGS = ("treatment", "logged_in_after_randomization", "has_linkedin_url", *VIEW_FLAGS)
-LINKEDIN_FLAGS = FULL_FLAGS + (
-    "new_job", "new_job_4m", "new_job_in_scope", "new_job_in_scope_4m", "past_job_in_scope", "past_tech_job",
-    "past_managerial_job", "credential_shared", "credential_shared_by_name", "has_degree_linkedin",
-    "has_bachelor_linkedin", "has_master_linkedin", "has_doctor_linkedin", "currently_enrolled",
-)
 
 
 def add_consistency_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -64,25 +38,32 @@ def add_consistency_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**checks)
 
 
-def _common(columns: tuple[str, ...], flags: tuple[str, ...], key: str, as_of: date) -> list:
+def column_expectations(table: str) -> list:
+    """The column tests the table's contract declares (credsignal/core/contracts.yml), on its published columns."""
+    expectations: list = []
+    for column in contracts.table(table).curated_columns:
+        tests = column.tests
+        if tests.get("not_null"):
+            expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column.name))
+        if tests.get("unique"):
+            expectations.append(gxe.ExpectColumnValuesToBeUnique(column=column.name))
+        if column.accepted_values is not None:
+            expectations.append(gxe.ExpectColumnValuesToBeInSet(column=column.name, value_set=column.accepted_values))
+        if "range" in tests:
+            expectations.append(gxe.ExpectColumnValuesToBeBetween(
+                column=column.name, min_value=tests["range"].get("min"), max_value=tests["range"].get("max")))
+    return expectations
+
+
+def _common(table: str, as_of: date) -> list:
+    """The rules of every learner table: its columns, its contract's column tests, and the cross-column rules."""
+    columns = [column.name for column in contracts.table(table).curated_columns]
     expectations: list = [
         gxe.ExpectTableRowCountToBeBetween(min_value=1),
-        gxe.ExpectTableColumnsToMatchSet(column_set=list(columns), exact_match=False),
-        gxe.ExpectColumnValuesToNotBeNull(column=key),
-        gxe.ExpectColumnValuesToBeUnique(column=key),
-        gxe.ExpectColumnValuesToNotBeNull(column="batch"),
-        gxe.ExpectColumnValuesToBeBetween(column="batch", min_value=1, max_value=12),
-        gxe.ExpectColumnValuesToNotBeNull(column="randomized_at"),
+        gxe.ExpectTableColumnsToMatchSet(column_set=columns, exact_match=False),
         gxe.ExpectColumnMaxToBeBetween(column="randomized_at", max_value=pd.Timestamp(as_of)),
-        gxe.ExpectColumnValuesToBeInSet(column="primary_domain", value_set=list(PRIMARY_DOMAINS)),
-        gxe.ExpectColumnValuesToBeInSet(column="credential_type", value_set=list(CREDENTIAL_TYPES)),
-        gxe.ExpectColumnValuesToBeInSet(column="education_level", value_set=[*EDUCATION_LEVELS, NOT_MENTIONED]),
-        gxe.ExpectColumnValuesToBeInSet(column="gender", value_set=[*GENDERS, NOT_MENTIONED]),
-        gxe.ExpectColumnValuesToBeInSet(column="developing_country", value_set=[0, 1]),
+        *column_expectations(table),
     ]
-    expectations += [gxe.ExpectColumnValuesToBeInSet(column=flag, value_set=[0, 1]) for flag in flags]
-    expectations += [gxe.ExpectColumnValuesToNotBeNull(column=flag) for flag in flags]
-    expectations += [gxe.ExpectColumnValuesToBeBetween(column=count, min_value=0) for count in VIEW_COUNTS]
     expectations += [
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="count_views_all", column_B=narrow, or_equal=True)
         for narrow in ("count_views_by_others", "count_views_linkedin")
@@ -105,17 +86,14 @@ def _consistency(frame_columns: list[str]) -> list:
 
 
 def learner_outcomes_full_suite(as_of: date, batch_columns: list[str]) -> gx.ExpectationSuite:
-    expectations = _common(FULL_COLUMNS, FULL_FLAGS, "learner_key", as_of)
+    expectations = _common("learner_outcomes_full", as_of)
     expectations += [gxe.ExpectColumnValuesToNotBeNull(column="certificate_key", mostly=0.99)]
     return gx.ExpectationSuite(name="learner_outcomes_full", expectations=expectations + _consistency(batch_columns))
 
 
 def learner_outcomes_linkedin_suite(as_of: date, batch_columns: list[str]) -> gx.ExpectationSuite:
-    expectations = _common(LINKEDIN_COLUMNS, LINKEDIN_FLAGS, "learner_key", as_of)
+    expectations = _common("learner_outcomes_linkedin", as_of)
     expectations += [
-        gxe.ExpectColumnValuesToBeInSet(column="career_outcome", value_set=list(CAREER_OUTCOMES)),
-        gxe.ExpectColumnValuesToBeInSet(column="linkedin_degree_level", value_set=list(DEGREE_LEVELS)),
-        gxe.ExpectColumnValuesToBeBetween(column="followup_months", min_value=0, max_value=60),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="followup_months", column_B="months_to_new_job",
                                                      or_equal=True, ignore_row_if="either_value_is_missing"),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="followup_months", column_B="months_to_new_job_in_scope",
@@ -125,11 +103,6 @@ def learner_outcomes_linkedin_suite(as_of: date, batch_columns: list[str]) -> gx
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="followup_months",
                                                      column_B="months_to_new_job_in_scope_4m",
                                                      or_equal=True, ignore_row_if="either_value_is_missing"),
-        gxe.ExpectColumnValuesToBeBetween(column="professional_experience_years", min_value=0, max_value=70),
-        gxe.ExpectColumnValuesToBeBetween(column="years_since_latest_degree", min_value=0, max_value=70),
-        gxe.ExpectColumnValuesToBeBetween(column="university_match_score", min_value=0, max_value=100),
-        gxe.ExpectColumnValuesToBeBetween(column="university_national_rank", min_value=1),
-        gxe.ExpectColumnValuesToBeBetween(column="profile_length_chars", min_value=0),
     ]
     return gx.ExpectationSuite(name="learner_outcomes_linkedin",
                                expectations=expectations + _consistency(batch_columns))

@@ -18,7 +18,7 @@ driver) and the small result is broadcast-joined back.
 
 Pre-treatment means as of randomization: covariates come from the learner version in force at the end of the
 randomization day (UTC), skill measurements up to then and profile facts dated up to the randomization month; each
-output column declares whether it is pre-treatment or an outcome (:func:`column_timings`).
+output column declares whether it is pre-treatment or an outcome (credsignal/core/contracts.yml).
 
 The reference years of the education covariates are :class:`credsignal.core.config.Config` fields passed as keyword
 arguments. Settings that are not in Config are keyword arguments with documented defaults:
@@ -42,20 +42,23 @@ from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    BooleanType,
-    DateType,
-    DoubleType,
-    IntegerType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-)
+from pyspark.sql.types import BooleanType, DoubleType, IntegerType, LongType, StringType, StructField, StructType
 
 from credsignal.core import lake, privacy
 from credsignal.core.config import Config
-from credsignal.core.contracts import EXPORT_SOURCES, PARSED_PROFILE_SCHEMA, bronze_schema
+from credsignal.core.contracts import (
+    CROSSWALK_SCHEMA,
+    EXPORT_SOURCES,
+    LEARNER_OUTCOMES_FULL_SCHEMA,
+    LEARNER_OUTCOMES_LINKEDIN_SCHEMA,
+    LINKEDIN_FEATURES_SCHEMA,
+    NOT_MENTIONED,
+    OUTPUT_SCHEMAS,
+    OUTPUT_TABLES,
+    PARSED_PROFILE_SCHEMA,
+    PSEUDONYMOUS_KEYS,
+    bronze_schema,
+)
 from credsignal.core.storage import replace_directory
 
 log = logging.getLogger(__name__)
@@ -70,14 +73,12 @@ ENROLLMENT_REFERENCE_YEAR = Config.enrollment_reference_year
 DEGREE_REFERENCE_YEAR = Config.degree_reference_year
 
 TREATMENT_ARM = "treatment"
-NOT_MENTIONED = "not mentioned"
 PARSED_STATUSES = ("ok", "partial")  # same as jobs.parse.PARSED_STATUSES
 LOGIN_WINDOW_DAYS = 30
 NEW_JOB_MONTHS_AFTER = 1
 NEW_JOB_ROBUSTNESS_MONTHS_AFTER = 4  # paper footnote 6
 # Degree levels, lowest to highest, as returned by credsignal.reference.degrees.degree_level.
 DEGREE_LEVEL_RANKS = {"none": 0, "bachelor": 1, "master": 2, "doctor": 3}
-CAREER_OUTCOMES = ("new_internship", "new_job", "promotion", "none")
 # Fuzzy thresholds (rapidfuzz 0-100). Conservative: a miss only loses a diagnostic or turns a promotion into a
 # new job, a false hit would invent one.
 SAME_EMPLOYER_SCORE = 90.0
@@ -105,133 +106,6 @@ PROFILE_RECORD_KEY = ["crawl_id", "source_file", "line_number"]
 def _delivery_order() -> list[Column]:
     return [F.col("dt").desc(), F.col("source_file").desc(), F.col("line_number").desc()]
 
-# ------------------------------------------------------------------------------------------------ output schemas
-
-# When a column's value is fixed: "pre-treatment" (as of the end of the randomization day: the assignment, the
-# learner's version in force then, skill measurements up to then, profile facts dated before randomization) or
-# "outcome" (as of the end of the as_of day or month, or of the profile collection).
-PRE_TREATMENT, OUTCOME = "pre-treatment", "outcome"
-COLUMN_TIMINGS = (PRE_TREATMENT, OUTCOME)
-
-
-def _column(name: str, data_type, timing: str, description: str, nullable: bool = True) -> StructField:
-    """An output column; its one-line description and its timing (PRE_TREATMENT or OUTCOME) live in the field
-    metadata (the single source of truth that column_descriptions, column_timings, the publish step's Parquet
-    metadata and docs/data_dictionary.md follow)."""
-    if timing not in COLUMN_TIMINGS:
-        raise ValueError(f"column {name}: timing {timing!r} is not one of {COLUMN_TIMINGS}")
-    return StructField(name, data_type, nullable=nullable, metadata={"description": description, "timing": timing})
-
-
-LEARNER_OUTCOMES_FULL_SCHEMA = StructType([
-    _column("learner_id", StringType(), PRE_TREATMENT,
-            "Platform learner identifier (one row per randomized learner).", nullable=False),
-    _column("batch", IntegerType(), PRE_TREATMENT, "Randomization batch (monthly cohort) of the assignment."),
-    _column("treatment", IntegerType(), PRE_TREATMENT,
-            "1 if assigned to arm 'treatment' (nudged to share on LinkedIn), else 0."),
-    _column("randomized_at", DateType(), PRE_TREATMENT, "Randomization date (UTC) of the assignment."),
-    _column("stratum", StringType(), PRE_TREATMENT, "Randomization stratum of the assignment."),
-    _column("certificate_id", StringType(), PRE_TREATMENT,
-            "Study certificate: the certificate granted in the calendar month ending at randomized_at (earliest); "
-            "null when none."),
-    _column("primary_domain", StringType(), PRE_TREATMENT,
-            "Primary domain of the study certificate's course; null without one."),
-    _column("credential_type", StringType(), PRE_TREATMENT,
-            "Credential type of the study certificate; null without one."),
-    _column("developing_country", IntegerType(), PRE_TREATMENT,
-            "1 if the country of the learner version at randomization is not an OECD member (appendix B.1), "
-            "0 if it is, null if unknown."),
-    _column("education_level", StringType(), PRE_TREATMENT,
-            "Survey education level of the learner version at randomization, or 'not mentioned'."),
-    _column("gender", StringType(), PRE_TREATMENT,
-            "Survey gender of the learner version at randomization, or 'not mentioned'."),
-    _column("main_skill", StringType(), PRE_TREATMENT,
-            "The highest-scoring skill measured by the end of the randomization day (ties: alphabetical); "
-            "null without such measurements."),
-    _column("main_skill_score", DoubleType(), PRE_TREATMENT,
-            "Score of main_skill (latest measurement by the end of the randomization day)."),
-    _column("main_skill_standardized", DoubleType(), PRE_TREATMENT,
-            "(main_skill_score - mean score of that skill) / max score of that skill, over the randomized learners' "
-            "scores at randomization."),
-    _column("logged_in_after_randomization", IntegerType(), OUTCOME,
-            "1 if any app session started in (randomized_at 00:00 UTC, + 30 days], else 0."),
-    _column("count_views_all", LongType(), OUTCOME,
-            "Views of the study certificate from randomized_at 00:00 UTC to the end of as_of."),
-    _column("count_views_by_others", LongType(), OUTCOME,
-            "Of count_views_all, views not by the owner (by_owner false)."),
-    _column("count_views_linkedin", LongType(), OUTCOME,
-            "Of count_views_all, views whose referrer is linkedin.com or a subdomain, lnkd.in or the LinkedIn Android app."),
-    _column("count_views_linkedin_by_others", LongType(), OUTCOME, "Of count_views_linkedin, views not by the owner."),
-    _column("views_all", IntegerType(), OUTCOME, "All Views: 1 if count_views_all > 0, else 0."),
-    _column("views_all_by_others", IntegerType(), OUTCOME,
-            "All Views by Others: 1 if count_views_by_others > 0, else 0."),
-    _column("views_linkedin", IntegerType(), OUTCOME, "Views LinkedIn: 1 if count_views_linkedin > 0, else 0."),
-    _column("views_linkedin_by_others", IntegerType(), OUTCOME,
-            "Views LinkedIn by Others: 1 if count_views_linkedin_by_others > 0, else 0."),
-    _column("has_linkedin_url", IntegerType(), PRE_TREATMENT,
-            "1 if the learner version at randomization has a non-blank LinkedIn URL, else 0."),
-])
-
-LINKEDIN_FEATURES_SCHEMA = StructType([
-    _column("profile_url_normalized", StringType(), PRE_TREATMENT,
-            "Join key: the normalised URL of the matched profile (the URL at randomization, or its later "
-            "replacement)."),
-    _column("profile_status", StringType(), OUTCOME,
-            "Parse status of the latest fetch of the profile (ok or partial)."),
-    _column("new_job", IntegerType(), OUTCOME,
-            "New Job: 1 if a position starts in a month >= randomization month + 1 and <= the as_of month."),
-    _column("new_job_4m", IntegerType(), OUTCOME, "As new_job with randomization month + 4 (robustness, footnote 6)."),
-    _column("new_job_in_scope", IntegerType(), OUTCOME, "As new_job, counting only tech or managerial titles."),
-    _column("new_job_in_scope_4m", IntegerType(), OUTCOME, "As new_job_4m, counting only tech or managerial titles."),
-    _column("past_job_in_scope", IntegerType(), PRE_TREATMENT,
-            "1 if any position started in or before the randomization month has a tech or managerial title."),
-    _column("past_tech_job", IntegerType(), PRE_TREATMENT,
-            "1 if any position started in or before the randomization month has a tech title."),
-    _column("past_managerial_job", IntegerType(), PRE_TREATMENT,
-            "1 if any position started in or before the randomization month has a managerial title."),
-    _column("followup_months", IntegerType(), OUTCOME,
-            "Calendar months from the randomization month to the as_of month."),
-    _column("months_to_new_job", IntegerType(), OUTCOME,
-            "Calendar months from the randomization month to the first new_job start; null when none."),
-    _column("months_to_new_job_in_scope", IntegerType(), OUTCOME,
-            "Calendar months from the randomization month to the first new_job_in_scope start; null when none."),
-    _column("months_to_new_job_4m", IntegerType(), OUTCOME,
-            "Calendar months from the randomization month to the first new_job_4m start; null when none."),
-    _column("months_to_new_job_in_scope_4m", IntegerType(), OUTCOME,
-            "Calendar months from the randomization month to the first new_job_in_scope_4m start; null when none."),
-    _column("credential_shared", IntegerType(), OUTCOME,
-            "1 if the normalised study certificate ID equals a profile credential ID or the ID in a credential URL."),
-    _column("credential_shared_by_name", IntegerType(), OUTCOME,
-            "Diagnostic (not sharing): 1 if no ID matched but a Coursera certification without ID has the course's name."),
-    _column("professional_experience_years", DoubleType(), PRE_TREATMENT,
-            "Calendar months from the earliest position start to the experience reference date, / 12; null without positions."),
-    _column("linkedin_degree_level", StringType(), PRE_TREATMENT,
-            "Highest degree level on the profile: doctor, master, bachelor or none."),
-    _column("has_degree_linkedin", IntegerType(), PRE_TREATMENT,
-            "1 if linkedin_degree_level is bachelor or above, else 0."),
-    _column("has_bachelor_linkedin", IntegerType(), PRE_TREATMENT,
-            "1 if linkedin_degree_level is bachelor (one-hot of the highest level)."),
-    _column("has_master_linkedin", IntegerType(), PRE_TREATMENT,
-            "1 if linkedin_degree_level is master (one-hot of the highest level)."),
-    _column("has_doctor_linkedin", IntegerType(), PRE_TREATMENT,
-            "1 if linkedin_degree_level is doctor (one-hot of the highest level)."),
-    _column("currently_enrolled", IntegerType(), PRE_TREATMENT,
-            "1 if an education entry ends after the enrollment reference year (paper: 2022), else 0."),
-    _column("years_since_latest_degree", IntegerType(), PRE_TREATMENT,
-            "Degree reference year (paper: 2023) - end year of the latest degree (bachelor or above), floored at 0; "
-            "null without one."),
-    _column("university_national_rank", IntegerType(), PRE_TREATMENT,
-            "CWUR national rank (latest year) of the latest degree's school; null without a confident match."),
-    _column("university_match_score", DoubleType(), PRE_TREATMENT,
-            "rapidfuzz score (0-100) of the university match; null without one."),
-    _column("career_outcome", StringType(), OUTCOME,
-            "Appendix B.4: new_internship, new_job, promotion (most recent position started >= experiment start) or none."),
-    _column("profile_length_chars", IntegerType(), PRE_TREATMENT,
-            "Visible profile characters, excluding certifications and the positions that count as new jobs."),
-])
-
-LEARNER_OUTCOMES_LINKEDIN_SCHEMA = StructType([*LEARNER_OUTCOMES_FULL_SCHEMA.fields, *LINKEDIN_FEATURES_SCHEMA.fields])
-
 PROFILE_MATCH_REPORT_SCHEMA = StructType([
     StructField("subject", StringType(), nullable=False),  # learner, profile, learner_version, url_at_randomization
     StructField("outcome", StringType(), nullable=False),
@@ -249,57 +123,6 @@ UNIVERSITY_RANK_SCHEMA = StructType([
     StructField("university_national_rank", IntegerType()),
     StructField("university_match_score", DoubleType()),
 ])
-
-# ------------------------------------------------------------------------------------------------ curated contract
-# The definitions key rows by the platform's learner_id. What leaves the job carries keyed hashes instead (HMAC-SHA256,
-# credsignal.core.privacy) and no profile URL: `curated_tables` is the one place that turns one into the other, and the
-# crosswalk back to learner_id stays in the restricted zone (lake.learner_crosswalk). docs/privacy.md.
-PSEUDONYMOUS_KEYS = {  # platform ID column -> (curated column, hash domain, description)
-    "learner_id": ("learner_key", "learner",
-                   "Pseudonymous learner key: HMAC-SHA256 of the platform learner ID under the lake's key (one row per "
-                   "randomized learner); the crosswalk to the platform ID is in the restricted zone only."),
-    "certificate_id": ("certificate_key", "certificate",
-                       "Pseudonymous key of the study certificate (HMAC-SHA256 of its platform ID); null when none."),
-}
-RESTRICTED_COLUMNS = ("profile_url_normalized",)  # personal (the vanity URL holds the name): never curated
-
-
-def curated_schema(schema: StructType) -> StructType:
-    """`schema` as published: platform IDs replaced by their pseudonymous keys, restricted columns dropped."""
-    fields = []
-    for field in schema.fields:
-        if field.name in RESTRICTED_COLUMNS:
-            continue
-        if field.name in PSEUDONYMOUS_KEYS:
-            name, _, description = PSEUDONYMOUS_KEYS[field.name]
-            field = _column(name, StringType(), field.metadata["timing"], description, nullable=field.nullable)
-        fields.append(field)
-    return StructType(fields)
-
-
-OUTPUT_TABLES = ("learner_outcomes_full", "learner_outcomes_linkedin")
-# The curated contract of each output table (column_descriptions, the data dictionary, the Parquet column docs).
-OUTPUT_SCHEMAS = {"learner_outcomes_full": curated_schema(LEARNER_OUTCOMES_FULL_SCHEMA),
-                  "learner_outcomes_linkedin": curated_schema(LEARNER_OUTCOMES_LINKEDIN_SCHEMA)}
-CROSSWALK_SCHEMA = StructType([
-    StructField("learner_key", StringType(), nullable=False),
-    StructField("learner_id", StringType(), nullable=False),
-])
-
-
-def column_descriptions(table: str) -> dict[str, str]:
-    """{column: one-line description} of an output table, in column order (from the schema's field metadata)."""
-    if table not in OUTPUT_SCHEMAS:
-        raise KeyError(f"unknown feature table {table!r}; expected one of {sorted(OUTPUT_SCHEMAS)}")
-    return {field.name: field.metadata["description"] for field in OUTPUT_SCHEMAS[table].fields}
-
-
-def column_timings(table: str) -> dict[str, str]:
-    """{column: PRE_TREATMENT or OUTCOME} of an output table, in column order (from the schema's field metadata)."""
-    if table not in OUTPUT_SCHEMAS:
-        raise KeyError(f"unknown feature table {table!r}; expected one of {sorted(OUTPUT_SCHEMAS)}")
-    return {field.name: field.metadata["timing"] for field in OUTPUT_SCHEMAS[table].fields}
-
 
 def conform(frame: DataFrame, schema: StructType) -> DataFrame:
     """Exactly the schema's columns, in its order and types, with their metadata (descriptions)."""
@@ -1230,12 +1053,12 @@ def curated_tables(tables: dict[str, DataFrame], *, pseudonym_key: bytes) -> dic
     pseudonym_column = privacy.pseudonym_column
 
     def keyed(frame: DataFrame) -> DataFrame:
-        for platform_id, (name, kind, _) in PSEUDONYMOUS_KEYS.items():
+        for platform_id, (name, kind) in PSEUDONYMOUS_KEYS.items():
             frame = frame.withColumn(name, pseudonym_column(F.col(platform_id), pseudonym_key, kind=kind))
         return frame
 
     curated = {name: conform(keyed(frame), OUTPUT_SCHEMAS[name]) for name, frame in tables.items()}
-    learner_key, kind, _ = PSEUDONYMOUS_KEYS["learner_id"]
+    learner_key, kind = PSEUDONYMOUS_KEYS["learner_id"]
     crosswalk = tables["learner_outcomes_full"].select(
         pseudonym_column(F.col("learner_id"), pseudonym_key, kind=kind).alias(learner_key), "learner_id")
     return {**curated, "learner_crosswalk": conform(crosswalk, CROSSWALK_SCHEMA)}

@@ -16,6 +16,7 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from credsignal.core import contracts
 from credsignal.core.contracts import EXPORT_SOURCES, PARSED_PROFILE_SCHEMA, bronze_schema
 from jobs import features
 from jobs.parse import split_profiles
@@ -225,7 +226,7 @@ def platform(spark):
 
 def test_full_table_has_one_row_per_randomized_learner_and_the_contract_schema(platform):
     full = platform["full"]
-    assert _shape(full.schema) == _shape(features.LEARNER_OUTCOMES_FULL_SCHEMA)
+    assert _shape(full.schema) == _shape(contracts.LEARNER_OUTCOMES_FULL_SCHEMA)
     expected_ids = {*STUDY_CERTIFICATE_CASES, *VIEW_CASES, *LOGIN_CASES, *COVARIATE_CASES}
     assert sorted(platform["rows"]) == sorted(expected_ids)
     assert full.count() == len(expected_ids)  # the re-delivered assignment is one row
@@ -645,7 +646,7 @@ def linkedin(spark):
 
 
 def test_linkedin_table_rows_and_schema(linkedin):
-    assert _shape(linkedin["table"].schema) == _shape(features.LEARNER_OUTCOMES_LINKEDIN_SCHEMA)
+    assert _shape(linkedin["table"].schema) == _shape(contracts.LEARNER_OUTCOMES_LINKEDIN_SCHEMA)
     # Every case matched (five URL forms), the latest parsed re-fetch matched; no failed fetch, no URL, no stranger.
     assert sorted(linkedin["rows"]) == sorted([*LINKEDIN_CASES, "refetched_ok"])
     assert linkedin["rows"]["refetched_ok"].profile_status == "partial"
@@ -817,37 +818,6 @@ def test_university_rank_of_the_latest_degree(spark, shared_dir):
 ])
 def test_same_employer(left, right, same):
     assert features.same_employer(left, right) is same
-
-
-@pytest.mark.parametrize("table", features.OUTPUT_TABLES)
-def test_every_column_has_a_description(table):
-    descriptions = features.column_descriptions(table)
-    assert list(descriptions) == [f.name for f in features.OUTPUT_SCHEMAS[table].fields]
-    assert all(text.strip() and "\n" not in text for text in descriptions.values())
-
-
-@pytest.mark.parametrize("table", features.OUTPUT_TABLES)
-def test_every_column_is_in_the_data_dictionary(table):
-    dictionary = (REPO_ROOT / "docs" / "data_dictionary.md").read_text(encoding="utf-8")
-    missing = [name for name in features.column_descriptions(table) if f"`{name}`" not in dictionary]
-    assert not missing, f"columns missing from docs/data_dictionary.md: {missing}"
-
-
-def _dictionary_timings() -> dict[str, str]:
-    """{column: timing} from the rows of docs/data_dictionary.md's tables (| `column` | type | timing | ...)."""
-    import re
-
-    dictionary = (REPO_ROOT / "docs" / "data_dictionary.md").read_text(encoding="utf-8")
-    return {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| [^|]+ \| ([^|]+?) \|", dictionary, re.M)}
-
-
-@pytest.mark.parametrize("table", features.OUTPUT_TABLES)
-def test_every_column_says_whether_it_is_pre_treatment_or_an_outcome(table):
-    timings = features.column_timings(table)
-    assert set(timings.values()) == set(features.COLUMN_TIMINGS)
-    documented = _dictionary_timings()
-    wrong = {name: (timing, documented.get(name)) for name, timing in timings.items() if documented.get(name) != timing}
-    assert not wrong, f"docs/data_dictionary.md disagrees with the contract (contract, docs): {wrong}"
 
 
 def test_local_sessions_list_bronze_day_folders_on_the_driver(spark):

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from credsignal.core import lake
+from credsignal.core import contracts, lake
 from credsignal.core.config import Config
 from credsignal.core.privacy import keyed_hash
 from jobs import features, ingest, parse
@@ -69,7 +69,7 @@ def run(spark, tmp_path_factory, shared_dir):
     parse.run(spark, config)
     tables = features.build_tables(spark, config.lake, as_of=AS_OF, experiment_id=config.experiment_id,
                                    cwur_path=shared_dir / "reference" / "cwurData.csv", pseudonym_key=PSEUDONYM_KEY)
-    curated = {name: tables[name].toPandas() for name in features.OUTPUT_TABLES}
+    curated = {name: tables[name].toPandas() for name in contracts.OUTPUT_TABLES}
     crosswalk = tables["learner_crosswalk"].toPandas()
     report = tables["profile_match_report"].toPandas()
     tables["learner_outcomes_full"].unpersist()

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from pyspark.sql import functions as F
 
-from credsignal.core import lake, privacy
+from credsignal.core import contracts, lake, privacy
 
 KEY = b"unit-test-key-0123456789abcdef-0123456789"
 OTHER_KEY = b"another-unit-test-key-0123456789abcdefgh"
@@ -51,14 +51,14 @@ def test_curated_tables_carry_keys_and_no_url(spark):
     linkedin = spark.createDataFrame([("lrn_1", "CERT1", "linkedin.com/in/ana-silva-1234")],
                                      "learner_id string, certificate_id string, profile_url_normalized string")
     full = full.select(*[F.col(c) if c in full.columns else F.lit(None).alias(c)
-                         for c in features.LEARNER_OUTCOMES_FULL_SCHEMA.fieldNames()])
+                         for c in contracts.LEARNER_OUTCOMES_FULL_SCHEMA.fieldNames()])
     linkedin = linkedin.select(*[F.col(c) if c in linkedin.columns else F.lit(None).alias(c)
-                                 for c in features.LEARNER_OUTCOMES_LINKEDIN_SCHEMA.fieldNames()])
+                                 for c in contracts.LEARNER_OUTCOMES_LINKEDIN_SCHEMA.fieldNames()])
     tables = features.curated_tables({"learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin},
                                      pseudonym_key=KEY)
-    for name in features.OUTPUT_TABLES:
+    for name in contracts.OUTPUT_TABLES:
         columns = tables[name].columns
-        assert columns == [f.name for f in features.OUTPUT_SCHEMAS[name].fields]
+        assert columns == [f.name for f in contracts.OUTPUT_SCHEMAS[name].fields]
         assert not {"learner_id", "certificate_id", "profile_url_normalized"} & set(columns)
     full_rows = {r.learner_key: r for r in tables["learner_outcomes_full"].collect()}
     crosswalk = {r.learner_key: r.learner_id for r in tables["learner_crosswalk"].collect()}

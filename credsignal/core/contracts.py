@@ -1,14 +1,24 @@
-"""Schemas of the platform exports as typed in bronze (docs/landing_contract.md is the prose version).
+"""The contracts of the lake's tables, declared once.
 
-Each export schema is a `StructType` constant. A field that is required in the contract is `nullable=False`;
-an enumerated field carries its allowed values in the field metadata under `allowed`. Ingestion derives its
-validation from these constants, so the contract is written once.
+- The platform exports as typed in bronze (docs/landing_contract.md is the prose version): each export schema is a
+  `StructType` constant. A field that is required in the contract is `nullable=False`; an enumerated field carries
+  its allowed values in the field metadata under `allowed`. Ingestion derives its validation from these constants.
+- The curated tables, declared in contracts.yml beside this module (columns, types, pre-treatment or outcome,
+  descriptions, definitions, tests): :data:`TABLES`. Their Spark schemas, the GX suites' column expectations
+  (expectations/suites.py), the Parquet column docs (publish) and docs/data_dictionary.md's column tables are
+  derived from them; ``python -m credsignal.core.contracts docs/data_dictionary.md`` regenerates the dictionary.
+- The value sets both share (education levels, genders, ...), declared in contracts.yml under `enums`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
 
+import yaml
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
@@ -23,21 +33,29 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-EDUCATION_LEVELS = (
-    "less than high school diploma",
-    "high school diploma",
-    "college no degree",
-    "associate degree",
-    "bachelor degree",
-    "masters degree",
-    "professional degree",
-    "doctorate degree",
-)
-GENDERS = ("male", "female", "other")
-PRIMARY_DOMAINS = ("Business", "Computer Science", "Data Science", "Information Technology")
-CREDENTIAL_TYPES = ("Course", "Guided Project", "Specialization", "Professional Certificate")
-ARMS = ("treatment", "control")
-APP_PLATFORMS = ("web", "ios", "android")
+CONTRACTS_FILE = "contracts.yml"
+
+
+@cache
+def _declarations() -> dict[str, Any]:
+    text = resources.files("credsignal.core").joinpath(CONTRACTS_FILE).read_text(encoding="utf-8")
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def enum(name: str) -> tuple:
+    """A value set of contracts.yml's `enums`."""
+    return tuple(_declarations()["enums"][name])
+
+
+EDUCATION_LEVELS = enum("education_levels")
+GENDERS = enum("genders")
+PRIMARY_DOMAINS = enum("primary_domains")
+CREDENTIAL_TYPES = enum("credential_types")
+ARMS = enum("arms")
+APP_PLATFORMS = enum("app_platforms")
+CAREER_OUTCOMES = enum("career_outcomes")
+DEGREE_LEVELS = enum("degree_levels")
+(NOT_MENTIONED,) = enum("not_mentioned")
 
 
 def _required(name: str, data_type: DataType, allowed: tuple[str, ...] | None = None) -> StructField:
@@ -210,3 +228,174 @@ PARSED_PROFILE_SCHEMA = StructType([
     StructField("education", ArrayType(EDUCATION_STRUCT)),
     StructField("certifications", ArrayType(CERTIFICATION_STRUCT)),
 ])
+
+
+# ------------------------------------------------------------------------------------------------ curated tables
+
+# When a column's value is fixed: "pre-treatment" (as of the end of the randomization day: the assignment, the
+# learner's version in force then, skill measurements up to then, profile facts dated before randomization) or
+# "outcome" (as of the end of the as_of day or month, or of the profile collection).
+PRE_TREATMENT, OUTCOME = "pre-treatment", "outcome"
+COLUMN_TIMINGS = (PRE_TREATMENT, OUTCOME)
+SPARK_TYPES: dict[str, DataType] = {"string": StringType(), "int": IntegerType(), "long": LongType(),
+                                    "double": DoubleType(), "date": DateType()}
+COLUMN_TESTS = ("not_null", "unique", "accepted_values", "range")
+
+
+@dataclass(frozen=True)
+class ColumnContract:
+    """One column of a curated table, as contracts.yml declares it."""
+
+    name: str
+    type: str
+    timing: str
+    description: str
+    nullable: bool = True
+    definition: str = ""
+    source: str = ""
+    edge_rules: str = ""
+    tests: dict[str, Any] = field(default_factory=dict)
+    curated_as: ColumnContract | None = None
+    hash_domain: str | None = None
+    restricted: bool = False
+
+    @classmethod
+    def declared(cls, table: str, entry: dict[str, Any], *, timing: str | None = None,
+                 nullable: bool | None = None) -> ColumnContract:
+        entry = dict(entry)
+        name = entry.get("name")
+        where = f"contracts.yml: table {table}, column {name}"
+        entry.setdefault("timing", timing)
+        if nullable is not None:
+            entry.setdefault("nullable", nullable)
+        if entry.get("timing") not in COLUMN_TIMINGS:
+            raise ValueError(f"{where}: timing {entry.get('timing')!r} is not one of {COLUMN_TIMINGS}")
+        if entry.get("type") not in SPARK_TYPES:
+            raise ValueError(f"{where}: type {entry.get('type')!r} is not one of {sorted(SPARK_TYPES)}")
+        unknown_tests = set(entry.get("tests") or {}) - set(COLUMN_TESTS)
+        if unknown_tests:
+            raise ValueError(f"{where}: unknown tests {sorted(unknown_tests)}; known: {COLUMN_TESTS}")
+        if entry.get("curated_as") is not None:
+            entry["curated_as"] = cls.declared(table, dict(entry["curated_as"], type="string"), timing=entry["timing"],
+                                               nullable=entry.get("nullable", True))
+        return cls(**entry)
+
+    @property
+    def field(self) -> StructField:
+        """The Spark field; its description and timing ride in the metadata (the Parquet column docs)."""
+        return StructField(self.name, SPARK_TYPES[self.type], nullable=self.nullable,
+                           metadata={"description": self.description, "timing": self.timing})
+
+    @property
+    def accepted_values(self) -> list | None:
+        """The accepted values test's value set, enum references resolved."""
+        declared = self.tests.get("accepted_values")
+        if declared is None or isinstance(declared, list):
+            return declared
+        return [value for name in (declared["enum"], *declared.get("and", ())) for value in enum(name)]
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """A curated table: its columns as the definitions compute them (platform IDs, restricted columns)."""
+
+    name: str
+    columns: tuple[ColumnContract, ...]
+
+    @property
+    def schema(self) -> StructType:
+        return StructType([column.field for column in self.columns])
+
+    @property
+    def curated_columns(self) -> tuple[ColumnContract, ...]:
+        """The columns as published: platform IDs replaced by their pseudonymous keys, restricted ones dropped."""
+        return tuple(column.curated_as or column for column in self.columns if not column.restricted)
+
+    @property
+    def curated_schema(self) -> StructType:
+        return StructType([column.field for column in self.curated_columns])
+
+
+@cache
+def _tables() -> dict[str, TableContract]:
+    tables: dict[str, TableContract] = {}
+    for name, declared in _declarations()["tables"].items():
+        inherited = tables[declared["extends"]].columns if "extends" in declared else ()
+        own = tuple(ColumnContract.declared(name, entry) for entry in declared["columns"])
+        tables[name] = TableContract(name, inherited + own)
+    return tables
+
+
+def table(name: str) -> TableContract:
+    """The contract of curated table `name`."""
+    if name not in _tables():
+        raise KeyError(f"unknown curated table {name!r}; expected one of {sorted(_tables())}")
+    return _tables()[name]
+
+
+OUTPUT_TABLES = ("learner_outcomes_full", "learner_outcomes_linkedin")
+LEARNER_OUTCOMES_FULL_SCHEMA = table("learner_outcomes_full").schema
+LEARNER_OUTCOMES_LINKEDIN_SCHEMA = table("learner_outcomes_linkedin").schema
+# What the LinkedIn table adds to the full table.
+LINKEDIN_FEATURES_SCHEMA = StructType(LEARNER_OUTCOMES_LINKEDIN_SCHEMA.fields[len(LEARNER_OUTCOMES_FULL_SCHEMA):])
+# The published contract of each output table (column docs, the data dictionary, the Parquet column docs).
+OUTPUT_SCHEMAS = {name: table(name).curated_schema for name in OUTPUT_TABLES}
+# platform ID column -> (curated column, hash domain): the definitions key rows by the platform's IDs, what leaves
+# the feature job carries keyed hashes instead (credsignal.core.privacy, docs/privacy.md).
+PSEUDONYMOUS_KEYS = {column.name: (column.curated_as.name, column.curated_as.hash_domain)
+                     for column in table("learner_outcomes_linkedin").columns if column.curated_as}
+CROSSWALK_SCHEMA = StructType([
+    StructField("learner_key", StringType(), nullable=False),
+    StructField("learner_id", StringType(), nullable=False),
+])
+
+
+def column_descriptions(name: str) -> dict[str, str]:
+    """{column: one-line description} of a published table, in column order."""
+    return {column.name: column.description for column in table(name).curated_columns}
+
+
+def column_timings(name: str) -> dict[str, str]:
+    """{column: PRE_TREATMENT or OUTCOME} of a published table, in column order."""
+    return {column.name: column.timing for column in table(name).curated_columns}
+
+
+# ------------------------------------------------------------------------------------------------ data dictionary
+
+DICTIONARY_HEADER = ("| Column | Type | When | Definition | Source | Edge rules |", "|---|---|---|---|---|---|")
+
+
+def dictionary_block_markers(name: str) -> tuple[str, str]:
+    return (f"<!-- columns of {name}: generated from credsignal/core/contracts.yml, do not edit -->",
+            f"<!-- end of the columns of {name} -->")
+
+
+def dictionary_columns(name: str, *, only_own: bool = False) -> str:
+    """The data dictionary's column table of published table `name` (markdown)."""
+    columns = table(name).curated_columns
+    if only_own and "extends" in _declarations()["tables"][name]:
+        inherited = {column.name for column in table(_declarations()["tables"][name]["extends"]).curated_columns}
+        columns = tuple(column for column in columns if column.name not in inherited)
+    rows = [f"| `{c.name}` | {c.type} | {c.timing} | {c.definition} | {c.source} | {c.edge_rules} |".replace(
+        "|  |", "| |") for c in columns]
+    return "\n".join([*DICTIONARY_HEADER, *rows])
+
+
+def render_dictionary(document: str) -> str:
+    """`document` (docs/data_dictionary.md) with each table's generated column block replaced by the contract's."""
+    for name in OUTPUT_TABLES:
+        begin, end = dictionary_block_markers(name)
+        if begin not in document or end not in document:
+            raise ValueError(f"the data dictionary has no generated block for {name} ({begin} ... {end})")
+        before, rest = document.split(begin, 1)
+        _, after = rest.split(end, 1)
+        document = f"{before}{begin}\n{dictionary_columns(name, only_own=True)}\n{end}{after}"
+    return document
+
+
+if __name__ == "__main__":
+    for path in sys.argv[1:]:
+        with open(path, encoding="utf-8") as handle:
+            current = handle.read()
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(render_dictionary(current))
