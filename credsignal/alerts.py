@@ -20,7 +20,6 @@ the run for its original reason.
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 import urllib.error
@@ -31,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+from credsignal.core.pages import render
 
 if TYPE_CHECKING:
     from jobs.validate import ValidationOutcome
@@ -135,6 +136,15 @@ class Alert:
             rows.append(("Findings", ", ".join(counts)))
         return rows
 
+    @property
+    def verdict(self) -> str:
+        """What the alert means for publishing ("" for a failed task without findings)."""
+        if self.severity == WARNING:
+            return "Warnings do not block publishing; the run's tables were published."
+        if self.findings:
+            return "Publishing was blocked: analysts still see the previous snapshot."
+        return ""
+
     def render_text(self, limit: int = MAX_EMAIL_FINDINGS) -> str:
         lines = [self.subject, ""]
         lines += [f"{name}: {value}" for name, value in self.facts()]
@@ -147,35 +157,18 @@ class Alert:
             lines += [f"  - {f.line()}" if isinstance(f, AlertFinding) else f"  {f}" for f in findings]
         if self.report_path:
             lines += ["", f"Report: {self.report_path}"]
-        if self.severity == WARNING:
-            lines += ["", "Warnings do not block publishing; the run's tables were published."]
-        elif self.findings:
-            lines += ["", "Publishing was blocked: analysts still see the previous snapshot."]
+        if self.verdict:
+            lines += ["", self.verdict]
         return "\n".join(lines)
 
     def render_html(self, limit: int = MAX_EMAIL_FINDINGS) -> str:
-        """The mail: the text's lines as HTML (facts, the findings as lists, the report, the verdict)."""
-        e = html.escape
-        colour = "#b00020" if self.severity == FAILURE else "#8a6d00"
-        facts = "".join(f"<tr><th align='left'>{e(n)}:</th><td>{e(v)}</td></tr>" for n, v in self.facts())
-        parts = ["<html><body style='font-family:sans-serif'>",
-                 f"<h2 style='color:{colour}'>{e(self.subject)}</h2>",
-                 f"<table>{facts}</table>"]
-        if self.error:
-            parts.append(f"<p>Error: <code>{e(self.error)}</code></p>")
-        if self.log_url:
-            parts.append(f"<p>Log: <a href=\"{e(self.log_url, quote=True)}\">{e(self.log_url)}</a></p>")
-        for heading, findings in self._sections(limit):
-            items = "".join(f"<li>{e(f.line() if isinstance(f, AlertFinding) else f)}</li>" for f in findings)
-            parts.append(f"<h3>{e(heading)}</h3><ul>{items}</ul>")
-        if self.report_path:
-            parts.append(f"<p>Report: <code>{e(self.report_path)}</code></p>")
-        if self.severity == WARNING:
-            parts.append("<p>Warnings do not block publishing; the run's tables were published.</p>")
-        elif self.findings:
-            parts.append("<p>Publishing was blocked: analysts still see the previous snapshot.</p>")
-        parts.append("</body></html>")
-        return "\n".join(parts)
+        """The mail: the text's lines as HTML (facts, the findings as lists, the report, the verdict), in the
+        design of credsignal's pages (credsignal/core/templates/alert.html.j2)."""
+        sections = [(heading, [f.line() if isinstance(f, AlertFinding) else f for f in findings])
+                    for heading, findings in self._sections(limit)]
+        return render("alert.html.j2", title=self.subject, severity=self.severity, facts=self.facts(),
+                      error=self.error, log_url=self.log_url, sections=sections, report_path=self.report_path,
+                      verdict=self.verdict)
 
     def slack_payload(self, limit: int = MAX_WEBHOOK_FINDINGS) -> dict:
         """A Slack incoming-webhook message: "text" (notification and fallback) plus Block Kit "blocks"."""

@@ -48,6 +48,7 @@ def test_package_project_ships_packages_with_data_files(tmp_path):
         "credsignal/reference/data/developed_countries.json", "jobs/features.py", "jobs/ingest.py",
         "parsers/__init__.py", "parsers/lexicon/months.json", "expectations/bands.json",
         "synth/platform.py", "synth/data/people.json",
+        "credsignal/core/templates/base.html.j2", "credsignal/core/templates/credsignal.css",
     ):
         assert expected in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith(("tests/", "dags/"))]
@@ -79,12 +80,14 @@ def test_zip_imports_the_project_and_its_data_ahead_of_the_source_tree(tmp_path)
     and the packages load their data files from inside it."""
     archive = package_project(tmp_path)
     code = (
-        "import credsignal.reference._data as d, jobs.ingest, parsers, expectations, synth\n"
+        "import credsignal.reference._data as d, credsignal.core.pages as pages\n"
+        "import jobs.ingest, parsers, expectations, synth\n"
         "from credsignal.reference.countries import developed_country_flag\n"
-        "for module in (d, jobs.ingest, parsers, expectations, synth):\n"
+        "for module in (d, pages, jobs.ingest, parsers, expectations, synth):\n"
         "    assert module.__file__.startswith(%r), module.__file__\n"
         "assert d.load_json('developed_countries.json')\n"
         "assert developed_country_flag('Germany') == 1\n"
+        "assert '<style>' in pages.render('base.html.j2', title='t', generated_at='g')\n"
         "print('ok')\n" % str(archive)
     )
     env = {**os.environ, "PYTHONPATH": str(archive)}

@@ -1,8 +1,9 @@
-"""HTML pages of credsignal (the validation report, the readout): jinja2 templates sharing one base template and
-one stylesheet, rendered into a single self-contained file.
+"""HTML pages of credsignal (the validation report, the readout, the alert mail): jinja2 templates sharing one base
+template and one stylesheet, rendered into a single self-contained file.
 
 Templates live in credsignal/core/templates/: `base.html.j2` (page frame, header, footer; the stylesheet
-`credsignal.css` is inlined into a <style> element) and one template per page that extends it. A page loads
+`credsignal.css` is inlined into a <style> element) and one template per page that extends it, naming its
+`page_class` (the <body> class that scopes the stylesheet's rules for that page alone). A page loads
 nothing (no CDN, no script, no web font), so it reads the same offline, from a mail attachment or a lake folder.
 
     from credsignal.core.pages import render

@@ -39,8 +39,9 @@ from credsignal.core.config import CWUR_PATH_ENV_VAR, Config, default_cwur_path
 CONN_ID = "credsignal_spark"
 # The project's importable packages, shipped whole (credsignal.reference.data, parsers/lexicon, synth/data...).
 PACKAGES = ("credsignal", "jobs", "parsers", "expectations", "synth")
-# Files shipped from those packages: the code and the data files it loads with importlib.resources.
-SHIPPED_SUFFIXES = (".py", ".json", ".csv", ".txt", ".yml")
+# Files shipped from those packages: the code and the data files it loads with importlib.resources (the table
+# contracts, the page templates and their stylesheet among them).
+SHIPPED_SUFFIXES = (".py", ".json", ".csv", ".txt", ".yml", ".j2", ".css")
 ENTRY_FILE_NAME = "credsignal_spark_entry.py"
 # Fixed zip metadata, so the same sources give the same bytes (the earliest timestamp a zip can hold).
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -4,7 +4,7 @@
 
 Modules: `statistics` (unadjusted estimators), `adjusted` (Lin, Cox with controls, LPM, Table 2, subgroups with
 Benjamini-Hochberg, attrition), `estimates` (every number as rows of readout_estimates), `plots` (PNG charts),
-`render` with `readout.html.j2` and `readout.css` (the page), `build` (reading a snapshot, writing the readout,
+`render` (the page, laid out by credsignal/core/templates/readout.html.j2), `build` (reading a snapshot, writing the readout,
 the command line). Every estimator is a pure function of a pandas frame, arrays or counts; docs/readout.md gives
 the formulas.
 """

@@ -1,6 +1,7 @@
-"""The readout page: the estimates turned into table sections (numbers formatted here), laid out by the jinja2
-template `readout.html.j2` with the stylesheet `readout.css` inlined (both beside this module), so the page's
-design lives in those two files. The page is self-contained: charts are data URIs, no scripts, nothing fetched."""
+"""The readout page: the estimates turned into table sections (numbers formatted here), laid out by the template
+`readout.html.j2` of credsignal/core/templates/ (rendered by credsignal.core.pages, in the design and the one
+stylesheet of every credsignal page). The page is self-contained: charts are data URIs, no scripts, nothing
+fetched."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from credsignal.core.pages import render
 from jobs.readout.estimates import ESTIMATOR_COX_HR, ESTIMATOR_COX_PP, ESTIMATOR_LIN, TABLE3_PANEL_B, Estimates
 from jobs.readout.statistics import (
     FULL,
@@ -29,7 +30,7 @@ from jobs.readout.statistics import (
 )
 
 TEMPLATE = "readout.html.j2"
-STYLESHEET = "readout.css"
+TITLE = "Experiment readout"
 DASH = "\u2014"
 HEADLINE = (  # (analysis, outcome, sample, estimator): the effects shown first
     ("table3", SHARE_OUTCOME, LINKEDIN, ESTIMATOR_LIN),
@@ -326,14 +327,9 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
 def render_html(snapshot_id: str, result: Estimates, gate: dict[str, dict], charts: dict[str, bytes], *,
                 counts: dict[str, int], notes: Sequence[str] = ()) -> str:
     """The self-contained report page."""
-    import jinja2
-
-    here = Path(__file__).parent
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(here), autoescape=True,
-                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return environment.get_template(TEMPLATE).render(
-        snapshot_id=snapshot_id, generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+    return render(
+        TEMPLATE, title=TITLE, snapshot_id=snapshot_id, generated_at=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
         n_full=counts.get(FULL, 0), n_linkedin=counts.get(LINKEDIN, 0), notes=list(notes),
         headline=headline_table(result.rows), headline_image=_uri(charts["itt"]) if "itt" in charts else None,
-        sections=sections_of(result, gate, charts), stylesheet=(here / STYLESHEET).read_text(encoding="utf-8"),
+        sections=sections_of(result, gate, charts),
     )
