@@ -97,3 +97,13 @@ def test_every_declared_column_test_is_in_the_suite(table):
             assert value_sets[column.name] == column.accepted_values
     columns_rule = next(e for e in suite.expectations if type(e).__name__ == "ExpectTableColumnsToMatchSet")
     assert list(columns_rule.column_set) == list(contracts.column_descriptions(table))
+
+
+@pytest.mark.parametrize(("column", "shown"), [
+    ("views_all", "All Views (views_all)"),
+    ("new_job_in_scope", "New Job in Scope (new_job_in_scope)"),
+    ("stratum", "stratum"),  # no label declared
+    ("New job (>= 1 month)", "New job (>= 1 month)"),  # not a column: a readout row label
+])
+def test_the_readout_names_columns_by_the_contracts_labels(column, shown):
+    assert contracts.labelled(column) == shown

@@ -251,6 +251,7 @@ class ColumnContract:
     timing: str
     description: str
     nullable: bool = True
+    label: str | None = None
     definition: str = ""
     source: str = ""
     edge_rules: str = ""
@@ -348,6 +349,16 @@ CROSSWALK_SCHEMA = StructType([
     StructField("learner_key", StringType(), nullable=False),
     StructField("learner_id", StringType(), nullable=False),
 ])
+
+
+def labelled(column: str) -> str:
+    """A column as the readout names it: the paper's label beside the column's name ("All Views (views_all)"),
+    or the bare name when the contract gives none (also for names that are not columns, such as Table 3's rows)."""
+    for contract in _tables().values():
+        for declared in contract.curated_columns:
+            if declared.name == column and declared.label:
+                return f"{declared.label} ({column})"
+    return column
 
 
 def column_descriptions(name: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
+from credsignal.core.contracts import labelled
 from credsignal.core.pages import render
 from jobs.readout.estimates import ESTIMATOR_COX_HR, ESTIMATOR_COX_PP, ESTIMATOR_LIN, TABLE3_PANEL_B, Estimates
 from jobs.readout.statistics import (
@@ -115,7 +116,7 @@ def headline_table(estimates: pd.DataFrame) -> Table:
             continue
         r = part.iloc[0]
         model = {ESTIMATOR_LIN: "OLS with controls (Lin)", ESTIMATOR_COX_PP: "Cox with controls"}[estimator]
-        rows.append([outcome, sample, num(r["estimate"], 2, 100), interval(r["ci_low"], r["ci_high"]),
+        rows.append([labelled(outcome), sample, num(r["estimate"], 2, 100), interval(r["ci_low"], r["ci_high"]),
                      num(r["effect_pct"], 1), num(r["baseline"], 1, 100), pval(r["p_value"]), count(r["n"]), model])
     return Table(["outcome", "sample", "effect (pp)", "95% CI (pp)", "% of baseline", "baseline (%)", "p", "N",
                   "model"], rows)
@@ -143,7 +144,7 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
     attrition = Table(["stage", "of stage", "treatment", "control", "share treatment (%)", "share control (%)",
                        "difference (pp)", "SE (pp)", "p"], [])
     for r in _select(estimates, analysis="attrition").to_dict("records"):
-        attrition.rows.append([r["outcome"], r["subgroup"].removeprefix("from="), count(r["n_treatment"]),
+        attrition.rows.append([labelled(r["outcome"]), r["subgroup"].removeprefix("from="), count(r["n_treatment"]),
                                count(r["n_control"]), num(r["treatment_mean"], 1, 100), num(r["baseline"], 1, 100),
                                num(r["estimate"], 2, 100), num(r["se"], 2, 100), pval(r["p_value"])])
         attrition.flags.append(bool(r["p_value"] < 0.01))
@@ -166,12 +167,12 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
             rows = part.loc[part["outcome"] == outcome].set_index("estimator")
             if ESTIMATOR_LIN in rows.index:
                 r = rows.loc[ESTIMATOR_LIN]
-                table.rows.append([outcome, num(r["estimate"], 3, 100), num(r["se"], 3, 100), num(r["effect_pct"], 1),
+                table.rows.append([labelled(outcome), num(r["estimate"], 3, 100), num(r["se"], 3, 100), num(r["effect_pct"], 1),
                                    num(r["effect_pct_se"], 1), num(r["baseline"], 1, 100), DASH, DASH,
                                    pval(r["p_value"]), count(r["n"]), "OLS, controls"])
             elif ESTIMATOR_COX_PP in rows.index:
                 r, hr = rows.loc[ESTIMATOR_COX_PP], rows.loc[ESTIMATOR_COX_HR]
-                table.rows.append([outcome, num(r["estimate"], 3, 100), num(r["se"], 3, 100), num(r["effect_pct"], 1),
+                table.rows.append([labelled(outcome), num(r["estimate"], 3, 100), num(r["se"], 3, 100), num(r["effect_pct"], 1),
                                    num(r["effect_pct_se"], 1), num(r["baseline"], 1, 100),
                                    num(hazard_ratio_of(hr["estimate"]), 3),
                                    f"[{num(hazard_ratio_of(hr['ci_low']), 3)}, {num(hazard_ratio_of(hr['ci_high']), 3)}]",
@@ -193,12 +194,12 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
     for r in _select(estimates, analysis="itt_adjusted", subgroup="all").to_dict("records"):
         plain = _select(estimates, analysis="itt", outcome=r["outcome"], sample=r["sample"], subgroup="all")
         u = plain.iloc[0] if not plain.empty else {"estimate": None, "se": None}
-        adjusted.rows.append([r["outcome"], r["sample"], num(u["estimate"], 3, 100), num(u["se"], 3, 100),
+        adjusted.rows.append([labelled(r["outcome"]), r["sample"], num(u["estimate"], 3, 100), num(u["se"], 3, 100),
                               num(r["estimate"], 3, 100), num(r["se"], 3, 100), interval(r["ci_low"], r["ci_high"]),
                               f"{num(r['variance_reduction'], 1, 100)}%", pval(r["p_value"]), count(r["n"])])
     table6 = Table(["", "ATE (pp)", "ATE (% of baseline)", "baseline (%)", "N"], [])
     for r in _select(estimates, analysis="itt_adjusted", sample=FULL, subgroup="all").to_dict("records"):
-        table6.rows.append([r["outcome"], with_se(r["estimate"], r["se"], 3), with_se(r["effect_pct"], r["effect_pct_se"], 2, 1),
+        table6.rows.append([labelled(r["outcome"]), with_se(r["estimate"], r["se"], 3), with_se(r["effect_pct"], r["effect_pct_se"], 2, 1),
                             with_se(r["baseline"], r["baseline_se"], 2), count(r["n"])])
     sections.append(Section(
         "Covariate-adjusted ITT for every binary outcome (Lin 2013), and Table 6",
@@ -220,7 +221,7 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
     if not part.empty:
         table = Table(["outcome", "sample", "subgroup", "ATE (pp)", "SE (pp)", "95% CI (pp)", "p", "p (BH)", "N"], [])
         for r in part.to_dict("records"):
-            table.rows.append([r["outcome"], r["sample"], r["subgroup"], num(r["estimate"], 2, 100),
+            table.rows.append([labelled(r["outcome"]), r["sample"], r["subgroup"], num(r["estimate"], 2, 100),
                                num(r["se"], 2, 100), interval(r["ci_low"], r["ci_high"]), pval(r["p_value"]),
                                pval(r["p_adjusted"]), count(r["n"])])
             table.flags.append(bool(r["p_adjusted"] < 0.05))
@@ -238,7 +239,7 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
     if not part.empty:
         table = Table(["view outcome", "coefficient on new_job", "SE", "intercept", "R²", "N"], [])
         for r in part.to_dict("records"):
-            table.rows.append([r["outcome"], num(r["estimate"], 3), num(r["se"], 3), num(r["baseline"], 3),
+            table.rows.append([labelled(r["outcome"]), num(r["estimate"], 3), num(r["se"], 3), num(r["baseline"], 3),
                                num(result.table14_r2.get(r["outcome"]), 3), count(r["n"])])
         sections.append(Section(
             "Views and new jobs (Table 14)",
@@ -299,7 +300,7 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
             "LATE of credential sharing (2SLS, assignment as instrument)",
             f"Wald estimator = ITT on the outcome / ITT on {LATE_ENDOGENOUS}; {LATE_COV_TYPE} IV sandwich SE.",
             [Table(["outcome", "LATE (pp)", "SE (pp)", "95% CI (pp)", "p", "baseline (%)", "N"], [
-                [r["outcome"], num(r["estimate"], 3, 100), num(r["se"], 3, 100), interval(r["ci_low"], r["ci_high"]),
+                [labelled(r["outcome"]), num(r["estimate"], 3, 100), num(r["se"], 3, 100), interval(r["ci_low"], r["ci_high"]),
                  pval(r["p_value"]), num(r["baseline"], 2, 100), count(r["n"])] for r in part.to_dict("records")])],
             folded=True))
     part = _select(estimates, analysis="itt")
@@ -309,12 +310,12 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
         tables = []
         if not part.empty:
             tables.append(Table(["outcome", "employability", "baseline (%)", "ATE (pp)", "ATE (%)", "p", "N"], [
-                [r["outcome"], r["subgroup"].removeprefix("employability="), with_se(r["baseline"], r["baseline_se"], 1),
+                [labelled(r["outcome"]), r["subgroup"].removeprefix("employability="), with_se(r["baseline"], r["baseline_se"], 1),
                  with_se(r["estimate"], r["se"], 3), with_se(r["effect_pct"], r["effect_pct_se"], 1, 1),
                  pval(r["p_value"]), count(r["n"])] for r in part.to_dict("records")]))
         if not cox.empty:
             tables.append(Table(["outcome", "subgroup", "log HR", "SE", "HR", "95% CI (HR)", "p", "N"], [
-                [r["outcome"], r["subgroup"], num(r["estimate"]), num(r["se"]), num(hazard_ratio_of(r["estimate"]), 3),
+                [labelled(r["outcome"]), r["subgroup"], num(r["estimate"]), num(r["se"]), num(hazard_ratio_of(r["estimate"]), 3),
                  f"[{num(hazard_ratio_of(r['ci_low']), 3)}, {num(hazard_ratio_of(r['ci_high']), 3)}]",
                  pval(r["p_value"]), count(r["n"])] for r in cox.to_dict("records")]))
         sections.append(Section(
