@@ -34,7 +34,7 @@ from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 from credsignal.core.pages import render
 
 if TYPE_CHECKING:
-    from jobs.validate import ValidationOutcome
+    from jobs.validate import Finding, ValidationOutcome
 
 log = logging.getLogger(__name__)
 
@@ -54,26 +54,16 @@ LABEL = {FAILURE: "FAILURE", WARNING: "WARNING"}
 # ---------------------------------------------------------------------------------------------- model
 
 
-@dataclass(frozen=True)
-class AlertFinding:
-    """One failed or warning check, as listed in an alert."""
-
-    check: str
-    severity: str
-    observed: str
-    expected: str
-    p_value: float | None = None
-    detail: str = ""
-    table: str = ""
-    remedy: str = ""  # what to change (jobs.validate.remedy_for), so the person on call can act from the alert
-
-    def line(self) -> str:
-        p = "" if self.p_value is None else f" (p={self.p_value:.3g})"
-        detail = f" [{self.detail}]" if self.detail else ""
-        table = f"{self.table} " if self.table else ""
-        remedy = f". What to change: {self.remedy}" if self.remedy else ""
-        return f"{LABEL.get(self.severity, self.severity.upper())} {table}{self.check}: observed {self.observed};" \
-               f" expected {self.expected}{p}{detail}{remedy}"
+def finding_line(finding: Finding) -> str:
+    """One failed or warning check as every channel lists it, with what to change (jobs.validate.remedy_for), so
+    the person on call can act from the alert."""
+    p_value = _float_or_none(finding.p_value)
+    p = "" if p_value is None else f" (p={p_value:.3g})"
+    detail = f" [{finding.detail}]" if finding.detail else ""
+    table = f"{finding.table} " if finding.table else ""
+    remedy = f". What to change: {finding.remedy}" if finding.remedy else ""
+    return f"{LABEL.get(finding.severity, finding.severity.upper())} {table}{finding.check}: observed " \
+           f"{finding.observed}; expected {finding.expected}{p}{detail}{remedy}"
 
 
 @dataclass
@@ -85,7 +75,7 @@ class Alert:
     as_of: str | None = None
     dag_id: str | None = None
     task_id: str | None = None
-    findings: list[AlertFinding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     report_path: str | None = None  # path or link to the validation report
     error: str | None = None  # failed task: "ExceptionType: sanitised one-line message"
     try_number: int | None = None
@@ -103,22 +93,23 @@ class Alert:
     def subject(self) -> str:
         return f"[credsignal {self.label}] {self.title}"
 
-    def failures(self) -> list[AlertFinding]:
+    def failures(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == FAILURE]
 
-    def warnings(self) -> list[AlertFinding]:
+    def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == WARNING]
 
-    def _sections(self, limit: int) -> list[tuple[str, list]]:
-        """("Failed expectations:", [...]) and ("Warnings:", [...]), at most `limit` findings in all."""
+    def _sections(self, limit: int) -> list[tuple[str, list[str], str | None]]:
+        """("Failed expectations:", lines, more) and ("Warnings:", lines, more): at most `limit` findings in all,
+        `more` saying how many others the report has (None when none)."""
         sections, left = [], limit
         for heading, findings in (("Failed expectations:", self.failures()), ("Warnings:", self.warnings())):
             if not findings:
                 continue
             shown = findings[:max(left, 0)]
             left -= len(shown)
-            more = [f"... and {len(findings) - len(shown)} more in the report"] if len(shown) < len(findings) else []
-            sections.append((heading, shown + more))
+            more = f"... and {len(findings) - len(shown)} more in the report" if len(shown) < len(findings) else None
+            sections.append((heading, [finding_line(f) for f in shown], more))
         return sections
 
     def facts(self) -> list[tuple[str, str]]:
@@ -152,9 +143,9 @@ class Alert:
             lines += ["", f"Error: {self.error}"]
         if self.log_url:
             lines.append(f"Log: {self.log_url}")
-        for heading, findings in self._sections(limit):
-            lines += ["", heading]
-            lines += [f"  - {f.line()}" if isinstance(f, AlertFinding) else f"  {f}" for f in findings]
+        for heading, shown, more in self._sections(limit):
+            lines += ["", heading, *(f"  - {line}" for line in shown)]
+            lines += [f"  {more}"] if more else []
         if self.report_path:
             lines += ["", f"Report: {self.report_path}"]
         if self.verdict:
@@ -164,8 +155,7 @@ class Alert:
     def render_html(self, limit: int = MAX_EMAIL_FINDINGS) -> str:
         """The mail: the text's lines as HTML (facts, the findings as lists, the report, the verdict), in the
         design of credsignal's pages (credsignal/core/templates/alert.html.j2)."""
-        sections = [(heading, [f.line() if isinstance(f, AlertFinding) else f for f in findings])
-                    for heading, findings in self._sections(limit)]
+        sections = [(heading, shown + ([more] if more else [])) for heading, shown, more in self._sections(limit)]
         return render("alert.html.j2", title=self.subject, severity=self.severity, facts=self.facts(),
                       error=self.error, log_url=self.log_url, sections=sections, report_path=self.report_path,
                       verdict=self.verdict)
@@ -183,9 +173,8 @@ class Alert:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Error:* `{_mrkdwn(self.error)}`"}})
         if self.log_url:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"<{self.log_url}|Task log>"}})
-        for heading, findings in self._sections(limit):
-            lines = [f"*{heading}*"] + [f"• {_mrkdwn(f.line())}" if isinstance(f, AlertFinding) else _mrkdwn(f)
-                                         for f in findings]
+        for heading, shown, more in self._sections(limit):
+            lines = [f"*{heading}*", *(f"• {_mrkdwn(line)}" for line in shown)] + ([_mrkdwn(more)] if more else [])
             for chunk in _chunks(lines, 2900):
                 blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
         footer = []
@@ -236,10 +225,7 @@ def alert_from_validation(outcome: ValidationOutcome, *, dag_id: str | None = No
     if not failures and not warnings:
         return None
     severity = FAILURE if outcome.blocked else WARNING
-    findings = [AlertFinding(check=f.check, severity=f.severity, observed=str(f.observed), expected=str(f.expected),
-                             p_value=_float_or_none(f.p_value), detail=f.detail or "", table=f.table,
-                             remedy=getattr(f, "remedy", "") or "")
-                for f in failures + warnings]
+    findings = failures + warnings
     tables = tuple(dict.fromkeys(f.table for f in findings if f.table))
     as_of = _as_of_text(outcome.as_of)
     if severity == FAILURE:
