@@ -1,8 +1,9 @@
 """The landing-zone contract (docs/landing_contract.md) as data, plus a line classifier.
 
 The generator uses the classifier to record what ingestion must produce for every dirty line it plants
-(`_truth/ingest_expected.json`). Keep this module in step with the contract document, field order included:
-the first failing field in table order decides the quarantine reason.
+(`_truth/ingest_expected.json`). The field lists are the export contract's
+(credsignal.core.contracts.EXPORT_SOURCES), field order included: the first failing field in table order decides
+the quarantine reason.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 # The allowed values are the contract's (docs/landing_contract.md), defined once, with the export schemas.
 from credsignal.core.contracts import (
     APP_PLATFORMS as PLATFORMS,
-    ARMS,
     CREDENTIAL_TYPES,
     EDUCATION_LEVELS,
+    EXPORT_SOURCES,
     GENDERS,
     PRIMARY_DOMAINS,
 )
@@ -32,61 +33,20 @@ class Field:
     allowed: tuple[str, ...] | None = None
 
 
+# The export schemas' Spark types as the classifier names them.
+_KINDS = {"StringType": "string", "TimestampType": "timestamp", "DateType": "date", "IntegerType": "integer",
+          "DoubleType": "number", "BooleanType": "boolean"}
+
+# Each source's fields in table order, read off the one declaration of the export contract (the classifier is an
+# independent implementation of the rules, not of the field list).
 SOURCES: dict[str, tuple[Field, ...]] = {
-    "learners": (
-        Field("learner_id", "string", True),
-        Field("country", "string", False),
-        Field("education_level", "string", False, EDUCATION_LEVELS),
-        Field("gender", "string", False, GENDERS),
-        Field("linkedin_url", "string", False),
-        Field("registered_at", "timestamp", True),
-        Field("updated_at", "timestamp", True),
-    ),
-    "certificates": (
-        Field("certificate_id", "string", True),
-        Field("learner_id", "string", True),
-        Field("course_id", "string", True),
-        Field("course_name", "string", False),
-        Field("primary_domain", "string", True, PRIMARY_DOMAINS),
-        Field("credential_type", "string", True, CREDENTIAL_TYPES),
-        Field("granted_at", "timestamp", True),
-    ),
-    "certificate_views": (
-        Field("view_id", "string", True),
-        Field("certificate_id", "string", True),
-        Field("viewed_at", "timestamp", True),
-        Field("referrer", "string", False),
-        Field("by_owner", "boolean", True),
-    ),
-    "experiment_assignments": (
-        Field("learner_id", "string", True),
-        Field("experiment_id", "string", True),
-        Field("batch", "integer", True),
-        Field("arm", "string", True, ARMS),
-        Field("randomized_at", "date", True),
-        Field("stratum", "string", True),
-    ),
-    "app_sessions": (
-        Field("learner_id", "string", True),
-        Field("started_at", "timestamp", True),
-        Field("platform", "string", True, PLATFORMS),
-    ),
-    "skill_scores": (
-        Field("learner_id", "string", True),
-        Field("skill", "string", True),
-        Field("score", "number", True),
-        Field("measured_at", "timestamp", True),
-    ),
+    name: tuple(Field(field.name, _KINDS[type(field.dataType).__name__], not field.nullable,
+                      tuple(field.metadata["allowed"]) if "allowed" in field.metadata else None)
+                for field in source.schema.fields)
+    for name, source in EXPORT_SOURCES.items()
 }
 
-NATURAL_KEYS: dict[str, tuple[str, ...]] = {
-    "learners": ("learner_id", "updated_at"),
-    "certificates": ("certificate_id",),
-    "certificate_views": ("view_id",),
-    "experiment_assignments": ("experiment_id", "learner_id"),
-    "app_sessions": ("learner_id", "started_at", "platform"),
-    "skill_scores": ("learner_id", "skill", "measured_at"),
-}
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {name: source.natural_key for name, source in EXPORT_SOURCES.items()}
 
 # The event timestamp that decides a row's dt folder.
 EVENT_FIELD: dict[str, str] = {
