@@ -110,21 +110,60 @@ def writing(config: Config, step: str, run_id: str | None = None) -> Any:
     return lake_lock(config.lake, step=step, run_id=run_id, wait_seconds=config.lake_lock_wait_seconds)
 
 
+def ingest_source(spark: Any, config: Config, source: str, *, since: date | None = None, until: date | None = None,
+                  run_id: str | None = None) -> Any:
+    """Ingest one source's complete export days in [since, until] (until: the config's as_of) into bronze and
+    quarantine; returns its IngestResult. The DAG ingests each source in a task of its own, `ingest_exports` all."""
+    from jobs import ingest
+
+    days = ingest.ingestible_days(config, source, since, until)
+    with writing(config, f"ingest {source}", run_id):
+        return ingest.ingest_source(spark, config, source, days)
+
 
 def ingest_exports(spark: Any, config: Config, *, since: date | None = None, until: date | None = None) -> list:
+    """Every source, one after the other (ingest_source): a source that fails does not stop the others, IngestFailed
+    names the failures at the end (jobs.ingest.ingest_each_source)."""
     from jobs import ingest
 
     with writing(config, "ingest"):
-        return ingest.run(spark, config, since=since, until=until or config.as_of)
+        return ingest.ingest_each_source(
+            lake.PLATFORM_SOURCES, lambda source: ingest_source(spark, config, source, since=since, until=until))
 
 
-def parse_new_crawls(spark: Any, config: Config, *, force: bool = False) -> dict[str, dict[str, int]]:
-    """Parse every crawl whose files changed since it was last parsed (all of them with force)."""
+INGEST_COUNTS = ("rows_in", "rows_kept", "rows_quarantined", "duplicates")
+
+
+def ingest_account(result: Any) -> dict[str, Any]:
+    """A source's row accounting over the export days it ingested, as plain JSON."""
+    total = result.total()
+    return {"source": result.source, "days": [day.isoformat() for day in result.days],
+            **{count: getattr(total, count) for count in INGEST_COUNTS}, "quarantined": dict(total.quarantined)}
+
+
+def ingest_totals(accounts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The accounts of several sources, by source, and their totals."""
+    accounts = list(accounts)
+    return {"sources": {account["source"]: account for account in accounts},
+            **{count: sum(account[count] for account in accounts) for count in INGEST_COUNTS}}
+
+
+def crawls_to_parse(config: Config) -> list[str]:
+    """Crawls that landed, or were re-delivered, since they were last parsed."""
     from jobs import parse
 
-    with writing(config, "parse"):
-        crawls = lake.crawl_ids(config.landing) if force else parse.crawls_to_parse(config)
-        return parse.run(spark, config, crawls) if crawls else {}
+    return parse.crawls_to_parse(config)
+
+
+def parse_crawls(spark: Any, config: Config, crawls: list[str], *,
+                 run_id: str | None = None) -> dict[str, dict[str, int]]:
+    """Parse the crawls into silver, each crawl's partitions overwritten; returns each crawl's records by status."""
+    from jobs import parse
+
+    if not crawls:  # parse.run takes no crawls to mean every crawl
+        return {}
+    with writing(config, "parse", run_id):
+        return parse.run(spark, config, crawls)
 
 
 def require_experiment(config: Config, *, as_of: date) -> int:
@@ -298,10 +337,9 @@ class PipelineReport:
         lines = [f"run {self.run_id}: as_of {self.config.as_of}; lake {self.config.lake.resolve()}", "",
                  "bronze ingestion:",
                  f"  {'source':<24}{'days':>6}{'rows in':>10}{'kept':>10}{'quarant.':>10}{'dupl.':>8}"]
-        for result in self.ingest:
-            total = result.total()
-            lines.append(f"  {result.source:<24}{len(result.days):>6}{total.rows_in:>10}{total.rows_kept:>10}"
-                         f"{total.rows_quarantined:>10}{total.duplicates:>8}")
+        for account in map(ingest_account, self.ingest):
+            lines.append(f"  {account['source']:<24}{len(account['days']):>6}{account['rows_in']:>10}"
+                         f"{account['rows_kept']:>10}{account['rows_quarantined']:>10}{account['duplicates']:>8}")
         if self.parse:
             lines += ["", "profile crawls parsed:"]
             lines += [f"  crawl {crawl}: {dict(sorted(counts.items()))}" for crawl, counts in self.parse.items()]
@@ -338,7 +376,7 @@ def _run_pipeline(config: Config, *, run_id: str) -> PipelineReport:
     spark = spark_session(config)
     report = PipelineReport(config, run_id)
     report.ingest = ingest_exports(spark, config, until=config.as_of)
-    report.parse = parse_new_crawls(spark, config)
+    report.parse = parse_crawls(spark, config, crawls_to_parse(config), run_id=run_id)
     report.features = derive_features(spark, config, run_id=run_id, as_of=config.as_of)
     report.validation = validate_staged(config, run_id=run_id, as_of=config.as_of)
     notify(report.validation)

@@ -87,63 +87,52 @@ def exports_missing(config: Config, window: ExportWindow) -> list[str]:
 
 
 def ingest_for_run(source: str, context: Mapping[str, Any]) -> dict[str, Any]:
-    """Ingest one source over the run's window; returns the row accounting for XCom and logs it."""
-    from credsignal.pipeline import writing
+    """Ingest one source over the run's window; returns its row accounting (pipeline.ingest_account) for XCom."""
+    from credsignal import pipeline
     from credsignal.core.spark import spark_session
-    from jobs import ingest
 
     config = config_from_airflow()
     window = ExportWindow.for_run(context)
-    days = ingest.ingestible_days(config, source, window.since, window.until)
     spark = spark_session(config, app_name=f"credsignal-ingest-{source}")
-    with writing(config, f"ingest {source}", context.get("run_id")):
-        result = ingest.ingest_source(spark, config, source, days)
-    total = result.total()
-    log.info("%s", result.summary_line())
-    _declare_ingest(config, source, total, context)
-    return {
-        "source": source,
-        "days": [d.isoformat() for d in days],
-        "rows_in": total.rows_in,
-        "rows_kept": total.rows_kept,
-        "rows_quarantined": total.rows_quarantined,
-        "duplicates": total.duplicates,
-        "quarantined": total.quarantined,
-    }
+    account = pipeline.ingest_account(pipeline.ingest_source(spark, config, source, since=window.since,
+                                                             until=window.until, run_id=context.get("run_id")))
+    _declare_ingest(config, account, context)
+    return account
 
 
-def _declare_ingest(config: Config, source: str, total: Any, context: Mapping[str, Any]) -> None:
+def _declare_ingest(config: Config, account: Mapping[str, Any], context: Mapping[str, Any]) -> None:
     from credsignal.entry import lineage
     from credsignal.core.contracts import EXPORT_SOURCES
 
-    accounting = {"rows_in": total.rows_in, "rows_kept": total.rows_kept, "duplicates": total.duplicates,
-                  "rows_quarantined": total.rows_quarantined, "quarantined": dict(total.quarantined)}
-    export = lineage.table(config.landing, config.landing / source, rows=total.rows_in,
+    source = account["source"]
+    accounting = {key: value for key, value in account.items() if key not in ("source", "days")}
+    export = lineage.table(config.landing, config.landing / source, rows=account["rows_in"],
                            fields=lineage.contract_fields(EXPORT_SOURCES[source].schema))
     lineage.declare(context, inputs=[export], outputs=[
-        lineage.table(config.lake, lake.bronze_table(config.lake, source), rows=total.rows_kept,
+        lineage.table(config.lake, lake.bronze_table(config.lake, source), rows=account["rows_kept"],
                       accounting=accounting),
-        lineage.table(config.lake, lake.quarantine_table(config.lake, source), rows=total.rows_quarantined,
-                      accounting={"quarantined": dict(total.quarantined)}),
+        lineage.table(config.lake, lake.quarantine_table(config.lake, source), rows=account["rows_quarantined"],
+                      accounting={"quarantined": account["quarantined"]}),
     ])
 
 
 def summarise_ingest(accounts: list[dict[str, Any]], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One line per source, and the totals, for the run's log and the Asset event (whose partition is the window's
     last export day)."""
+    from credsignal import pipeline
     from credsignal.entry.assets import BRONZE_PLATFORM
 
     if context is not None:
         announce_export_day(context, BRONZE_PLATFORM, ExportWindow.for_run(context).until)
-    totals = {key: sum(a[key] for a in accounts) for key in ("rows_in", "rows_kept", "rows_quarantined", "duplicates")}
+    summary = pipeline.ingest_totals(accounts)
     for account in accounts:
         log.info(
             "bronze %s: rows_in=%d kept=%d quarantined=%d duplicates=%d",
             account["source"], account["rows_in"], account["rows_kept"], account["rows_quarantined"],
             account["duplicates"],
         )
-    log.info("bronze total: %s", totals)
-    return {"sources": {a["source"]: a for a in accounts}, **totals}
+    log.info("bronze total: %s", {count: summary[count] for count in pipeline.INGEST_COUNTS})
+    return summary
 
 
 # ------------------------------------------------------------------------------- profiles and features
@@ -151,23 +140,21 @@ def summarise_ingest(accounts: list[dict[str, Any]], context: Mapping[str, Any] 
 
 def pending_crawls() -> list[str]:
     """Crawls that landed (or were re-delivered) since they were last parsed."""
-    from jobs.parse import crawls_to_parse
+    from credsignal import pipeline
 
-    crawls = crawls_to_parse(config_from_airflow())
+    crawls = pipeline.crawls_to_parse(config_from_airflow())
     log.info("crawls to parse: %s", crawls or "none")
     return crawls
 
 
 def parse_crawls(crawls: list[str], context: Mapping[str, Any] | None = None) -> dict[str, dict[str, int]]:
+    from credsignal import pipeline
     from credsignal.entry import lineage
-    from credsignal.pipeline import writing
     from credsignal.core.spark import spark_session
-    from jobs import parse
 
     config = config_from_airflow()
     spark = spark_session(config, app_name="credsignal-parse")
-    with writing(config, "parse"):
-        counts = parse.run(spark, config, crawls)
+    counts = pipeline.parse_crawls(spark, config, crawls, run_id=(context or {}).get("run_id"))
     _announce_newest_day(config, context)
     for crawl, crawl_counts in counts.items():
         log.info("silver profiles crawl=%s: records=%d %s", crawl, sum(crawl_counts.values()), crawl_counts)
