@@ -75,6 +75,21 @@ def newest_ingested_day(config: Config) -> date:
     return resolve_as_of(config, lambda source: ingested_days(config, source), f"in bronze under {config.lake}")
 
 
+def feature_as_of(config: Config, *, export_day: date | None = None) -> date | None:
+    """The as_of of a feature run started for `export_day` (a DAG run's partition; None for a run without one): the
+    configured as_of; else export_day, or None when a newer day has reached bronze (that day has its own run, and
+    deriving an older one would only publish a snapshot that is out of date at once); else the newest day the daily
+    sources have in bronze (resolve_as_of)."""
+    if config.as_of is not None:
+        return config.as_of
+    newest = newest_ingested_day(config)
+    if export_day is not None and export_day < newest:
+        log.info("export day %s is superseded by %s, which has its own feature run: nothing to derive",
+                 export_day, newest)
+        return None
+    return export_day or newest
+
+
 def newest_export_days(config: Config, *, as_of: date) -> dict[str, date | None]:
     """Each source's newest complete export day on or before as_of (None when it has none): what freshness judges."""
     return {source: max(lake.complete_export_days(config.landing, source, until=as_of), default=None)
@@ -184,9 +199,9 @@ def require_experiment(config: Config, *, as_of: date) -> int:
 
 def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
                     lineage_conf: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Stage the feature tables of the run under lake/_staging/<run_id>/ (in-process, or spark-submit when the
-    `credsignal_spark` connection is defined, with `lineage_conf` among its properties), after checking that the
-    configured experiment has assignments."""
+    """Stage the feature tables of the run under lake/_staging/<run_id>/ (in-process, in `spark` or else a session
+    started here, or spark-submit when the `credsignal_spark` connection is defined, with `lineage_conf` among its
+    properties), after checking that the configured experiment has assignments."""
     with writing(config, "features", run_id):
         return _derive_features(spark, config, run_id=run_id, as_of=as_of, lineage_conf=lineage_conf)
 
@@ -194,6 +209,7 @@ def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
 def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
                      lineage_conf: Mapping[str, str] | None) -> dict[str, Any]:
     from credsignal.core import privacy, spark_submit as submit
+    from credsignal.core.spark import spark_session
     from jobs import features
 
     require_experiment(config, as_of=as_of)
@@ -211,7 +227,8 @@ def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
                           lineage_conf=lineage_conf)
         summary = json.loads(lake.match_report(staged).read_text())
     else:
-        summary = features.run(spark, config, as_of=as_of, write_to=staged, cwur_path=config.cwur_path)
+        summary = features.run(spark or spark_session(config, app_name="credsignal-features"), config, as_of=as_of,
+                               write_to=staged, cwur_path=config.cwur_path)
     log.info("features run=%s as_of=%s rows %s", run_id, as_of, summary["rows"])
     return summary
 
@@ -276,13 +293,16 @@ def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
     return outcome
 
 
-def notify(outcome: Any, *, context: Any = None) -> Any:
-    """Alert the people on call about failures and warnings through the alert notifiers (never raises). In a task,
-    `context` is the task's context; from `credsignal run` there is none."""
+def alert_and_block(outcome: Any, *, context: Any = None) -> None:
+    """Alert the people on call about the outcome's failures and warnings through the alert notifiers (which never
+    raise), then raise PublishBlocked when it has a failure. In a task, `context` is the task's context; from
+    `credsignal run` there is none."""
     from credsignal import alerts
 
     dag = (context or {}).get("dag")
-    return alerts.notify_validation(outcome, context=context, dag_id=getattr(dag, "dag_id", None))
+    alerts.notify_validation(outcome, context=context, dag_id=getattr(dag, "dag_id", None))
+    if outcome.blocked:
+        raise PublishBlocked(outcome)
 
 
 def publish_staged(config: Config, *, run_id: str, as_of: date) -> Any:
@@ -379,9 +399,7 @@ def _run_pipeline(config: Config, *, run_id: str) -> PipelineReport:
     report.parse = parse_crawls(spark, config, crawls_to_parse(config), run_id=run_id)
     report.features = derive_features(spark, config, run_id=run_id, as_of=config.as_of)
     report.validation = validate_staged(config, run_id=run_id, as_of=config.as_of)
-    notify(report.validation)
-    if report.validation.blocked:
-        raise PublishBlocked(report.validation)
+    alert_and_block(report.validation)
     report.snapshot = publish_staged(config, run_id=run_id, as_of=config.as_of)
     report.readout = build_readout(config, snapshot_id=report.snapshot.snapshot_id)
     return report

@@ -187,46 +187,50 @@ def _announce_newest_day(config: Config, context: Mapping[str, Any] | None) -> N
     announce_export_day(context, SILVER_PROFILES, newest)
 
 
-def feature_day_for_run(context: Mapping[str, Any]) -> str | None:
-    """The as_of of this feature run (ISO day), or None when a newer export day has reached bronze: that day has
-    its own run, and deriving an older one would only publish a snapshot that is out of date at once.
+@dataclass(frozen=True)
+class FeatureRun:
+    """What the tasks of a features_daily run hand on to each other: the run id (its staging folder's name) and the
+    as_of it derives. XCom carries plain JSON, so as_of crosses it as an ISO day: `of` reads it, `to_xcom` and
+    feature_day_for_run (the first task, whose value is that day alone) write it."""
 
-    as_of is the configured one; else the run's partition (the export day whose bronze or silver update started
-    it); else, for a run without one, the newest day the daily sources have in bronze (pipeline.resolve_as_of, the
-    rule `credsignal run` applies to the landing zone)."""
+    run_id: str
+    as_of: date
+
+    @classmethod
+    def of(cls, context: Mapping[str, Any], upstream: str | Mapping[str, Any]) -> "FeatureRun":
+        """This run's facts from the upstream task's XCom: choose_export_day's day, or a later task's to_xcom."""
+        return cls(context["run_id"], date.fromisoformat(upstream if isinstance(upstream, str) else upstream["as_of"]))
+
+    def to_xcom(self, **results: Any) -> dict[str, Any]:
+        """The facts and a task's results, as its XCom value."""
+        return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), **results}
+
+
+def feature_day_for_run(context: Mapping[str, Any]) -> str | None:
+    """The as_of of this feature run (ISO day; pipeline.feature_as_of for the run's partition, the export day whose
+    bronze or silver update started it), or None when a newer export day has its own run: the rest is skipped."""
     from credsignal import pipeline
 
-    config = config_from_airflow()
-    if config.as_of is not None:
-        return config.as_of.isoformat()
-    newest = pipeline.newest_ingested_day(config)
-    day = run_partition_day(context)
-    if day is not None and day < newest:
-        log.info("export day %s is superseded by %s, which has its own feature run: nothing to derive", day, newest)
-        return None
-    return (day or newest).isoformat()
+    as_of = pipeline.feature_as_of(config_from_airflow(), export_day=run_partition_day(context))
+    return None if as_of is None else as_of.isoformat()
 
 
-def features_for_run(context: Mapping[str, Any], as_of: date | str) -> dict[str, Any]:
+def features_for_run(context: Mapping[str, Any], as_of: str) -> dict[str, Any]:
     """Stage the feature tables for this run, as of `as_of` (feature_day_for_run)."""
     from credsignal.entry import lineage
     from credsignal import pipeline
-    from credsignal.core.spark import spark_session
 
     config = config_from_airflow()
-    as_of = _as_date(as_of)
-    run_id = context["run_id"]
-    spark = None if _submits_to_cluster() else spark_session(config, app_name="credsignal-features")
-    summary = pipeline.derive_features(spark, config, run_id=run_id, as_of=as_of,
+    run = FeatureRun.of(context, as_of)
+    summary = pipeline.derive_features(None, config, run_id=run.run_id, as_of=run.as_of,
                                        lineage_conf=lineage.spark_properties(context))
-    log.info("staged features run=%s as_of=%s rows=%s", run_id, as_of, summary["rows"])
-    staged = pipeline.staging_dir(config, run_id)
+    staged = pipeline.staging_dir(config, run.run_id)
     lineage.declare(context, inputs=_lake_inputs(config), outputs=[
         *(lineage.table(config.lake, staged / table, rows=summary["rows"].get(table),
                         same_as=f"curated/{table}") for table in pipeline.FEATURE_TABLES),
         lineage.table(config.lake, lake.learner_crosswalk(config.lake)),
     ])
-    return {"run_id": run_id, "as_of": as_of.isoformat(), "rows": summary["rows"]}
+    return run.to_xcom(rows=summary["rows"])
 
 
 def _lake_inputs(config: Config) -> list[Any]:
@@ -238,27 +242,19 @@ def _lake_inputs(config: Config) -> list[Any]:
               for table in lake.SILVER_PROFILE_TABLES)]
 
 
-def _submits_to_cluster() -> bool:
-    from credsignal.core import spark_submit as submit
-
-    return submit.spark_connection_defined()
-
-
 def validate_for_run(staged: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """Validate the staged tables, alert on failures and warnings, and fail the task when publishing is blocked."""
     from credsignal import pipeline
 
     config = config_from_airflow()
-    as_of = date.fromisoformat(staged["as_of"])
-    outcome = pipeline.validate_staged(config, run_id=staged["run_id"], as_of=as_of)
-    _declare_validation(config, staged["run_id"], outcome, context)
-    pipeline.notify(outcome, context=context)
-    log.info("validation run=%s: %d checks, %d failures, %d warnings; report %s", staged["run_id"],
+    run = FeatureRun.of(context, staged)
+    outcome = pipeline.validate_staged(config, run_id=run.run_id, as_of=run.as_of)
+    _declare_validation(config, run.run_id, outcome, context)
+    log.info("validation run=%s: %d checks, %d failures, %d warnings; report %s", run.run_id,
              len(outcome.findings), len(outcome.of_severity("failure")), len(outcome.of_severity("warning")),
              outcome.report_path)
-    if outcome.blocked:
-        raise pipeline.PublishBlocked(outcome)
-    return {**staged, "report": str(outcome.report_path)}
+    pipeline.alert_and_block(outcome, context=context)
+    return run.to_xcom(rows=staged["rows"], report=str(outcome.report_path))
 
 
 def _declare_validation(config: Config, run_id: str, outcome: Any, context: Mapping[str, Any]) -> None:
@@ -285,20 +281,21 @@ def _declare_validation(config: Config, run_id: str, outcome: Any, context: Mapp
     ])
 
 
-def publish_for_run(validated: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def publish_for_run(validated: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     from credsignal.entry import lineage
 
     from credsignal import pipeline
     config = config_from_airflow()
-    staged = pipeline.staging_dir(config, validated["run_id"])
+    run = FeatureRun.of(context, validated)
+    staged = pipeline.staging_dir(config, run.run_id)
     inputs = [lineage.table(config.lake, staged / table, same_as=f"curated/{table}")
               for table in (*pipeline.FEATURE_TABLES, pipeline.QUALITY_TABLE)]
-    snapshot = pipeline.publish_staged(config, run_id=validated["run_id"], as_of=date.fromisoformat(validated["as_of"]))
+    snapshot = pipeline.publish_staged(config, run_id=run.run_id, as_of=run.as_of)
     log.info("published snapshot %s: %s", snapshot.snapshot_id, dict(snapshot.rows))
     lineage.declare(context, inputs=inputs, outputs=[
         lineage.table(config.lake, lake.curated_table(config.lake, table), rows=rows)
         for table, rows in dict(snapshot.rows).items()])
-    return {"snapshot_id": snapshot.snapshot_id, "rows": dict(snapshot.rows), "as_of": validated["as_of"]}
+    return run.to_xcom(snapshot_id=snapshot.snapshot_id, rows=dict(snapshot.rows))
 
 
 def readout_for_run(published: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> str:
