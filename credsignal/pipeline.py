@@ -339,6 +339,34 @@ def build_readout(config: Config, *, snapshot_id: str | None = None) -> Any:
         return readout.build_readout(config.lake, snapshot=snapshot_id)
 
 
+# ----------------------------------------------------------------------------------- snapshots, retention
+
+
+def list_snapshots(config: Config) -> list:
+    """The published snapshots kept for rollback, oldest first; `live` marks the live one."""
+    from jobs import publish
+
+    return publish.list_snapshots(config.lake)
+
+
+def roll_back(config: Config, *, to: str | None = None) -> Any:
+    """Make snapshot `to` (default: the one published before the live one) live again."""
+    from jobs import publish
+
+    with writing(config, "rollback"):
+        return publish.rollback(config.lake, to=to)
+
+
+def delete_expired(config: Config, *, today: date, dry_run: bool = False) -> list:
+    """Delete the restricted-zone partitions (quarantine, silver) older than config.restricted_retention_days, or
+    with dry_run only list them."""
+    from credsignal.core import privacy
+
+    with writing(config, "cleanup"):
+        return privacy.delete_expired(config.lake, retention_days=config.restricted_retention_days, today=today,
+                                      dry_run=dry_run)
+
+
 # ------------------------------------------------------------------------------------------------ chain
 
 
