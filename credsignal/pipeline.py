@@ -1,8 +1,17 @@
-"""The chain's steps, shared by both front doors: `credsignal run` calls `run_pipeline` (every step in order,
-in-process) and the DAG tasks call the same step functions one by one (see credsignal/entry/airflow_tasks.py).
+"""The chain's steps: the one glue both front doors call. `credsignal run` calls `run_pipeline` (every step in
+order, in-process); the DAG tasks call the same step functions one by one, through credsignal/entry/airflow_tasks.py,
+which adds only what is Airflow's (the task context, lineage declarations, XCom values):
 
-ingest -> parse -> features -> validate -> publish -> readout. Each step reads what the previous one left in
-the lake, so a DAG task can run it alone; none holds logic of its own beyond wiring jobs/ together.
+    step      pipeline                                      DAG task
+    ingest    ingest_source (ingest_exports: every source)  platform_exports_daily.ingest_<source>
+    parse     crawls_to_parse, parse_crawls                 linkedin_profiles.find_new_crawls, parse
+    features  feature_as_of (a DAG run's), derive_features  features_daily.choose_export_day, derive_features
+    validate  validate_staged, alert_and_block              features_daily.validate
+    publish   publish_staged                                features_daily.publish
+    readout   build_readout                                 features_daily.readout
+
+Each step reads what the previous one left in the lake, so a DAG task can run it alone; none holds logic of its own
+beyond wiring jobs/ together.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """What the DAG tasks do, kept out of the DAG files so those only wire tasks.
 
-Every function here takes the Airflow task context (or plain values) and calls into jobs/. Airflow and Spark
-are imported inside the functions, so importing this module is cheap for the DAG processor.
+Every function here turns the Airflow task context (or plain values) into a Config and the run's window or as_of,
+calls the step's function in credsignal.pipeline (the glue `credsignal run` calls too), declares the task's lineage
+and returns its XCom value. Airflow and Spark are imported inside the functions, so importing this module is cheap
+for the DAG processor.
 """
 
 from __future__ import annotations

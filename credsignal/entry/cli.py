@@ -1,5 +1,5 @@
-"""`credsignal`: the command-line front door. It parses flags into a Config and calls the same job functions
-the DAGs call; it holds no pipeline logic of its own."""
+"""`credsignal`: the command-line front door. It parses flags into a Config and calls credsignal.pipeline, the
+same step functions the DAG tasks call; it holds no pipeline logic of its own."""
 
 from __future__ import annotations
 
