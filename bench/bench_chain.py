@@ -209,13 +209,13 @@ def main(argv: list[str] | None = None) -> int:
         spark.range(1).count()
     if args.from_stage == "ingest":
         with stages.stage("ingest") as record:
-            accounts = pipeline.ingest_exports(spark, config, until=config.as_of)
-            totals = [result.total() for result in accounts]
-            record["days"] = sum(len(result.days) for result in accounts)
-            record["rows_in"] = sum(total.rows_in for total in totals)
-            record["rows_kept"] = sum(total.rows_kept for total in totals)
+            accounts = [pipeline.ingest_account(result)
+                        for result in pipeline.ingest_exports(spark, config, until=config.as_of)]
+            record["days"] = sum(len(account["days"]) for account in accounts)
+            totals = pipeline.ingest_totals(accounts)
+            record["rows_in"], record["rows_kept"] = totals["rows_in"], totals["rows_kept"]
         with stages.stage("parse") as record:
-            parsed = pipeline.parse_new_crawls(spark, config)
+            parsed = pipeline.parse_crawls(spark, config, pipeline.crawls_to_parse(config))
             record["crawls"] = parsed
     with stages.stage("features") as record:
         record["rows"] = pipeline.derive_features(spark, config, run_id=run_id, as_of=config.as_of).get("rows")

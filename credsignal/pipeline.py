@@ -1,8 +1,17 @@
-"""The chain's steps, shared by both front doors: `credsignal run` calls `run_pipeline` (every step in order,
-in-process) and the DAG tasks call the same step functions one by one (see credsignal/entry/airflow_tasks.py).
+"""The chain's steps: the one glue both front doors call. `credsignal run` calls `run_pipeline` (every step in
+order, in-process); the DAG tasks call the same step functions one by one, through credsignal/entry/airflow_tasks.py,
+which adds only what is Airflow's (the task context, lineage declarations, XCom values):
 
-ingest -> parse -> features -> validate -> publish -> readout. Each step reads what the previous one left in
-the lake, so a DAG task can run it alone; none holds logic of its own beyond wiring jobs/ together.
+    step      pipeline                                      DAG task
+    ingest    ingest_source (ingest_exports: every source)  platform_exports_daily.ingest_<source>
+    parse     crawls_to_parse, parse_crawls                 linkedin_profiles.find_new_crawls, parse
+    features  feature_as_of (a DAG run's), derive_features  features_daily.choose_export_day, derive_features
+    validate  validate_staged, alert_and_block              features_daily.validate
+    publish   publish_staged                                features_daily.publish
+    readout   build_readout                                 features_daily.readout
+
+Each step reads what the previous one left in the lake, so a DAG task can run it alone; none holds logic of its own
+beyond wiring jobs/ together.
 """
 
 from __future__ import annotations
@@ -75,6 +84,21 @@ def newest_ingested_day(config: Config) -> date:
     return resolve_as_of(config, lambda source: ingested_days(config, source), f"in bronze under {config.lake}")
 
 
+def feature_as_of(config: Config, *, export_day: date | None = None) -> date | None:
+    """The as_of of a feature run started for `export_day` (a DAG run's partition; None for a run without one): the
+    configured as_of; else export_day, or None when a newer day has reached bronze (that day has its own run, and
+    deriving an older one would only publish a snapshot that is out of date at once); else the newest day the daily
+    sources have in bronze (resolve_as_of)."""
+    if config.as_of is not None:
+        return config.as_of
+    newest = newest_ingested_day(config)
+    if export_day is not None and export_day < newest:
+        log.info("export day %s is superseded by %s, which has its own feature run: nothing to derive",
+                 export_day, newest)
+        return None
+    return export_day or newest
+
+
 def newest_export_days(config: Config, *, as_of: date) -> dict[str, date | None]:
     """Each source's newest complete export day on or before as_of (None when it has none): what freshness judges."""
     return {source: max(lake.complete_export_days(config.landing, source, until=as_of), default=None)
@@ -110,21 +134,60 @@ def writing(config: Config, step: str, run_id: str | None = None) -> Any:
     return lake_lock(config.lake, step=step, run_id=run_id, wait_seconds=config.lake_lock_wait_seconds)
 
 
+def ingest_source(spark: Any, config: Config, source: str, *, since: date | None = None, until: date | None = None,
+                  run_id: str | None = None) -> Any:
+    """Ingest one source's complete export days in [since, until] (until: the config's as_of) into bronze and
+    quarantine; returns its IngestResult. The DAG ingests each source in a task of its own, `ingest_exports` all."""
+    from jobs import ingest
+
+    days = ingest.ingestible_days(config, source, since, until)
+    with writing(config, f"ingest {source}", run_id):
+        return ingest.ingest_source(spark, config, source, days)
+
 
 def ingest_exports(spark: Any, config: Config, *, since: date | None = None, until: date | None = None) -> list:
+    """Every source, one after the other (ingest_source): a source that fails does not stop the others, IngestFailed
+    names the failures at the end (jobs.ingest.ingest_each_source)."""
     from jobs import ingest
 
     with writing(config, "ingest"):
-        return ingest.run(spark, config, since=since, until=until or config.as_of)
+        return ingest.ingest_each_source(
+            lake.PLATFORM_SOURCES, lambda source: ingest_source(spark, config, source, since=since, until=until))
 
 
-def parse_new_crawls(spark: Any, config: Config, *, force: bool = False) -> dict[str, dict[str, int]]:
-    """Parse every crawl whose files changed since it was last parsed (all of them with force)."""
+INGEST_COUNTS = ("rows_in", "rows_kept", "rows_quarantined", "duplicates")
+
+
+def ingest_account(result: Any) -> dict[str, Any]:
+    """A source's row accounting over the export days it ingested, as plain JSON."""
+    total = result.total()
+    return {"source": result.source, "days": [day.isoformat() for day in result.days],
+            **{count: getattr(total, count) for count in INGEST_COUNTS}, "quarantined": dict(total.quarantined)}
+
+
+def ingest_totals(accounts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The accounts of several sources, by source, and their totals."""
+    accounts = list(accounts)
+    return {"sources": {account["source"]: account for account in accounts},
+            **{count: sum(account[count] for account in accounts) for count in INGEST_COUNTS}}
+
+
+def crawls_to_parse(config: Config) -> list[str]:
+    """Crawls that landed, or were re-delivered, since they were last parsed."""
     from jobs import parse
 
-    with writing(config, "parse"):
-        crawls = lake.crawl_ids(config.landing) if force else parse.crawls_to_parse(config)
-        return parse.run(spark, config, crawls) if crawls else {}
+    return parse.crawls_to_parse(config)
+
+
+def parse_crawls(spark: Any, config: Config, crawls: list[str], *,
+                 run_id: str | None = None) -> dict[str, dict[str, int]]:
+    """Parse the crawls into silver, each crawl's partitions overwritten; returns each crawl's records by status."""
+    from jobs import parse
+
+    if not crawls:  # parse.run takes no crawls to mean every crawl
+        return {}
+    with writing(config, "parse", run_id):
+        return parse.run(spark, config, crawls)
 
 
 def require_experiment(config: Config, *, as_of: date) -> int:
@@ -145,9 +208,9 @@ def require_experiment(config: Config, *, as_of: date) -> int:
 
 def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
                     lineage_conf: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Stage the feature tables of the run under lake/_staging/<run_id>/ (in-process, or spark-submit when the
-    `credsignal_spark` connection is defined, with `lineage_conf` among its properties), after checking that the
-    configured experiment has assignments."""
+    """Stage the feature tables of the run under lake/_staging/<run_id>/ (in-process, in `spark` or else a session
+    started here, or spark-submit when the `credsignal_spark` connection is defined, with `lineage_conf` among its
+    properties), after checking that the configured experiment has assignments."""
     with writing(config, "features", run_id):
         return _derive_features(spark, config, run_id=run_id, as_of=as_of, lineage_conf=lineage_conf)
 
@@ -155,6 +218,7 @@ def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
 def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
                      lineage_conf: Mapping[str, str] | None) -> dict[str, Any]:
     from credsignal.core import privacy, spark_submit as submit
+    from credsignal.core.spark import spark_session
     from jobs import features
 
     require_experiment(config, as_of=as_of)
@@ -172,7 +236,8 @@ def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
                           lineage_conf=lineage_conf)
         summary = json.loads(lake.match_report(staged).read_text())
     else:
-        summary = features.run(spark, config, as_of=as_of, write_to=staged, cwur_path=config.cwur_path)
+        summary = features.run(spark or spark_session(config, app_name="credsignal-features"), config, as_of=as_of,
+                               write_to=staged, cwur_path=config.cwur_path)
     log.info("features run=%s as_of=%s rows %s", run_id, as_of, summary["rows"])
     return summary
 
@@ -237,13 +302,16 @@ def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
     return outcome
 
 
-def notify(outcome: Any, *, context: Any = None) -> Any:
-    """Alert the people on call about failures and warnings through the alert notifiers (never raises). In a task,
-    `context` is the task's context; from `credsignal run` there is none."""
+def alert_and_block(outcome: Any, *, context: Any = None) -> None:
+    """Alert the people on call about the outcome's failures and warnings through the alert notifiers (which never
+    raise), then raise PublishBlocked when it has a failure. In a task, `context` is the task's context; from
+    `credsignal run` there is none."""
     from credsignal import alerts
 
     dag = (context or {}).get("dag")
-    return alerts.notify_validation(outcome, context=context, dag_id=getattr(dag, "dag_id", None))
+    alerts.notify_validation(outcome, context=context, dag_id=getattr(dag, "dag_id", None))
+    if outcome.blocked:
+        raise PublishBlocked(outcome)
 
 
 def publish_staged(config: Config, *, run_id: str, as_of: date) -> Any:
@@ -280,6 +348,34 @@ def build_readout(config: Config, *, snapshot_id: str | None = None) -> Any:
         return readout.build_readout(config.lake, snapshot=snapshot_id)
 
 
+# ----------------------------------------------------------------------------------- snapshots, retention
+
+
+def list_snapshots(config: Config) -> list:
+    """The published snapshots kept for rollback, oldest first; `live` marks the live one."""
+    from jobs import publish
+
+    return publish.list_snapshots(config.lake)
+
+
+def roll_back(config: Config, *, to: str | None = None) -> Any:
+    """Make snapshot `to` (default: the one published before the live one) live again."""
+    from jobs import publish
+
+    with writing(config, "rollback"):
+        return publish.rollback(config.lake, to=to)
+
+
+def delete_expired(config: Config, *, today: date, dry_run: bool = False) -> list:
+    """Delete the restricted-zone partitions (quarantine, silver) older than config.restricted_retention_days, or
+    with dry_run only list them."""
+    from credsignal.core import privacy
+
+    with writing(config, "cleanup"):
+        return privacy.delete_expired(config.lake, retention_days=config.restricted_retention_days, today=today,
+                                      dry_run=dry_run)
+
+
 # ------------------------------------------------------------------------------------------------ chain
 
 
@@ -298,10 +394,9 @@ class PipelineReport:
         lines = [f"run {self.run_id}: as_of {self.config.as_of}; lake {self.config.lake.resolve()}", "",
                  "bronze ingestion:",
                  f"  {'source':<24}{'days':>6}{'rows in':>10}{'kept':>10}{'quarant.':>10}{'dupl.':>8}"]
-        for result in self.ingest:
-            total = result.total()
-            lines.append(f"  {result.source:<24}{len(result.days):>6}{total.rows_in:>10}{total.rows_kept:>10}"
-                         f"{total.rows_quarantined:>10}{total.duplicates:>8}")
+        for account in map(ingest_account, self.ingest):
+            lines.append(f"  {account['source']:<24}{len(account['days']):>6}{account['rows_in']:>10}"
+                         f"{account['rows_kept']:>10}{account['rows_quarantined']:>10}{account['duplicates']:>8}")
         if self.parse:
             lines += ["", "profile crawls parsed:"]
             lines += [f"  crawl {crawl}: {dict(sorted(counts.items()))}" for crawl, counts in self.parse.items()]
@@ -338,12 +433,10 @@ def _run_pipeline(config: Config, *, run_id: str) -> PipelineReport:
     spark = spark_session(config)
     report = PipelineReport(config, run_id)
     report.ingest = ingest_exports(spark, config, until=config.as_of)
-    report.parse = parse_new_crawls(spark, config)
+    report.parse = parse_crawls(spark, config, crawls_to_parse(config), run_id=run_id)
     report.features = derive_features(spark, config, run_id=run_id, as_of=config.as_of)
     report.validation = validate_staged(config, run_id=run_id, as_of=config.as_of)
-    notify(report.validation)
-    if report.validation.blocked:
-        raise PublishBlocked(report.validation)
+    alert_and_block(report.validation)
     report.snapshot = publish_staged(config, run_id=run_id, as_of=config.as_of)
     report.readout = build_readout(config, snapshot_id=report.snapshot.snapshot_id)
     return report

@@ -21,7 +21,7 @@ import shutil
 import stat
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -519,16 +519,22 @@ def ingestible_days(config: Config, source: str, since: date | None = None, unti
 
 def run(spark: SparkSession, config: Config, *, sources: Sequence[str] | None = None,
         since: date | None = None, until: date | None = None) -> list[IngestResult]:
-    """Ingest every complete export day in [since, until] of each source.
+    """Ingest every complete export day in [since, until] of each source (see ingest_each_source on failures)."""
+    return ingest_each_source(
+        sources or lake.PLATFORM_SOURCES,
+        lambda source: ingest_source(spark, config, source, ingestible_days(config, source, since, until)))
+
+
+def ingest_each_source(sources: Sequence[str], ingest_one: Callable[[str], IngestResult]) -> list[IngestResult]:
+    """`ingest_one(source)` for each source, in order.
 
     A source that fails (a malformed `dt=` folder, a file that cannot be read or is refused, a lake path that
     leads outside the lake) does not stop the others; once they are done, IngestFailed names every failure.
     """
     results, failures = [], []
-    for source in sources or lake.PLATFORM_SOURCES:
+    for source in sources:
         try:
-            days = ingestible_days(config, source, since, until)
-            results.append(ingest_source(spark, config, source, days))
+            results.append(ingest_one(source))
         except (lake.MalformedPartitionError, lake.LakePathError, ExportFileError) as error:
             log.error("ingest %s failed: %s", source, error)
             failures.append(f"{source}: {error}")

@@ -1,7 +1,9 @@
 """What the DAG tasks do, kept out of the DAG files so those only wire tasks.
 
-Every function here takes the Airflow task context (or plain values) and calls into jobs/. Airflow and Spark
-are imported inside the functions, so importing this module is cheap for the DAG processor.
+Every function here turns the Airflow task context (or plain values) into a Config and the run's window or as_of,
+calls the step's function in credsignal.pipeline (the glue `credsignal run` calls too), declares the task's lineage
+and returns its XCom value. Airflow and Spark are imported inside the functions, so importing this module is cheap
+for the DAG processor.
 """
 
 from __future__ import annotations
@@ -87,63 +89,52 @@ def exports_missing(config: Config, window: ExportWindow) -> list[str]:
 
 
 def ingest_for_run(source: str, context: Mapping[str, Any]) -> dict[str, Any]:
-    """Ingest one source over the run's window; returns the row accounting for XCom and logs it."""
-    from credsignal.pipeline import writing
+    """Ingest one source over the run's window; returns its row accounting (pipeline.ingest_account) for XCom."""
+    from credsignal import pipeline
     from credsignal.core.spark import spark_session
-    from jobs import ingest
 
     config = config_from_airflow()
     window = ExportWindow.for_run(context)
-    days = ingest.ingestible_days(config, source, window.since, window.until)
     spark = spark_session(config, app_name=f"credsignal-ingest-{source}")
-    with writing(config, f"ingest {source}", context.get("run_id")):
-        result = ingest.ingest_source(spark, config, source, days)
-    total = result.total()
-    log.info("%s", result.summary_line())
-    _declare_ingest(config, source, total, context)
-    return {
-        "source": source,
-        "days": [d.isoformat() for d in days],
-        "rows_in": total.rows_in,
-        "rows_kept": total.rows_kept,
-        "rows_quarantined": total.rows_quarantined,
-        "duplicates": total.duplicates,
-        "quarantined": total.quarantined,
-    }
+    account = pipeline.ingest_account(pipeline.ingest_source(spark, config, source, since=window.since,
+                                                             until=window.until, run_id=context.get("run_id")))
+    _declare_ingest(config, account, context)
+    return account
 
 
-def _declare_ingest(config: Config, source: str, total: Any, context: Mapping[str, Any]) -> None:
+def _declare_ingest(config: Config, account: Mapping[str, Any], context: Mapping[str, Any]) -> None:
     from credsignal.entry import lineage
     from credsignal.core.contracts import EXPORT_SOURCES
 
-    accounting = {"rows_in": total.rows_in, "rows_kept": total.rows_kept, "duplicates": total.duplicates,
-                  "rows_quarantined": total.rows_quarantined, "quarantined": dict(total.quarantined)}
-    export = lineage.table(config.landing, config.landing / source, rows=total.rows_in,
+    source = account["source"]
+    accounting = {key: value for key, value in account.items() if key not in ("source", "days")}
+    export = lineage.table(config.landing, config.landing / source, rows=account["rows_in"],
                            fields=lineage.contract_fields(EXPORT_SOURCES[source].schema))
     lineage.declare(context, inputs=[export], outputs=[
-        lineage.table(config.lake, lake.bronze_table(config.lake, source), rows=total.rows_kept,
+        lineage.table(config.lake, lake.bronze_table(config.lake, source), rows=account["rows_kept"],
                       accounting=accounting),
-        lineage.table(config.lake, lake.quarantine_table(config.lake, source), rows=total.rows_quarantined,
-                      accounting={"quarantined": dict(total.quarantined)}),
+        lineage.table(config.lake, lake.quarantine_table(config.lake, source), rows=account["rows_quarantined"],
+                      accounting={"quarantined": account["quarantined"]}),
     ])
 
 
 def summarise_ingest(accounts: list[dict[str, Any]], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One line per source, and the totals, for the run's log and the Asset event (whose partition is the window's
     last export day)."""
+    from credsignal import pipeline
     from credsignal.entry.assets import BRONZE_PLATFORM
 
     if context is not None:
         announce_export_day(context, BRONZE_PLATFORM, ExportWindow.for_run(context).until)
-    totals = {key: sum(a[key] for a in accounts) for key in ("rows_in", "rows_kept", "rows_quarantined", "duplicates")}
+    summary = pipeline.ingest_totals(accounts)
     for account in accounts:
         log.info(
             "bronze %s: rows_in=%d kept=%d quarantined=%d duplicates=%d",
             account["source"], account["rows_in"], account["rows_kept"], account["rows_quarantined"],
             account["duplicates"],
         )
-    log.info("bronze total: %s", totals)
-    return {"sources": {a["source"]: a for a in accounts}, **totals}
+    log.info("bronze total: %s", {count: summary[count] for count in pipeline.INGEST_COUNTS})
+    return summary
 
 
 # ------------------------------------------------------------------------------- profiles and features
@@ -151,23 +142,21 @@ def summarise_ingest(accounts: list[dict[str, Any]], context: Mapping[str, Any] 
 
 def pending_crawls() -> list[str]:
     """Crawls that landed (or were re-delivered) since they were last parsed."""
-    from jobs.parse import crawls_to_parse
+    from credsignal import pipeline
 
-    crawls = crawls_to_parse(config_from_airflow())
+    crawls = pipeline.crawls_to_parse(config_from_airflow())
     log.info("crawls to parse: %s", crawls or "none")
     return crawls
 
 
 def parse_crawls(crawls: list[str], context: Mapping[str, Any] | None = None) -> dict[str, dict[str, int]]:
+    from credsignal import pipeline
     from credsignal.entry import lineage
-    from credsignal.pipeline import writing
     from credsignal.core.spark import spark_session
-    from jobs import parse
 
     config = config_from_airflow()
     spark = spark_session(config, app_name="credsignal-parse")
-    with writing(config, "parse"):
-        counts = parse.run(spark, config, crawls)
+    counts = pipeline.parse_crawls(spark, config, crawls, run_id=(context or {}).get("run_id"))
     _announce_newest_day(config, context)
     for crawl, crawl_counts in counts.items():
         log.info("silver profiles crawl=%s: records=%d %s", crawl, sum(crawl_counts.values()), crawl_counts)
@@ -200,46 +189,50 @@ def _announce_newest_day(config: Config, context: Mapping[str, Any] | None) -> N
     announce_export_day(context, SILVER_PROFILES, newest)
 
 
-def feature_day_for_run(context: Mapping[str, Any]) -> str | None:
-    """The as_of of this feature run (ISO day), or None when a newer export day has reached bronze: that day has
-    its own run, and deriving an older one would only publish a snapshot that is out of date at once.
+@dataclass(frozen=True)
+class FeatureRun:
+    """What the tasks of a features_daily run hand on to each other: the run id (its staging folder's name) and the
+    as_of it derives. XCom carries plain JSON, so as_of crosses it as an ISO day: `of` reads it, `to_xcom` and
+    feature_day_for_run (the first task, whose value is that day alone) write it."""
 
-    as_of is the configured one; else the run's partition (the export day whose bronze or silver update started
-    it); else, for a run without one, the newest day the daily sources have in bronze (pipeline.resolve_as_of, the
-    rule `credsignal run` applies to the landing zone)."""
+    run_id: str
+    as_of: date
+
+    @classmethod
+    def of(cls, context: Mapping[str, Any], upstream: str | Mapping[str, Any]) -> "FeatureRun":
+        """This run's facts from the upstream task's XCom: choose_export_day's day, or a later task's to_xcom."""
+        return cls(context["run_id"], date.fromisoformat(upstream if isinstance(upstream, str) else upstream["as_of"]))
+
+    def to_xcom(self, **results: Any) -> dict[str, Any]:
+        """The facts and a task's results, as its XCom value."""
+        return {"run_id": self.run_id, "as_of": self.as_of.isoformat(), **results}
+
+
+def feature_day_for_run(context: Mapping[str, Any]) -> str | None:
+    """The as_of of this feature run (ISO day; pipeline.feature_as_of for the run's partition, the export day whose
+    bronze or silver update started it), or None when a newer export day has its own run: the rest is skipped."""
     from credsignal import pipeline
 
-    config = config_from_airflow()
-    if config.as_of is not None:
-        return config.as_of.isoformat()
-    newest = pipeline.newest_ingested_day(config)
-    day = run_partition_day(context)
-    if day is not None and day < newest:
-        log.info("export day %s is superseded by %s, which has its own feature run: nothing to derive", day, newest)
-        return None
-    return (day or newest).isoformat()
+    as_of = pipeline.feature_as_of(config_from_airflow(), export_day=run_partition_day(context))
+    return None if as_of is None else as_of.isoformat()
 
 
-def features_for_run(context: Mapping[str, Any], as_of: date | str) -> dict[str, Any]:
+def features_for_run(context: Mapping[str, Any], as_of: str) -> dict[str, Any]:
     """Stage the feature tables for this run, as of `as_of` (feature_day_for_run)."""
     from credsignal.entry import lineage
     from credsignal import pipeline
-    from credsignal.core.spark import spark_session
 
     config = config_from_airflow()
-    as_of = _as_date(as_of)
-    run_id = context["run_id"]
-    spark = None if _submits_to_cluster() else spark_session(config, app_name="credsignal-features")
-    summary = pipeline.derive_features(spark, config, run_id=run_id, as_of=as_of,
+    run = FeatureRun.of(context, as_of)
+    summary = pipeline.derive_features(None, config, run_id=run.run_id, as_of=run.as_of,
                                        lineage_conf=lineage.spark_properties(context))
-    log.info("staged features run=%s as_of=%s rows=%s", run_id, as_of, summary["rows"])
-    staged = pipeline.staging_dir(config, run_id)
+    staged = pipeline.staging_dir(config, run.run_id)
     lineage.declare(context, inputs=_lake_inputs(config), outputs=[
         *(lineage.table(config.lake, staged / table, rows=summary["rows"].get(table),
                         same_as=f"curated/{table}") for table in pipeline.FEATURE_TABLES),
         lineage.table(config.lake, lake.learner_crosswalk(config.lake)),
     ])
-    return {"run_id": run_id, "as_of": as_of.isoformat(), "rows": summary["rows"]}
+    return run.to_xcom(rows=summary["rows"])
 
 
 def _lake_inputs(config: Config) -> list[Any]:
@@ -251,27 +244,19 @@ def _lake_inputs(config: Config) -> list[Any]:
               for table in lake.SILVER_PROFILE_TABLES)]
 
 
-def _submits_to_cluster() -> bool:
-    from credsignal.core import spark_submit as submit
-
-    return submit.spark_connection_defined()
-
-
 def validate_for_run(staged: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """Validate the staged tables, alert on failures and warnings, and fail the task when publishing is blocked."""
     from credsignal import pipeline
 
     config = config_from_airflow()
-    as_of = date.fromisoformat(staged["as_of"])
-    outcome = pipeline.validate_staged(config, run_id=staged["run_id"], as_of=as_of)
-    _declare_validation(config, staged["run_id"], outcome, context)
-    pipeline.notify(outcome, context=context)
-    log.info("validation run=%s: %d checks, %d failures, %d warnings; report %s", staged["run_id"],
+    run = FeatureRun.of(context, staged)
+    outcome = pipeline.validate_staged(config, run_id=run.run_id, as_of=run.as_of)
+    _declare_validation(config, run.run_id, outcome, context)
+    log.info("validation run=%s: %d checks, %d failures, %d warnings; report %s", run.run_id,
              len(outcome.findings), len(outcome.of_severity("failure")), len(outcome.of_severity("warning")),
              outcome.report_path)
-    if outcome.blocked:
-        raise pipeline.PublishBlocked(outcome)
-    return {**staged, "report": str(outcome.report_path)}
+    pipeline.alert_and_block(outcome, context=context)
+    return run.to_xcom(rows=staged["rows"], report=str(outcome.report_path))
 
 
 def _declare_validation(config: Config, run_id: str, outcome: Any, context: Mapping[str, Any]) -> None:
@@ -298,20 +283,21 @@ def _declare_validation(config: Config, run_id: str, outcome: Any, context: Mapp
     ])
 
 
-def publish_for_run(validated: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def publish_for_run(validated: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     from credsignal.entry import lineage
 
     from credsignal import pipeline
     config = config_from_airflow()
-    staged = pipeline.staging_dir(config, validated["run_id"])
+    run = FeatureRun.of(context, validated)
+    staged = pipeline.staging_dir(config, run.run_id)
     inputs = [lineage.table(config.lake, staged / table, same_as=f"curated/{table}")
               for table in (*pipeline.FEATURE_TABLES, pipeline.QUALITY_TABLE)]
-    snapshot = pipeline.publish_staged(config, run_id=validated["run_id"], as_of=date.fromisoformat(validated["as_of"]))
+    snapshot = pipeline.publish_staged(config, run_id=run.run_id, as_of=run.as_of)
     log.info("published snapshot %s: %s", snapshot.snapshot_id, dict(snapshot.rows))
     lineage.declare(context, inputs=inputs, outputs=[
         lineage.table(config.lake, lake.curated_table(config.lake, table), rows=rows)
         for table, rows in dict(snapshot.rows).items()])
-    return {"snapshot_id": snapshot.snapshot_id, "rows": dict(snapshot.rows), "as_of": validated["as_of"]}
+    return run.to_xcom(snapshot_id=snapshot.snapshot_id, rows=dict(snapshot.rows))
 
 
 def readout_for_run(published: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> str:

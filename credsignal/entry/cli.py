@@ -1,5 +1,5 @@
-"""`credsignal`: the command-line front door. It parses flags into a Config and calls the same job functions
-the DAGs call; it holds no pipeline logic of its own."""
+"""`credsignal`: the command-line front door. It parses flags into a Config and calls credsignal.pipeline, the
+same step functions the DAG tasks call; it holds no pipeline logic of its own."""
 
 from __future__ import annotations
 
@@ -63,34 +63,26 @@ def _cmd_readout(args: argparse.Namespace) -> int:
 
 
 def _cmd_snapshots(args: argparse.Namespace) -> int:
-    from jobs import publish
+    from credsignal.pipeline import list_snapshots
 
-    config = Config.from_env(lake=args.lake)
-    for info in publish.list_snapshots(config.lake):
+    for info in list_snapshots(Config.from_env(lake=args.lake)):
         print(info)
     return 0
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
-    from jobs import publish
+    from credsignal.pipeline import roll_back
 
-    from credsignal.pipeline import writing
-
-    config = Config.from_env(lake=args.lake)
-    with writing(config, "rollback"):
-        snapshot = publish.rollback(config.lake, to=args.to)
+    snapshot = roll_back(Config.from_env(lake=args.lake), to=args.to)
     print(f"live snapshot is now {snapshot.snapshot_id}")
     return 0
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
-    from credsignal.pipeline import writing
-    from credsignal.core.privacy import delete_expired
+    from credsignal.pipeline import delete_expired
 
     config = Config.from_env(lake=args.lake, restricted_retention_days=args.retention_days)
-    with writing(config, "cleanup"):
-        deleted = delete_expired(config.lake, retention_days=config.restricted_retention_days,
-                                 today=datetime.now(timezone.utc).date(), dry_run=args.dry_run)
+    deleted = delete_expired(config, today=datetime.now(timezone.utc).date(), dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {len(deleted)} restricted-zone partitions older than {config.restricted_retention_days} days")
     for partition in deleted:
