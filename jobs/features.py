@@ -83,20 +83,18 @@ DEGREE_LEVEL_RANKS = {"none": 0, "bachelor": 1, "master": 2, "doctor": 3}
 # new job, a false hit would invent one.
 SAME_EMPLOYER_SCORE = 90.0
 CERTIFICATE_NAME_SCORE = 90.0
-# Words that do not tell employers apart ("Acme Ltd." and "ACME" are one employer): a versioned data file.
-# Read as a package resource: on a cluster the code runs from the --py-files zip, where __file__ is no folder.
-EMPLOYER_LEGAL_WORDS_FILE = "data/employer_legal_words.json"
+# Words that do not tell employers apart ("Acme Ltd." and "ACME" are one employer): a word list of
+# credsignal/reference/data.
+EMPLOYER_LEGAL_WORDS_FILE = "employer_legal_words.json"
 
 
 @lru_cache(maxsize=1)
 def employer_legal_words() -> frozenset[str]:
     """The legal-form words of EMPLOYER_LEGAL_WORDS_FILE, normalised like employer names."""
     from credsignal.reference._text import normalise
+    from credsignal.reference.data_files import load_json
 
-    from importlib import resources
-
-    words = json.loads(resources.files("jobs").joinpath(EMPLOYER_LEGAL_WORDS_FILE).read_text(encoding="utf-8"))["words"]
-    return frozenset(normalise(word) for word in words)
+    return frozenset(normalise(word) for word in load_json(EMPLOYER_LEGAL_WORDS_FILE)["words"])
 
 # Columns that identify one fetched record in the silver profile tables (jobs.parse.split_profiles).
 PROFILE_RECORD_KEY = ["crawl_id", "source_file", "line_number"]

@@ -1,4 +1,4 @@
-"""Multilingual LinkedIn date parsing: a month table (parsers/lexicon/months.json) plus one regex.
+"""Multilingual LinkedIn date parsing: a month table (credsignal/reference/data/month_names.json) plus one regex.
 
 Dates come out as "YYYY-MM", or "YYYY" when the page gives only a year. Anything that is not a month word
 followed by a year, a bare year, an ISO "YYYY-MM" or a "present" word is ignored, which is how duration

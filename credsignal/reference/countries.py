@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
-from credsignal.reference._data import load_json
+from credsignal.reference.data_files import load_json
 from credsignal.reference._text import normalise
 
 CountryClass = Literal["developed", "developing", "unknown"]
