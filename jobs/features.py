@@ -91,7 +91,7 @@ EMPLOYER_LEGAL_WORDS_FILE = "employer_legal_words.json"
 @lru_cache(maxsize=1)
 def employer_legal_words() -> frozenset[str]:
     """The legal-form words of EMPLOYER_LEGAL_WORDS_FILE, normalised like employer names."""
-    from credsignal.reference._text import normalise
+    from credsignal.reference.textnorm import normalise
     from credsignal.reference.data_files import load_json
 
     return frozenset(normalise(word) for word in load_json(EMPLOYER_LEGAL_WORDS_FILE)["words"])
@@ -222,7 +222,7 @@ def _profile_credential_ids(shown_id: str | None, credential_url: str | None) ->
 
 
 def _is_coursera_issuer(issuer: str | None) -> tuple:
-    from credsignal.reference._text import tokenise
+    from credsignal.reference.textnorm import tokenise
 
     return ("coursera" in tokenise(issuer or ""),)
 
@@ -230,7 +230,7 @@ def _is_coursera_issuer(issuer: str | None) -> tuple:
 def _same_certificate_name(profile_name: str | None, course_name: str | None) -> tuple:
     from rapidfuzz import fuzz
 
-    from credsignal.reference._text import normalise
+    from credsignal.reference.textnorm import normalise
 
     if not profile_name or not course_name:
         return (False,)
@@ -239,7 +239,7 @@ def _same_certificate_name(profile_name: str | None, course_name: str | None) ->
 
 def employer_key(company: str | None) -> str:
     """Employer name for comparison: accents, case, punctuation and legal-form words dropped."""
-    from credsignal.reference._text import tokenise
+    from credsignal.reference.textnorm import tokenise
 
     tokens = tokenise(company or "")
     legal_words = employer_legal_words()

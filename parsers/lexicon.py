@@ -4,18 +4,17 @@ The tables are data files in ``credsignal/reference/data`` (read through its one
 month_names.json, present_words.json, certification_labels.json, profile_section_titles.json,
 non_profile_page_markers.json, grade_words.json.
 Each maps a language code to words; keys starting with "_" are documentation. Words handed out for matching
-are already folded (see parsers.textnorm.fold) and sorted longest first, so callers can match greedily.
+are already folded (see credsignal.reference.textnorm.fold) and sorted longest first, so callers can match greedily.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 from typing import Any
 
 from credsignal.reference.data_files import load_json
-from parsers.textnorm import fold
+from credsignal.reference.textnorm import fold, lower_keeping_accents
 
 MONTHS_FILE = "month_names.json"
 PRESENT_WORDS_FILE = "present_words.json"
@@ -83,10 +82,10 @@ def exact_word_languages() -> dict[str, frozenset[str]]:
     for language, months in load_table(MONTHS_FILE).items():
         for words in months.values():
             for word in words:
-                languages.setdefault(unicodedata.normalize("NFC", word).lower(), set()).add(language)
+                languages.setdefault(lower_keeping_accents(word), set()).add(language)
     for language, words in load_table(PRESENT_WORDS_FILE).items():
         for word in words:
-            languages.setdefault(unicodedata.normalize("NFC", word).lower(), set()).add(language)
+            languages.setdefault(lower_keeping_accents(word), set()).add(language)
     return {word: frozenset(langs) for word, langs in languages.items()}
 
 
@@ -101,7 +100,7 @@ def label_languages() -> dict[str, frozenset[str]]:
     for by_language in tables:
         for language, words in by_language.items():
             for word in words:
-                languages.setdefault(unicodedata.normalize("NFC", word).lower(), set()).add(language)
+                languages.setdefault(lower_keeping_accents(word), set()).add(language)
     return {word: frozenset(langs) for word, langs in languages.items()}
 
 
@@ -137,8 +136,7 @@ def section_for_title() -> dict[str, str]:
 def page_markers() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(reason, lower-cased markers) for pages that are not a profile, in the order they must be checked."""
     return tuple(
-        (reason, tuple(unicodedata.normalize("NFC", marker).lower()
-                       for markers in by_language.values() for marker in markers))
+        (reason, tuple(lower_keeping_accents(marker) for markers in by_language.values() for marker in markers))
         for reason, by_language in load_table(PAGE_MARKERS_FILE).items()
     )
 

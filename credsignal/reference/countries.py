@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from credsignal.reference.data_files import load_json
-from credsignal.reference._text import normalise
+from credsignal.reference.textnorm import normalise
 
 CountryClass = Literal["developed", "developing", "unknown"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from parsers import lexicon
+from credsignal.reference.textnorm import fold
 from parsers.lexicon import looks_like_grade
-from parsers.textnorm import fold, strip_leading_label
+from parsers.linkedin.fields import strip_leading_label
 
 REQUIRED_LANGUAGES = {"en", "pt", "es", "fr", "ar"}
 
