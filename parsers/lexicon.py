@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from credsignal.reference.data_files import load_json
 from credsignal.reference.textnorm import fold, lower_keeping_accents
@@ -51,25 +51,33 @@ def month_numbers() -> dict[str, int]:
     return numbers
 
 
+def _languages_by_word(words: Iterable[tuple[str, str]], form: Callable[[str], str]) -> dict[str, frozenset[str]]:
+    """``form`` of each word -> the languages that use it, from (language, word) pairs."""
+    languages: dict[str, set[str]] = {}
+    for language, word in words:
+        languages.setdefault(form(word), set()).add(language)
+    return {word: frozenset(langs) for word, langs in languages.items()}
+
+
+def _month_words() -> list[tuple[str, str]]:
+    return [(language, word) for language, months in load_table(MONTHS_FILE).items()
+            for words in months.values() for word in words]
+
+
+def _present_words() -> list[tuple[str, str]]:
+    return [(language, word) for language, words in load_table(PRESENT_WORDS_FILE).items() for word in words]
+
+
 @lru_cache(maxsize=None)
 def month_word_languages() -> dict[str, frozenset[str]]:
     """Folded month word -> languages that use it (an abbreviation like 'jan' is shared)."""
-    languages: dict[str, set[str]] = {}
-    for language, months in load_table(MONTHS_FILE).items():
-        for words in months.values():
-            for word in words:
-                languages.setdefault(fold(word), set()).add(language)
-    return {word: frozenset(langs) for word, langs in languages.items()}
+    return _languages_by_word(_month_words(), fold)
 
 
 @lru_cache(maxsize=None)
 def present_word_languages() -> dict[str, frozenset[str]]:
     """Folded 'present' phrase -> languages that use it."""
-    languages: dict[str, set[str]] = {}
-    for language, words in load_table(PRESENT_WORDS_FILE).items():
-        for word in words:
-            languages.setdefault(fold(word), set()).add(language)
-    return {word: frozenset(langs) for word, langs in languages.items()}
+    return _languages_by_word(_present_words(), fold)
 
 
 @lru_cache(maxsize=None)
@@ -78,15 +86,7 @@ def exact_word_languages() -> dict[str, frozenset[str]]:
 
     Used to guess a page's language: folding makes "présent" (fr) and "present" (en) collide.
     """
-    languages: dict[str, set[str]] = {}
-    for language, months in load_table(MONTHS_FILE).items():
-        for words in months.values():
-            for word in words:
-                languages.setdefault(lower_keeping_accents(word), set()).add(language)
-    for language, words in load_table(PRESENT_WORDS_FILE).items():
-        for word in words:
-            languages.setdefault(lower_keeping_accents(word), set()).add(language)
-    return {word: frozenset(langs) for word, langs in languages.items()}
+    return _languages_by_word([*_month_words(), *_present_words()], lower_keeping_accents)
 
 
 @lru_cache(maxsize=None)
@@ -95,13 +95,9 @@ def label_languages() -> dict[str, frozenset[str]]:
 
     Used, with the month words, to guess the language of a page that does not declare it.
     """
-    languages: dict[str, set[str]] = {}
     tables = [*load_table(LABELS_FILE).values(), *load_table(SECTION_TITLES_FILE).values()]
-    for by_language in tables:
-        for language, words in by_language.items():
-            for word in words:
-                languages.setdefault(lower_keeping_accents(word), set()).add(language)
-    return {word: frozenset(langs) for word, langs in languages.items()}
+    words = [(language, word) for by_language in tables for language, words in by_language.items() for word in words]
+    return _languages_by_word(words, lower_keeping_accents)
 
 
 @lru_cache(maxsize=None)
