@@ -83,20 +83,18 @@ DEGREE_LEVEL_RANKS = {"none": 0, "bachelor": 1, "master": 2, "doctor": 3}
 # new job, a false hit would invent one.
 SAME_EMPLOYER_SCORE = 90.0
 CERTIFICATE_NAME_SCORE = 90.0
-# Words that do not tell employers apart ("Acme Ltd." and "ACME" are one employer): a versioned data file.
-# Read as a package resource: on a cluster the code runs from the --py-files zip, where __file__ is no folder.
-EMPLOYER_LEGAL_WORDS_FILE = "data/employer_legal_words.json"
+# Words that do not tell employers apart ("Acme Ltd." and "ACME" are one employer): a word list of
+# credsignal/reference/data.
+EMPLOYER_LEGAL_WORDS_FILE = "employer_legal_words.json"
 
 
 @lru_cache(maxsize=1)
 def employer_legal_words() -> frozenset[str]:
     """The legal-form words of EMPLOYER_LEGAL_WORDS_FILE, normalised like employer names."""
-    from credsignal.reference._text import normalise
+    from credsignal.reference.textnorm import normalise
+    from credsignal.reference.data_files import load_json
 
-    from importlib import resources
-
-    words = json.loads(resources.files("jobs").joinpath(EMPLOYER_LEGAL_WORDS_FILE).read_text(encoding="utf-8"))["words"]
-    return frozenset(normalise(word) for word in words)
+    return frozenset(normalise(word) for word in load_json(EMPLOYER_LEGAL_WORDS_FILE)["words"])
 
 # Columns that identify one fetched record in the silver profile tables (jobs.parse.split_profiles).
 PROFILE_RECORD_KEY = ["crawl_id", "source_file", "line_number"]
@@ -224,7 +222,7 @@ def _profile_credential_ids(shown_id: str | None, credential_url: str | None) ->
 
 
 def _is_coursera_issuer(issuer: str | None) -> tuple:
-    from credsignal.reference._text import tokenise
+    from credsignal.reference.textnorm import tokenise
 
     return ("coursera" in tokenise(issuer or ""),)
 
@@ -232,7 +230,7 @@ def _is_coursera_issuer(issuer: str | None) -> tuple:
 def _same_certificate_name(profile_name: str | None, course_name: str | None) -> tuple:
     from rapidfuzz import fuzz
 
-    from credsignal.reference._text import normalise
+    from credsignal.reference.textnorm import normalise
 
     if not profile_name or not course_name:
         return (False,)
@@ -241,7 +239,7 @@ def _same_certificate_name(profile_name: str | None, course_name: str | None) ->
 
 def employer_key(company: str | None) -> str:
     """Employer name for comparison: accents, case, punctuation and legal-form words dropped."""
-    from credsignal.reference._text import tokenise
+    from credsignal.reference.textnorm import tokenise
 
     tokens = tokenise(company or "")
     legal_words = employer_legal_words()

@@ -1,4 +1,4 @@
-"""Multilingual LinkedIn date parsing: a month table (parsers/lexicon/months.json) plus one regex.
+"""Multilingual LinkedIn date parsing: a month table (credsignal/reference/data/month_names.json) plus one regex.
 
 Dates come out as "YYYY-MM", or "YYYY" when the page gives only a year. Anything that is not a month word
 followed by a year, a bare year, an ISO "YYYY-MM" or a "present" word is ignored, which is how duration
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
+from credsignal.reference.textnorm import fold, fold_with_offsets
 from parsers import lexicon
-from parsers.textnorm import fold, fold_with_offsets
 
 # Only the start of a field is looked at: a date range is short, and this bounds regex work on hostile input.
 MAX_DATE_TEXT_CHARS = 300
@@ -125,6 +125,8 @@ def guess_language(texts: Iterable[str | None]) -> str | None:
     for text in texts:
         if not text:
             continue
+        # The lexicon's lower_keeping_accents form, taken in two steps: composed once here, because the offsets of
+        # fold_with_offsets point into this text, then lower-cased piece by piece.
         original = unicodedata.normalize("NFC", text[:MAX_DATE_TEXT_CHARS])
         label = _leading_label_pattern().match(original.lstrip().lower())
         if label:

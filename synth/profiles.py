@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from credsignal.reference.textnorm import strip_accents
 from synth import reference
 from synth.encoding import HEX, SECONDS_PER_DAY, random_codes
 from synth.population import URL_ADDED_AFTER, URL_CHANGED_AFTER, World
@@ -44,12 +44,8 @@ class LinkedinIdentity:
     language: str
 
 
-def _strip_accents(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
 def normalize_title(text: str) -> str:
-    return _strip_accents(text.lower())
+    return strip_accents(text.lower())
 
 
 def month_index(year: int, month: int) -> int:
@@ -79,7 +75,7 @@ def make_identities(rng: np.random.Generator, world: World) -> list[LinkedinIden
         last = pool["last"][int(picks[position, 1] * len(pool["last"]))]
         base = f"{first}-{last}".lower().replace(" ", "-")
         if picks[position, 2] < 0.6:
-            base = _strip_accents(base)
+            base = strip_accents(base)
         slug = f"{base}-{suffixes[position]}"
         encoded = quote(slug, safe="-")
         profile_url = f"https://www.linkedin.com/in/{encoded}"
@@ -174,7 +170,7 @@ class ProfileBuilder:
         self.courses = reference.courses()
         titles = reference.job_titles()
         self.titles = titles["titles"]
-        self.scope_keywords = [_strip_accents(k) for k in titles["scope_keywords"]]
+        self.scope_keywords = [strip_accents(k) for k in titles["scope_keywords"]]
         self.companies = titles["companies"]
         self.education = reference.education()
         self.ranked = reference.ranked_schools(cwur_path)

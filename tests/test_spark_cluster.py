@@ -46,7 +46,8 @@ def test_package_project_ships_packages_with_data_files(tmp_path):
     for expected in (
         "credsignal/__init__.py", "credsignal/core/spark.py", "credsignal/entry/spark_submit.py",
         "credsignal/reference/data/developed_countries.json", "jobs/features.py", "jobs/ingest.py",
-        "parsers/__init__.py", "parsers/lexicon/months.json", "expectations/bands.json",
+        "parsers/__init__.py", "parsers/lexicon.py", "credsignal/reference/data/month_names.json",
+        "expectations/bands.json",
         "synth/platform.py", "synth/data/people.json",
         "credsignal/core/templates/base.html.j2", "credsignal/core/templates/credsignal.css",
     ):
@@ -80,7 +81,7 @@ def test_zip_imports_the_project_and_its_data_ahead_of_the_source_tree(tmp_path)
     and the packages load their data files from inside it."""
     archive = package_project(tmp_path)
     code = (
-        "import credsignal.reference._data as d, credsignal.core.pages as pages\n"
+        "import credsignal.reference.data_files as d, credsignal.core.pages as pages\n"
         "import jobs.ingest, parsers, expectations, synth\n"
         "from credsignal.reference.countries import developed_country_flag\n"
         "for module in (d, pages, jobs.ingest, parsers, expectations, synth):\n"
@@ -88,6 +89,8 @@ def test_zip_imports_the_project_and_its_data_ahead_of_the_source_tree(tmp_path)
         "assert d.load_json('developed_countries.json')\n"
         "assert developed_country_flag('Germany') == 1\n"
         "assert '<style>' in pages.render('base.html.j2', title='t', generated_at='g')\n"
+        "from parsers.lexicon import month_numbers\n"
+        "assert month_numbers()['jan'] == 1\n"
         "print('ok')\n" % str(archive)
     )
     env = {**os.environ, "PYTHONPATH": str(archive)}

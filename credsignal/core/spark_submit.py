@@ -37,7 +37,7 @@ from typing import Any
 from credsignal.core.config import CWUR_PATH_ENV_VAR, Config, default_cwur_path
 
 CONN_ID = "credsignal_spark"
-# The project's importable packages, shipped whole (credsignal.reference.data, parsers/lexicon, synth/data...).
+# The project's importable packages, shipped whole (credsignal/reference/data, synth/data...).
 PACKAGES = ("credsignal", "jobs", "parsers", "expectations", "synth")
 # Files shipped from those packages: the code and the data files it loads with importlib.resources (the table
 # contracts, the page templates and their stylesheet among them).

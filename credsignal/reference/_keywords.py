@@ -1,7 +1,7 @@
 """Word-level keyword matching shared by the job-title and degree dictionaries.
 
 A dictionary file maps languages to keyword phrases. Inputs and phrases are
-normalised the same way (see ``_text``) and compared token by token, so a
+normalised the same way (see ``textnorm``) and compared token by token, so a
 keyword never matches inside a longer word ("ma" does not match "Mathematics",
 "bs" does not match "Jobs"). Misspellings are tolerated only for long tokens
 and only against this dictionary's own vocabulary, at a conservative
@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from rapidfuzz import fuzz, process
 
-from credsignal.reference._text import normalise, raw_tokens, tokenise
+from credsignal.reference.textnorm import normalise, raw_tokens, tokenise
 
 FUZZY_MIN_TOKEN_LENGTH = 6
 FUZZY_MIN_RATIO = 90.0

@@ -12,8 +12,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
-from credsignal.reference._data import load_json
-from credsignal.reference._text import normalise
+from credsignal.reference.data_files import load_json
+from credsignal.reference.textnorm import normalise
 
 CountryClass = Literal["developed", "developing", "unknown"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from credsignal.reference._data import load_json
+from credsignal.reference.data_files import load_json
 from credsignal.reference._keywords import KeywordMatcher
 
 DegreeLevel = Literal["doctor", "master", "bachelor", "none"]

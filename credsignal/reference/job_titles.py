@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from credsignal.reference._data import load_json
+from credsignal.reference.data_files import load_json
 from credsignal.reference._keywords import KeywordMatcher
 
 TECH_DICTIONARY_FILE = "job_titles_tech.json"

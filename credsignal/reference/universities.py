@@ -24,8 +24,8 @@ from typing import Any, Iterator, NamedTuple
 from rapidfuzz import fuzz, process
 
 from credsignal.core.config import CWUR_PATH_ENV_VAR, default_cwur_path
-from credsignal.reference._data import load_json
-from credsignal.reference._text import normalise
+from credsignal.reference.data_files import load_json
+from credsignal.reference.textnorm import normalise
 from credsignal.reference.countries import resolve_country
 
 UNIVERSITY_NAMES_FILE = "university_names.json"

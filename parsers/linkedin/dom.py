@@ -8,7 +8,7 @@ from typing import Callable
 
 from lxml import etree
 
-from parsers.textnorm import collapse_whitespace
+from credsignal.reference.textnorm import collapse_whitespace
 
 # Markup a reader never sees as profile text: code, page chrome (buttons), screen-reader duplicates, derived
 # text (the computed "2 yrs 3 mos" beside a date range) and section headings.

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from credsignal.reference.textnorm import collapse_whitespace, fold, fold_with_offsets
 from parsers import lexicon
 from parsers.dates import parse_single_date
-from parsers.textnorm import collapse_whitespace, fold, fold_with_offsets, strip_leading_label
 
 MAX_FIELD_CHARS = 2000
 _LANGUAGE_CODE = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*$")
@@ -19,6 +19,24 @@ def clean(text: str | None) -> str | None:
     """Collapsed, length-capped field text, or None."""
     collapsed = collapse_whitespace(text[:MAX_FIELD_CHARS] if text else text)
     return collapsed or None
+
+
+def strip_leading_label(text: str, folded_labels: list[str]) -> tuple[bool, str]:
+    """Remove the first label (already folded, longest first) that ``text`` starts with.
+
+    Returns (label_found, rest of the ORIGINAL text, with separators like ':' and spaces stripped).
+    """
+    stripped = collapse_whitespace(text)
+    folded, offsets = fold_with_offsets(stripped)
+    for label in folded_labels:
+        if label and folded.startswith(label):
+            end = len(label)
+            # A label must end on a word boundary: "ID" must not eat the start of "IDX123".
+            if end < len(folded) and folded[end].isalnum() and label[-1].isalnum():
+                continue
+            original_end = offsets[end] if end < len(offsets) else len(stripped)
+            return True, stripped[original_end:].lstrip(" :：-–—\u00a0").strip()
+    return False, stripped
 
 
 def credential_id_from_labelled_text(text: str | None) -> str | None:

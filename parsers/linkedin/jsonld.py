@@ -13,9 +13,9 @@ from typing import Any
 
 from lxml import etree
 
+from credsignal.reference.textnorm import collapse_whitespace, fold
 from parsers.dates import parse_single_date, year_of
 from parsers.linkedin.result import Education, Position
-from parsers.textnorm import collapse_whitespace, fold
 
 MAX_JSONLD_CHARS = 1_000_000
 

@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from credsignal.reference.textnorm import collapse_whitespace, fold
 from parsers import lexicon
 from parsers.credentials import credential_id_normalized, unwrap_linkedin_redirect
 from parsers.dates import DateRange, parse_date_range
 from parsers.linkedin.dom import class_predicate as cls, classes, compiled, prune_invisible, text_of, visible_text
-from parsers.linkedin.fields import clean, credential_id_from_labelled_text, split_issued_expires
+from parsers.linkedin.fields import clean, credential_id_from_labelled_text, split_issued_expires, strip_leading_label
 from parsers.linkedin.result import Certification, Education, Position, make_education, make_position
-from parsers.textnorm import collapse_whitespace, fold, strip_leading_label
 
 # Anchor id of a main-page section -> length bucket; sections not listed count as "other" unless excluded.
 ANCHOR_BUCKETS = {"about": "about", "experience": "experience", "education": "education",

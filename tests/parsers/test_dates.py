@@ -1,4 +1,4 @@
-"""Multilingual date parsing (month table + regex, parsers/lexicon/months.json and present_words.json)."""
+"""Multilingual date parsing: the month table and "present" words (credsignal/reference/data) plus one regex."""
 
 from __future__ import annotations
 

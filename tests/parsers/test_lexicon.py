@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from parsers import lexicon
+from credsignal.reference.textnorm import fold
 from parsers.lexicon import looks_like_grade
-from parsers.textnorm import fold, strip_leading_label
+from parsers.linkedin.fields import strip_leading_label
 
 REQUIRED_LANGUAGES = {"en", "pt", "es", "fr", "ar"}
 
@@ -17,7 +18,7 @@ def test_every_lexicon_file_loads(file_name):
 
 
 def test_months_cover_the_required_languages_without_contradictions():
-    months = lexicon.load_table("months.json")
+    months = lexicon.load_table(lexicon.MONTHS_FILE)
 
     assert REQUIRED_LANGUAGES <= set(months)
     assert all(set(months[language]) == {str(n) for n in range(1, 13)} for language in months)
@@ -25,9 +26,9 @@ def test_months_cover_the_required_languages_without_contradictions():
 
 
 def test_present_words_and_labels_cover_the_required_languages():
-    assert REQUIRED_LANGUAGES <= set(lexicon.load_table("present_words.json"))
+    assert REQUIRED_LANGUAGES <= set(lexicon.load_table(lexicon.PRESENT_WORDS_FILE))
     for concern in ("credential_id", "issued", "expires", "see_credential"):
-        assert REQUIRED_LANGUAGES <= set(lexicon.load_table("labels.json")[concern])
+        assert REQUIRED_LANGUAGES <= set(lexicon.load_table(lexicon.LABELS_FILE)[concern])
 
 
 @pytest.mark.parametrize("text, label_found, rest", [

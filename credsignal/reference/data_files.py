@@ -1,4 +1,8 @@
-"""Access to the versioned data files shipped inside the package."""
+"""The one loader of the pipeline's word lists: the versioned JSON files in ``credsignal/reference/data``.
+
+Every word list lives there, whoever reads it (the reference classifiers, the parsers' lexicon, the feature job),
+so a word is added in one place and ships with the package.
+"""
 
 from __future__ import annotations
 

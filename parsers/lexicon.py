@@ -1,25 +1,28 @@
-"""Loader for the per-language word tables kept as JSON data files beside this module.
+"""The parsers' view of the per-language word tables of LinkedIn pages.
 
-One file per concern: months.json, present_words.json, labels.json, section_titles.json, page_markers.json,
-grades.json.
+The tables are data files in ``credsignal/reference/data`` (read through its one loader), one file per concern:
+month_names.json, present_words.json, certification_labels.json, profile_section_titles.json,
+non_profile_page_markers.json, grade_words.json.
 Each maps a language code to words; keys starting with "_" are documentation. Words handed out for matching
-are already folded (see parsers.textnorm.fold) and sorted longest first, so callers can match greedily.
+are already folded (see credsignal.reference.textnorm.fold) and sorted longest first, so callers can match greedily.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
 from functools import lru_cache
-from importlib import resources
-from typing import Any
+from typing import Any, Callable, Iterable
 
-from parsers.textnorm import fold
+from credsignal.reference.data_files import load_json
+from credsignal.reference.textnorm import fold, lower_keeping_accents
 
-LEXICON_FILES = (
-    "months.json", "present_words.json", "labels.json", "section_titles.json", "page_markers.json", "grades.json"
-)
+MONTHS_FILE = "month_names.json"
+PRESENT_WORDS_FILE = "present_words.json"
+LABELS_FILE = "certification_labels.json"
+SECTION_TITLES_FILE = "profile_section_titles.json"
+PAGE_MARKERS_FILE = "non_profile_page_markers.json"
+GRADES_FILE = "grade_words.json"
+LEXICON_FILES = (MONTHS_FILE, PRESENT_WORDS_FILE, LABELS_FILE, SECTION_TITLES_FILE, PAGE_MARKERS_FILE, GRADES_FILE)
 
 
 class LexiconError(ValueError):
@@ -28,8 +31,7 @@ class LexiconError(ValueError):
 
 @lru_cache(maxsize=None)
 def load_table(file_name: str) -> dict[str, Any]:
-    text = resources.files(__package__).joinpath(file_name).read_text(encoding="utf-8")
-    return {key: value for key, value in json.loads(text).items() if not key.startswith("_")}
+    return {key: value for key, value in load_json(file_name).items() if not key.startswith("_")}
 
 
 def _longest_first(words: set[str]) -> tuple[str, ...]:
@@ -40,7 +42,7 @@ def _longest_first(words: set[str]) -> tuple[str, ...]:
 def month_numbers() -> dict[str, int]:
     """Folded month word -> month number (1-12), over all languages."""
     numbers: dict[str, int] = {}
-    for language, months in load_table("months.json").items():
+    for language, months in load_table(MONTHS_FILE).items():
         for month, words in months.items():
             for word in words:
                 key = fold(word)
@@ -49,25 +51,33 @@ def month_numbers() -> dict[str, int]:
     return numbers
 
 
+def _languages_by_word(words: Iterable[tuple[str, str]], form: Callable[[str], str]) -> dict[str, frozenset[str]]:
+    """``form`` of each word -> the languages that use it, from (language, word) pairs."""
+    languages: dict[str, set[str]] = {}
+    for language, word in words:
+        languages.setdefault(form(word), set()).add(language)
+    return {word: frozenset(langs) for word, langs in languages.items()}
+
+
+def _month_words() -> list[tuple[str, str]]:
+    return [(language, word) for language, months in load_table(MONTHS_FILE).items()
+            for words in months.values() for word in words]
+
+
+def _present_words() -> list[tuple[str, str]]:
+    return [(language, word) for language, words in load_table(PRESENT_WORDS_FILE).items() for word in words]
+
+
 @lru_cache(maxsize=None)
 def month_word_languages() -> dict[str, frozenset[str]]:
     """Folded month word -> languages that use it (an abbreviation like 'jan' is shared)."""
-    languages: dict[str, set[str]] = {}
-    for language, months in load_table("months.json").items():
-        for words in months.values():
-            for word in words:
-                languages.setdefault(fold(word), set()).add(language)
-    return {word: frozenset(langs) for word, langs in languages.items()}
+    return _languages_by_word(_month_words(), fold)
 
 
 @lru_cache(maxsize=None)
 def present_word_languages() -> dict[str, frozenset[str]]:
     """Folded 'present' phrase -> languages that use it."""
-    languages: dict[str, set[str]] = {}
-    for language, words in load_table("present_words.json").items():
-        for word in words:
-            languages.setdefault(fold(word), set()).add(language)
-    return {word: frozenset(langs) for word, langs in languages.items()}
+    return _languages_by_word(_present_words(), fold)
 
 
 @lru_cache(maxsize=None)
@@ -76,15 +86,7 @@ def exact_word_languages() -> dict[str, frozenset[str]]:
 
     Used to guess a page's language: folding makes "présent" (fr) and "present" (en) collide.
     """
-    languages: dict[str, set[str]] = {}
-    for language, months in load_table("months.json").items():
-        for words in months.values():
-            for word in words:
-                languages.setdefault(unicodedata.normalize("NFC", word).lower(), set()).add(language)
-    for language, words in load_table("present_words.json").items():
-        for word in words:
-            languages.setdefault(unicodedata.normalize("NFC", word).lower(), set()).add(language)
-    return {word: frozenset(langs) for word, langs in languages.items()}
+    return _languages_by_word([*_month_words(), *_present_words()], lower_keeping_accents)
 
 
 @lru_cache(maxsize=None)
@@ -93,13 +95,9 @@ def label_languages() -> dict[str, frozenset[str]]:
 
     Used, with the month words, to guess the language of a page that does not declare it.
     """
-    languages: dict[str, set[str]] = {}
-    tables = [*load_table("labels.json").values(), *load_table("section_titles.json").values()]
-    for by_language in tables:
-        for language, words in by_language.items():
-            for word in words:
-                languages.setdefault(unicodedata.normalize("NFC", word).lower(), set()).add(language)
-    return {word: frozenset(langs) for word, langs in languages.items()}
+    tables = [*load_table(LABELS_FILE).values(), *load_table(SECTION_TITLES_FILE).values()]
+    words = [(language, word) for by_language in tables for language, words in by_language.items() for word in words]
+    return _languages_by_word(words, lower_keeping_accents)
 
 
 @lru_cache(maxsize=None)
@@ -115,7 +113,7 @@ def present_words_longest_first() -> tuple[str, ...]:
 @lru_cache(maxsize=None)
 def labels(concern: str) -> tuple[str, ...]:
     """Folded labels of one concern (credential_id, issued, expires, see_credential), all languages."""
-    by_language: dict[str, list[str]] = load_table("labels.json")[concern]
+    by_language: dict[str, list[str]] = load_table(LABELS_FILE)[concern]
     return _longest_first({fold(label) for words in by_language.values() for label in words})
 
 
@@ -123,7 +121,7 @@ def labels(concern: str) -> tuple[str, ...]:
 def section_for_title() -> dict[str, str]:
     """Folded section heading -> section key (experience, education, certifications)."""
     mapping: dict[str, str] = {}
-    for section, by_language in load_table("section_titles.json").items():
+    for section, by_language in load_table(SECTION_TITLES_FILE).items():
         for words in by_language.values():
             for word in words:
                 mapping[fold(word)] = section
@@ -134,9 +132,8 @@ def section_for_title() -> dict[str, str]:
 def page_markers() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(reason, lower-cased markers) for pages that are not a profile, in the order they must be checked."""
     return tuple(
-        (reason, tuple(unicodedata.normalize("NFC", marker).lower()
-                       for markers in by_language.values() for marker in markers))
-        for reason, by_language in load_table("page_markers.json").items()
+        (reason, tuple(lower_keeping_accents(marker) for markers in by_language.values() for marker in markers))
+        for reason, by_language in load_table(PAGE_MARKERS_FILE).items()
     )
 
 
@@ -145,7 +142,7 @@ _NUMERIC_SCORE = re.compile(r"^\d{1,3}(?:[.,]\d{1,2})?(?:\s*/\s*\d{1,3}(?:[.,]\d
 
 @lru_cache(maxsize=None)
 def _grade_pattern() -> re.Pattern[str]:
-    words = _longest_first({fold(word) for words in load_table("grades.json").values() for word in words})
+    words = _longest_first({fold(word) for words in load_table(GRADES_FILE).values() for word in words})
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(word) for word in words) + r")(?!\w)")
 
 
