@@ -665,32 +665,40 @@ def logged_in_after_randomization(sessions: DataFrame, randomized: DataFrame, *,
     )
 
 
-def main_skill(skill_scores: DataFrame, randomized: DataFrame) -> DataFrame:
+def skill_scores_at_randomization(skill_scores: DataFrame, randomized: DataFrame) -> DataFrame:
+    """Each randomized learner's score per skill at randomization: the main skill is a pre-treatment covariate
+    (Table 2 Panel A), so only measurements taken by the end of the learner's randomization day (UTC) count. One
+    score per (randomized learner, skill): the latest measured_at by then (then the latest delivery). Returns
+    learner_id, skill, score; `randomized` has learner_id and randomized_at."""
+    before = skill_scores.join(randomized.select("learner_id", "randomized_at"), "learner_id").where(
+        F.col("measured_at") < end_of_randomization_day("randomized_at"))
+    return latest_delivery(before, ["learner_id", "skill"], [F.col("measured_at").desc()]).select(
+        "learner_id", "skill", "score")
+
+
+def skill_statistics(scores: DataFrame) -> DataFrame:
+    """Footnote 4's "mean and max ... computed at the level of each specific skill": per skill, the mean and max
+    of `scores` (skill_scores_at_randomization: every randomized learner scored on it by their randomization
+    day). Returns skill, skill_mean, skill_max."""
+    return scores.groupBy("skill").agg(F.avg("score").alias("skill_mean"), F.max("score").alias("skill_max"))
+
+
+def main_skill(scores: DataFrame, statistics: DataFrame) -> DataFrame:
     """The learner's main skill and its score at randomization (paper 3.4.1: "Coursera assesses skill mastery using a
     Glicko-based algorithm ... We use both the absolute skill score and a max-mean standardization computed
     within each specific skill category"; footnote 4: "(learner's skill score - mean skill score) / (max skill
-    score), where mean and max are computed at the level of each specific skill"). A pre-treatment covariate
-    (Table 2 Panel A), so only measurements taken by the end of the learner's randomization day (UTC) count.
+    score), where mean and max are computed at the level of each specific skill").
 
-    One score per (randomized learner, skill): the latest measured_at by then (then the latest delivery).
-    main_skill is the highest-scoring skill, ties alphabetical. The mean and max of a skill are over those scores
-    (every randomized learner scored on it by their randomization day); the standardized score is null when that
-    max is 0. `randomized` has learner_id and randomized_at.
+    `scores` are skill_scores_at_randomization, `statistics` skill_statistics of the same scores. main_skill is
+    the highest-scoring skill, ties alphabetical; the standardized score is null when the skill's max is 0.
     """
-    before = skill_scores.join(randomized.select("learner_id", "randomized_at"), "learner_id").where(
-        F.col("measured_at") < end_of_randomization_day("randomized_at"))
-    # Materialised: the per-skill statistics and the per-learner ranking both read it.
-    scores = latest_delivery(before, ["learner_id", "skill"], [F.col("measured_at").desc()]).select(
-        "learner_id", "skill", "score").localCheckpoint()
-    # A few dozen skills: a hash aggregate broadcast back, not a window that sorts each skill into one task.
-    per_skill = scores.groupBy("skill").agg(F.avg("score").alias("_mean"), F.max("score").alias("_max"))
     best = Window.partitionBy("learner_id").orderBy(F.col("score").desc(), F.col("skill"))
     return (
-        scores.join(F.broadcast(per_skill), "skill")
+        scores.join(statistics, "skill")
         .withColumn("_rank", F.row_number().over(best)).where("_rank = 1")
         .select(
             "learner_id", F.col("skill").alias("main_skill"), F.col("score").alias("main_skill_score"),
-            F.when(F.col("_max") != 0, (F.col("score") - F.col("_mean")) / F.col("_max"))
+            F.when(F.col("skill_max") != 0, (F.col("score") - F.col("skill_mean")) / F.col("skill_max"))
             .alias("main_skill_standardized"),
         )
     )
@@ -698,31 +706,26 @@ def main_skill(skill_scores: DataFrame, randomized: DataFrame) -> DataFrame:
 
 def learner_outcomes_full(
     randomized: DataFrame,
+    study: DataFrame,
     covariates: DataFrame,
-    certificates: DataFrame,
+    main_skills: DataFrame,
+    logins: DataFrame,
     views: DataFrame,
-    sessions: DataFrame,
-    skill_scores: DataFrame,
-    *,
-    as_of: date,
 ) -> DataFrame:
-    """Table `learner_outcomes_full` (LEARNER_OUTCOMES_FULL_SCHEMA) from the experiment's `randomized` learners
-    (randomized_learners: "all of experiment_assignments for the configured experiment"), the bronze tables and
-    the learners' `covariates` (learner_covariates, derived once by the caller: the LinkedIn match reads them too):
-    one row per randomized learner. Both inputs are read by several branches, so the caller materialises them.
-    Learners without a study certificate have null certificate columns and zero views; without a learner record,
-    "not mentioned" survey answers, null developing_country and has_linkedin_url 0."""
-    # Read by several branches below. Materialised once (localCheckpoint, as on the LinkedIn side): otherwise each
-    # branch re-reads and re-deduplicates bronze, since the branches prune different columns and Spark cannot
-    # reuse one exchange for them (certificates were scanned three times).
-    study = study_certificates(certificates, randomized).localCheckpoint()
+    """Table `learner_outcomes_full` (LEARNER_OUTCOMES_FULL_SCHEMA): one row per learner of the experiment's
+    `randomized` learners (randomized_learners: "all of experiment_assignments for the configured experiment"),
+    with their study certificate (`study`: study_certificates), `covariates` (learner_covariates), main skill
+    (`main_skills`: main_skill), app log-in (`logins`: logged_in_after_randomization) and certificate views
+    (`views`: view_counts of the study certificates); `logins` and `views` may hold only the learners who logged
+    in or had a view. Learners without a study certificate have null certificate columns and zero views; without a
+    learner record, "not mentioned" survey answers, null developing_country and has_linkedin_url 0."""
     table = (
         randomized
         .join(study.select("learner_id", "certificate_id", "primary_domain", "credential_type"), "learner_id", "left")
         .join(covariates, "learner_id", "left")
-        .join(main_skill(skill_scores, randomized), "learner_id", "left")
-        .join(logged_in_after_randomization(sessions, randomized, only_logged_in=True), "learner_id", "left")
-        .join(view_counts(views, study, as_of=as_of, only_viewed=True), "learner_id", "left")
+        .join(main_skills, "learner_id", "left")
+        .join(logins, "learner_id", "left")
+        .join(views, "learner_id", "left")
     )
     zero_if_missing = [f.name for f in LEARNER_OUTCOMES_FULL_SCHEMA.fields
                        if f.name.startswith(("count_views", "views_"))
@@ -1184,6 +1187,45 @@ def experiment_ids_in_bronze(lake_root: Path, *, as_of: date) -> dict[str, int]:
     return counts
 
 
+# ------------------------------------------------------------------------------------------------ plan assembly
+# The definitions above say what each table is; the plan functions below and build_tables decide how Spark runs
+# them: which shared intermediate is materialised once (localCheckpoint: eager, and the plans reading it start
+# from its rows instead of repeating its derivation) and which small side of a join is broadcast.
+
+def plan_main_skill(skill_scores: DataFrame, randomized: DataFrame) -> DataFrame:
+    """main_skill of each randomized learner from the bronze `skill_scores`."""
+    # Materialised: the per-skill statistics and the per-learner ranking both read it.
+    scores = skill_scores_at_randomization(skill_scores, randomized).localCheckpoint()
+    # A few dozen skills: a hash aggregate broadcast back, not a window that sorts each skill into one task.
+    return main_skill(scores, F.broadcast(skill_statistics(scores)))
+
+
+def plan_learner_outcomes_full(
+    randomized: DataFrame,
+    covariates: DataFrame,
+    certificates: DataFrame,
+    views: DataFrame,
+    sessions: DataFrame,
+    skill_scores: DataFrame,
+    *,
+    as_of: date,
+) -> DataFrame:
+    """learner_outcomes_full of the `randomized` learners from the bronze tables and their `covariates`
+    (learner_covariates, derived once by the caller: the LinkedIn match reads them too). Both inputs are read by
+    several branches, so the caller materialises them."""
+    # Read by several branches below. Materialised once (localCheckpoint, as on the LinkedIn side): otherwise each
+    # branch re-reads and re-deduplicates bronze, since the branches prune different columns and Spark cannot
+    # reuse one exchange for them (certificates were scanned three times).
+    study = study_certificates(certificates, randomized).localCheckpoint()
+    return learner_outcomes_full(
+        randomized, study, covariates, plan_main_skill(skill_scores, randomized),
+        # Only the learners with a log-in or a view: the table's left join and zero fill cover the others, and a
+        # result with every learner would cost one more join over all of them.
+        logged_in_after_randomization(sessions, randomized, only_logged_in=True),
+        view_counts(views, study, as_of=as_of, only_viewed=True),
+    )
+
+
 def build_tables(
     spark: SparkSession,
     lake_root: Path,
@@ -1207,7 +1249,7 @@ def build_tables(
               for table in ("profiles", "profile_positions", "profile_education", "profile_certifications")}
     randomized = randomized_learners(bronze["experiment_assignments"], experiment_id).localCheckpoint()
     covariates = learner_covariates(bronze["learners"], randomized).localCheckpoint()
-    full = learner_outcomes_full(
+    full = plan_learner_outcomes_full(
         randomized, covariates, bronze["certificates"], bronze["certificate_views"],
         bronze["app_sessions"], bronze["skill_scores"], as_of=as_of,
     ).persist()
