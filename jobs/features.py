@@ -1072,67 +1072,54 @@ def profile_length(matched: DataFrame, learner_positions: DataFrame, *, as_of: d
         .select("learner_id", F.greatest(visible, F.lit(0)).cast("int").alias("profile_length_chars"))
 
 
-def learner_outcomes_linkedin(
-    full: DataFrame,
-    matches: DataFrame,
-    certificates: DataFrame,
-    positions: DataFrame,
-    education: DataFrame,
-    certifications: DataFrame,
-    *,
-    as_of: date,
-    experience_reference_date: date = EXPERIENCE_REFERENCE_DATE,
-    experiment_start: date = EXPERIMENT_START,
-    enrollment_reference_year: int = ENROLLMENT_REFERENCE_YEAR,
-    degree_reference_year: int = DEGREE_REFERENCE_YEAR,
-    cwur_path: str | Path | None = None,
-) -> DataFrame:
-    """Table `learner_outcomes_linkedin` (LEARNER_OUTCOMES_LINKEDIN_SCHEMA): the rows of `full` (the
-    learner_outcomes_full table) whose learner's normalised LinkedIn URL matches a fetched profile whose latest
-    fetch parsed (status ok or partial), with the LinkedIn columns. `matches` is profile_matches of `full`'s
-    learners (the match report counts the same matches), `certificates` is bronze, the rest are the silver profile
-    tables. A learner with no positions has every new/past flag 0, months_to_* and
-    professional_experience_years null, career_outcome "none"; without education, degree level "none"."""
-    # The LinkedIn side is small (one row per matched learner or profile entry) but every definition reads the
-    # same inputs, so they are materialised (localCheckpoint) once: without it the query plan repeats the matching
-    # and classification plans in every branch, and planning alone dominates the run time.
-    matched = matches.where(F.col("match") == "matched").join(
-        full.select("learner_id", "randomized_at", "certificate_id"), "learner_id"
-    ).localCheckpoint()
-    record_key = matched.select("learner_id", "randomized_at", "country", *PROFILE_RECORD_KEY)
+def linkedin_sample(full: DataFrame, matches: DataFrame) -> DataFrame:
+    """The LinkedIn Matched Sample: the learners of `full` (the learner_outcomes_full table) whose normalised
+    LinkedIn URL matches a fetched profile whose latest fetch parsed, status ok or partial (`matches`:
+    profile_matches of `full`'s learners, match "matched"), with their match columns, randomized_at and
+    certificate_id."""
+    return matches.where(F.col("match") == MATCHED).join(
+        full.select("learner_id", "randomized_at", "certificate_id"), "learner_id")
 
-    learner_positions = classify_positions(record_key.join(positions, PROFILE_RECORD_KEY)).localCheckpoint()
-    learner_education = record_key.join(education, PROFILE_RECORD_KEY).localCheckpoint()
-    learner_certifications = record_key.select("learner_id", *PROFILE_RECORD_KEY).join(
-        certifications, PROFILE_RECORD_KEY).localCheckpoint()
-    study = matched.where(F.col("certificate_id").isNotNull()).select("learner_id", "certificate_id").join(
+
+def profile_entries(sample: DataFrame, entries: DataFrame,
+                    learner_columns: Sequence[str] = ("randomized_at", "country")) -> DataFrame:
+    """The rows of a silver profile table (`entries`: positions, education or certifications) of each sample
+    learner's matched profile (`sample`: linkedin_sample), with the learner's learner_id and `learner_columns`."""
+    return sample.select("learner_id", *learner_columns, *PROFILE_RECORD_KEY).join(entries, PROFILE_RECORD_KEY)
+
+
+def sample_study_certificates(sample: DataFrame, certificates: DataFrame) -> DataFrame:
+    """The study certificate of each learner of `sample` (linkedin_sample) who has one, with its course name from
+    the bronze `certificates` (latest delivery): learner_id, certificate_id, course_name."""
+    return sample.where(F.col("certificate_id").isNotNull()).select("learner_id", "certificate_id").join(
         latest_delivery(certificates, ["certificate_id"]).select("certificate_id", "course_name"), "certificate_id"
-    ).localCheckpoint()
+    )
 
-    # Each per-learner table has at most one row per matched learner (the LinkedIn sample: tens of thousands), so
-    # they are broadcast: a chain of sort-merge joins would run one sorter per join in the same task.
-    per_learner = [
-        new_jobs(learner_positions, as_of=as_of),
-        past_jobs(learner_positions),
-        professional_experience(learner_positions, reference_date=experience_reference_date),
-        career_outcome(learner_positions, experiment_start=experiment_start),
-        credential_shared(learner_certifications, study),
-        education_features(learner_education, enrollment_reference_year=enrollment_reference_year,
-                           degree_reference_year=degree_reference_year,
-                           cwur_path=None if cwur_path is None else str(cwur_path)),
-        profile_length(matched, learner_positions, as_of=as_of),
-    ]
-    features = matched.select("learner_id", "profile_url_normalized", "profile_status",
-                              (month_index(F.lit(as_of)) - month_index("randomized_at")).alias("followup_months"))
+
+def linkedin_features(sample: DataFrame, per_learner: Sequence[DataFrame], *, as_of: date) -> DataFrame:
+    """The LinkedIn columns of each learner of `sample` (linkedin_sample): the profile URL and parse status,
+    followup_months (randomization month to the as_of month) and the columns of the `per_learner` definitions
+    (new_jobs, past_jobs, professional_experience, career_outcome, credential_shared, education_features,
+    profile_length), each of which has at most one row per learner. A learner with no positions has every new/past
+    flag 0, months_to_* and professional_experience_years null, career_outcome "none"; without education, degree
+    level "none"."""
+    features = sample.select("learner_id", "profile_url_normalized", "profile_status",
+                             (month_index(F.lit(as_of)) - month_index("randomized_at")).alias("followup_months"))
     for table in per_learner:
-        features = features.join(F.broadcast(table), "learner_id", "left")
+        features = features.join(table, "learner_id", "left")
     zero_flags = [f.name for f in LINKEDIN_FEATURES_SCHEMA.fields
                   if f.name.startswith(("new_job", "past_", "credential_shared", "has_", "currently_enrolled"))]
-    features = (
+    return (
         features.fillna(0, subset=zero_flags)
         .fillna({"career_outcome": "none", "linkedin_degree_level": "none"})
     )
-    return conform(full.join(F.broadcast(features), "learner_id"), LEARNER_OUTCOMES_LINKEDIN_SCHEMA)
+
+
+def learner_outcomes_linkedin(full: DataFrame, features: DataFrame) -> DataFrame:
+    """Table `learner_outcomes_linkedin` (LEARNER_OUTCOMES_LINKEDIN_SCHEMA): the rows of `full` (the
+    learner_outcomes_full table) of the LinkedIn Matched Sample, with their LinkedIn columns (`features`:
+    linkedin_features)."""
+    return conform(full.join(features, "learner_id"), LEARNER_OUTCOMES_LINKEDIN_SCHEMA)
 
 
 # ------------------------------------------------------------------------------------------------ reading, job
@@ -1226,6 +1213,51 @@ def plan_learner_outcomes_full(
     )
 
 
+def plan_learner_outcomes_linkedin(
+    full: DataFrame,
+    matches: DataFrame,
+    certificates: DataFrame,
+    positions: DataFrame,
+    education: DataFrame,
+    certifications: DataFrame,
+    *,
+    as_of: date,
+    experience_reference_date: date = EXPERIENCE_REFERENCE_DATE,
+    experiment_start: date = EXPERIMENT_START,
+    enrollment_reference_year: int = ENROLLMENT_REFERENCE_YEAR,
+    degree_reference_year: int = DEGREE_REFERENCE_YEAR,
+    cwur_path: str | Path | None = None,
+) -> DataFrame:
+    """learner_outcomes_linkedin from `full` (the learner_outcomes_full table), `matches` (profile_matches of
+    `full`'s learners: the match report counts the same matches), the bronze `certificates` and the silver profile
+    tables `positions`, `education` and `certifications`."""
+    # The LinkedIn side is small (one row per matched learner or profile entry) but every definition reads the
+    # same inputs, so they are materialised (localCheckpoint) once: without it the query plan repeats the matching
+    # and classification plans in every branch, and planning alone dominates the run time.
+    sample = linkedin_sample(full, matches).localCheckpoint()
+    learner_positions = classify_positions(profile_entries(sample, positions)).localCheckpoint()
+    learner_education = profile_entries(sample, education).localCheckpoint()
+    learner_certifications = profile_entries(sample, certifications, learner_columns=()).localCheckpoint()
+    study = sample_study_certificates(sample, certificates).localCheckpoint()
+
+    per_learner = [
+        new_jobs(learner_positions, as_of=as_of),
+        past_jobs(learner_positions),
+        professional_experience(learner_positions, reference_date=experience_reference_date),
+        career_outcome(learner_positions, experiment_start=experiment_start),
+        credential_shared(learner_certifications, study),
+        education_features(learner_education, enrollment_reference_year=enrollment_reference_year,
+                           degree_reference_year=degree_reference_year,
+                           cwur_path=None if cwur_path is None else str(cwur_path)),
+        profile_length(sample, learner_positions, as_of=as_of),
+    ]
+    # Each per-learner table, and the features they make up, has at most one row per matched learner (the LinkedIn
+    # sample: tens of thousands), so they are broadcast: a chain of sort-merge joins would run one sorter per join
+    # in the same task.
+    features = linkedin_features(sample, [F.broadcast(table) for table in per_learner], as_of=as_of)
+    return learner_outcomes_linkedin(full, F.broadcast(features))
+
+
 def build_tables(
     spark: SparkSession,
     lake_root: Path,
@@ -1254,7 +1286,7 @@ def build_tables(
         bronze["app_sessions"], bronze["skill_scores"], as_of=as_of,
     ).persist()
     matches = profile_matches(full.select("learner_id"), covariates, silver["profiles"]).localCheckpoint()
-    linkedin = learner_outcomes_linkedin(
+    linkedin = plan_learner_outcomes_linkedin(
         full, matches, bronze["certificates"], silver["profile_positions"], silver["profile_education"],
         silver["profile_certifications"], as_of=as_of, experience_reference_date=experience_reference_date,
         experiment_start=experiment_start, enrollment_reference_year=enrollment_reference_year,

@@ -631,7 +631,7 @@ def linkedin(spark):
         empty(spark, "certificate_views"), empty(spark, "app_sessions"), empty(spark, "skill_scores"), as_of=AS_OF,
     ).cache()
     matches = features.profile_matches(full.select("learner_id"), covariates, tables["profiles"])
-    table = features.learner_outcomes_linkedin(
+    table = features.plan_learner_outcomes_linkedin(
         full, matches, bronze_tables["certificates"], tables["profile_positions"], tables["profile_education"],
         tables["profile_certifications"], as_of=AS_OF,
     )
