@@ -3,7 +3,7 @@
 Generates its own input (synth.platform.generate, then jobs.ingest.run into bronze Parquet) unless --workdir
 already holds a lake for the same scale and seed, then times:
 
-- Spark: session start-up, then jobs.features.learner_outcomes_full read from bronze and written as Parquet;
+- Spark: session start-up, then jobs.features.plan_learner_outcomes_full read from bronze and written as Parquet;
 - DuckDB: the same definitions in SQL (study certificate, views and LinkedIn referrers, app log-in window, main
   skill and its standardisation, learner version at randomization, developing country through the same reference classifier)
   on the same bronze Parquet, written as Parquet;
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         tables = {s: features.read_bronze(spark, config.lake, s, as_of=AS_OF) for s in lake.PLATFORM_SOURCES}
         randomized = features.randomized_learners(tables["experiment_assignments"], config.experiment_id).localCheckpoint()
-        full = features.learner_outcomes_full(
+        full = features.plan_learner_outcomes_full(
             randomized, features.learner_covariates(tables["learners"], randomized), tables["certificates"],
             tables["certificate_views"], tables["app_sessions"], tables["skill_scores"], as_of=AS_OF)
         full.write.mode("overwrite").parquet(str(out / "spark"))

@@ -486,32 +486,40 @@ def logged_in_after_randomization(sessions: DataFrame, randomized: DataFrame, *,
     )
 
 
-def main_skill(skill_scores: DataFrame, randomized: DataFrame) -> DataFrame:
+def skill_scores_at_randomization(skill_scores: DataFrame, randomized: DataFrame) -> DataFrame:
+    """Each randomized learner's score per skill at randomization: the main skill is a pre-treatment covariate
+    (Table 2 Panel A), so only measurements taken by the end of the learner's randomization day (UTC) count. One
+    score per (randomized learner, skill): the latest measured_at by then (then the latest delivery). Returns
+    learner_id, skill, score; `randomized` has learner_id and randomized_at."""
+    before = skill_scores.join(randomized.select("learner_id", "randomized_at"), "learner_id").where(
+        F.col("measured_at") < end_of_randomization_day("randomized_at"))
+    return latest_delivery(before, ["learner_id", "skill"], [F.col("measured_at").desc()]).select(
+        "learner_id", "skill", "score")
+
+
+def skill_statistics(scores: DataFrame) -> DataFrame:
+    """Footnote 4's "mean and max ... computed at the level of each specific skill": per skill, the mean and max
+    of `scores` (skill_scores_at_randomization: every randomized learner scored on it by their randomization
+    day). Returns skill, skill_mean, skill_max."""
+    return scores.groupBy("skill").agg(F.avg("score").alias("skill_mean"), F.max("score").alias("skill_max"))
+
+
+def main_skill(scores: DataFrame, statistics: DataFrame) -> DataFrame:
     """The learner's main skill and its score at randomization (paper 3.4.1: "Coursera assesses skill mastery using a
     Glicko-based algorithm ... We use both the absolute skill score and a max-mean standardization computed
     within each specific skill category"; footnote 4: "(learner's skill score - mean skill score) / (max skill
-    score), where mean and max are computed at the level of each specific skill"). A pre-treatment covariate
-    (Table 2 Panel A), so only measurements taken by the end of the learner's randomization day (UTC) count.
+    score), where mean and max are computed at the level of each specific skill").
 
-    One score per (randomized learner, skill): the latest measured_at by then (then the latest delivery).
-    main_skill is the highest-scoring skill, ties alphabetical. The mean and max of a skill are over those scores
-    (every randomized learner scored on it by their randomization day); the standardized score is null when that
-    max is 0. `randomized` has learner_id and randomized_at.
+    `scores` are skill_scores_at_randomization, `statistics` skill_statistics of the same scores. main_skill is
+    the highest-scoring skill, ties alphabetical; the standardized score is null when the skill's max is 0.
     """
-    before = skill_scores.join(randomized.select("learner_id", "randomized_at"), "learner_id").where(
-        F.col("measured_at") < end_of_randomization_day("randomized_at"))
-    # Materialised: the per-skill statistics and the per-learner ranking both read it.
-    scores = latest_delivery(before, ["learner_id", "skill"], [F.col("measured_at").desc()]).select(
-        "learner_id", "skill", "score").localCheckpoint()
-    # A few dozen skills: a hash aggregate broadcast back, not a window that sorts each skill into one task.
-    per_skill = scores.groupBy("skill").agg(F.avg("score").alias("_mean"), F.max("score").alias("_max"))
     best = Window.partitionBy("learner_id").orderBy(F.col("score").desc(), F.col("skill"))
     return (
-        scores.join(F.broadcast(per_skill), "skill")
+        scores.join(statistics, "skill")
         .withColumn("_rank", F.row_number().over(best)).where("_rank = 1")
         .select(
             "learner_id", F.col("skill").alias("main_skill"), F.col("score").alias("main_skill_score"),
-            F.when(F.col("_max") != 0, (F.col("score") - F.col("_mean")) / F.col("_max"))
+            F.when(F.col("skill_max") != 0, (F.col("score") - F.col("skill_mean")) / F.col("skill_max"))
             .alias("main_skill_standardized"),
         )
     )
@@ -519,31 +527,26 @@ def main_skill(skill_scores: DataFrame, randomized: DataFrame) -> DataFrame:
 
 def learner_outcomes_full(
     randomized: DataFrame,
+    study: DataFrame,
     covariates: DataFrame,
-    certificates: DataFrame,
+    main_skills: DataFrame,
+    logins: DataFrame,
     views: DataFrame,
-    sessions: DataFrame,
-    skill_scores: DataFrame,
-    *,
-    as_of: date,
 ) -> DataFrame:
-    """Table `learner_outcomes_full` (LEARNER_OUTCOMES_FULL_SCHEMA) from the experiment's `randomized` learners
-    (randomized_learners: "all of experiment_assignments for the configured experiment"), the bronze tables and
-    the learners' `covariates` (learner_covariates, derived once by the caller: the LinkedIn match reads them too):
-    one row per randomized learner. Both inputs are read by several branches, so the caller materialises them.
-    Learners without a study certificate have null certificate columns and zero views; without a learner record,
-    "not mentioned" survey answers, null developing_country and has_linkedin_url 0."""
-    # Read by several branches below. Materialised once (localCheckpoint, as on the LinkedIn side): otherwise each
-    # branch re-reads and re-deduplicates bronze, since the branches prune different columns and Spark cannot
-    # reuse one exchange for them (certificates were scanned three times).
-    study = study_certificates(certificates, randomized).localCheckpoint()
+    """Table `learner_outcomes_full` (LEARNER_OUTCOMES_FULL_SCHEMA): one row per learner of the experiment's
+    `randomized` learners (randomized_learners: "all of experiment_assignments for the configured experiment"),
+    with their study certificate (`study`: study_certificates), `covariates` (learner_covariates), main skill
+    (`main_skills`: main_skill), app log-in (`logins`: logged_in_after_randomization) and certificate views
+    (`views`: view_counts of the study certificates); `logins` and `views` may hold only the learners who logged
+    in or had a view. Learners without a study certificate have null certificate columns and zero views; without a
+    learner record, "not mentioned" survey answers, null developing_country and has_linkedin_url 0."""
     table = (
         randomized
         .join(study.select("learner_id", "certificate_id", "primary_domain", "credential_type"), "learner_id", "left")
         .join(covariates, "learner_id", "left")
-        .join(main_skill(skill_scores, randomized), "learner_id", "left")
-        .join(logged_in_after_randomization(sessions, randomized, only_logged_in=True), "learner_id", "left")
-        .join(view_counts(views, study, as_of=as_of, only_viewed=True), "learner_id", "left")
+        .join(main_skills, "learner_id", "left")
+        .join(logins, "learner_id", "left")
+        .join(views, "learner_id", "left")
     )
     zero_if_missing = [f.name for f in LEARNER_OUTCOMES_FULL_SCHEMA.fields
                        if f.name.startswith(("count_views", "views_"))
@@ -890,67 +893,54 @@ def profile_length(matched: DataFrame, learner_positions: DataFrame, *, as_of: d
         .select("learner_id", F.greatest(visible, F.lit(0)).cast("int").alias("profile_length_chars"))
 
 
-def learner_outcomes_linkedin(
-    full: DataFrame,
-    matches: DataFrame,
-    certificates: DataFrame,
-    positions: DataFrame,
-    education: DataFrame,
-    certifications: DataFrame,
-    *,
-    as_of: date,
-    experience_reference_date: date = EXPERIENCE_REFERENCE_DATE,
-    experiment_start: date = EXPERIMENT_START,
-    enrollment_reference_year: int = ENROLLMENT_REFERENCE_YEAR,
-    degree_reference_year: int = DEGREE_REFERENCE_YEAR,
-    cwur_path: str | Path | None = None,
-) -> DataFrame:
-    """Table `learner_outcomes_linkedin` (LEARNER_OUTCOMES_LINKEDIN_SCHEMA): the rows of `full` (the
-    learner_outcomes_full table) whose learner's normalised LinkedIn URL matches a fetched profile whose latest
-    fetch parsed (status ok or partial), with the LinkedIn columns. `matches` is profile_matches of `full`'s
-    learners (the match report counts the same matches), `certificates` is bronze, the rest are the silver profile
-    tables. A learner with no positions has every new/past flag 0, months_to_* and
-    professional_experience_years null, career_outcome "none"; without education, degree level "none"."""
-    # The LinkedIn side is small (one row per matched learner or profile entry) but every definition reads the
-    # same inputs, so they are materialised (localCheckpoint) once: without it the query plan repeats the matching
-    # and classification plans in every branch, and planning alone dominates the run time.
-    matched = matches.where(F.col("match") == "matched").join(
-        full.select("learner_id", "randomized_at", "certificate_id"), "learner_id"
-    ).localCheckpoint()
-    record_key = matched.select("learner_id", "randomized_at", "country", *PROFILE_RECORD_KEY)
+def linkedin_sample(full: DataFrame, matches: DataFrame) -> DataFrame:
+    """The LinkedIn Matched Sample: the learners of `full` (the learner_outcomes_full table) whose normalised
+    LinkedIn URL matches a fetched profile whose latest fetch parsed, status ok or partial (`matches`:
+    profile_matches of `full`'s learners, match "matched"), with their match columns, randomized_at and
+    certificate_id."""
+    return matches.where(F.col("match") == MATCHED).join(
+        full.select("learner_id", "randomized_at", "certificate_id"), "learner_id")
 
-    learner_positions = classify_positions(record_key.join(positions, PROFILE_RECORD_KEY)).localCheckpoint()
-    learner_education = record_key.join(education, PROFILE_RECORD_KEY).localCheckpoint()
-    learner_certifications = record_key.select("learner_id", *PROFILE_RECORD_KEY).join(
-        certifications, PROFILE_RECORD_KEY).localCheckpoint()
-    study = matched.where(F.col("certificate_id").isNotNull()).select("learner_id", "certificate_id").join(
+
+def profile_entries(sample: DataFrame, entries: DataFrame,
+                    learner_columns: Sequence[str] = ("randomized_at", "country")) -> DataFrame:
+    """The rows of a silver profile table (`entries`: positions, education or certifications) of each sample
+    learner's matched profile (`sample`: linkedin_sample), with the learner's learner_id and `learner_columns`."""
+    return sample.select("learner_id", *learner_columns, *PROFILE_RECORD_KEY).join(entries, PROFILE_RECORD_KEY)
+
+
+def sample_study_certificates(sample: DataFrame, certificates: DataFrame) -> DataFrame:
+    """The study certificate of each learner of `sample` (linkedin_sample) who has one, with its course name from
+    the bronze `certificates` (latest delivery): learner_id, certificate_id, course_name."""
+    return sample.where(F.col("certificate_id").isNotNull()).select("learner_id", "certificate_id").join(
         latest_delivery(certificates, ["certificate_id"]).select("certificate_id", "course_name"), "certificate_id"
-    ).localCheckpoint()
+    )
 
-    # Each per-learner table has at most one row per matched learner (the LinkedIn sample: tens of thousands), so
-    # they are broadcast: a chain of sort-merge joins would run one sorter per join in the same task.
-    per_learner = [
-        new_jobs(learner_positions, as_of=as_of),
-        past_jobs(learner_positions),
-        professional_experience(learner_positions, reference_date=experience_reference_date),
-        career_outcome(learner_positions, experiment_start=experiment_start),
-        credential_shared(learner_certifications, study),
-        education_features(learner_education, enrollment_reference_year=enrollment_reference_year,
-                           degree_reference_year=degree_reference_year,
-                           cwur_path=None if cwur_path is None else str(cwur_path)),
-        profile_length(matched, learner_positions, as_of=as_of),
-    ]
-    features = matched.select("learner_id", "profile_url_normalized", "profile_status",
-                              (month_index(F.lit(as_of)) - month_index("randomized_at")).alias("followup_months"))
+
+def linkedin_features(sample: DataFrame, per_learner: Sequence[DataFrame], *, as_of: date) -> DataFrame:
+    """The LinkedIn columns of each learner of `sample` (linkedin_sample): the profile URL and parse status,
+    followup_months (randomization month to the as_of month) and the columns of the `per_learner` definitions
+    (new_jobs, past_jobs, professional_experience, career_outcome, credential_shared, education_features,
+    profile_length), each of which has at most one row per learner. A learner with no positions has every new/past
+    flag 0, months_to_* and professional_experience_years null, career_outcome "none"; without education, degree
+    level "none"."""
+    features = sample.select("learner_id", "profile_url_normalized", "profile_status",
+                             (month_index(F.lit(as_of)) - month_index("randomized_at")).alias("followup_months"))
     for table in per_learner:
-        features = features.join(F.broadcast(table), "learner_id", "left")
+        features = features.join(table, "learner_id", "left")
     zero_flags = [f.name for f in LINKEDIN_FEATURES_SCHEMA.fields
                   if f.name.startswith(("new_job", "past_", "credential_shared", "has_", "currently_enrolled"))]
-    features = (
+    return (
         features.fillna(0, subset=zero_flags)
         .fillna({"career_outcome": "none", "linkedin_degree_level": "none"})
     )
-    return conform(full.join(F.broadcast(features), "learner_id"), LEARNER_OUTCOMES_LINKEDIN_SCHEMA)
+
+
+def learner_outcomes_linkedin(full: DataFrame, features: DataFrame) -> DataFrame:
+    """Table `learner_outcomes_linkedin` (LEARNER_OUTCOMES_LINKEDIN_SCHEMA): the rows of `full` (the
+    learner_outcomes_full table) of the LinkedIn Matched Sample, with their LinkedIn columns (`features`:
+    linkedin_features)."""
+    return conform(full.join(features, "learner_id"), LEARNER_OUTCOMES_LINKEDIN_SCHEMA)
 
 
 # ------------------------------------------------------------------------------------------------ reading, job
@@ -1005,6 +995,90 @@ def experiment_ids_in_bronze(lake_root: Path, *, as_of: date) -> dict[str, int]:
     return counts
 
 
+# ------------------------------------------------------------------------------------------------ plan assembly
+# The definitions above say what each table is; the plan functions below and build_tables decide how Spark runs
+# them: which shared intermediate is materialised once (localCheckpoint: eager, and the plans reading it start
+# from its rows instead of repeating its derivation) and which small side of a join is broadcast.
+
+def plan_main_skill(skill_scores: DataFrame, randomized: DataFrame) -> DataFrame:
+    """main_skill of each randomized learner from the bronze `skill_scores`."""
+    # Materialised: the per-skill statistics and the per-learner ranking both read it.
+    scores = skill_scores_at_randomization(skill_scores, randomized).localCheckpoint()
+    # A few dozen skills: a hash aggregate broadcast back, not a window that sorts each skill into one task.
+    return main_skill(scores, F.broadcast(skill_statistics(scores)))
+
+
+def plan_learner_outcomes_full(
+    randomized: DataFrame,
+    covariates: DataFrame,
+    certificates: DataFrame,
+    views: DataFrame,
+    sessions: DataFrame,
+    skill_scores: DataFrame,
+    *,
+    as_of: date,
+) -> DataFrame:
+    """learner_outcomes_full of the `randomized` learners from the bronze tables and their `covariates`
+    (learner_covariates, derived once by the caller: the LinkedIn match reads them too). Both inputs are read by
+    several branches, so the caller materialises them."""
+    # Read by several branches below. Materialised once (localCheckpoint, as on the LinkedIn side): otherwise each
+    # branch re-reads and re-deduplicates bronze, since the branches prune different columns and Spark cannot
+    # reuse one exchange for them (certificates were scanned three times).
+    study = study_certificates(certificates, randomized).localCheckpoint()
+    return learner_outcomes_full(
+        randomized, study, covariates, plan_main_skill(skill_scores, randomized),
+        # Only the learners with a log-in or a view: the table's left join and zero fill cover the others, and a
+        # result with every learner would cost one more join over all of them.
+        logged_in_after_randomization(sessions, randomized, only_logged_in=True),
+        view_counts(views, study, as_of=as_of, only_viewed=True),
+    )
+
+
+def plan_learner_outcomes_linkedin(
+    full: DataFrame,
+    matches: DataFrame,
+    certificates: DataFrame,
+    positions: DataFrame,
+    education: DataFrame,
+    certifications: DataFrame,
+    *,
+    as_of: date,
+    experience_reference_date: date = EXPERIENCE_REFERENCE_DATE,
+    experiment_start: date = EXPERIMENT_START,
+    enrollment_reference_year: int = ENROLLMENT_REFERENCE_YEAR,
+    degree_reference_year: int = DEGREE_REFERENCE_YEAR,
+    cwur_path: str | Path | None = None,
+) -> DataFrame:
+    """learner_outcomes_linkedin from `full` (the learner_outcomes_full table), `matches` (profile_matches of
+    `full`'s learners: the match report counts the same matches), the bronze `certificates` and the silver profile
+    tables `positions`, `education` and `certifications`."""
+    # The LinkedIn side is small (one row per matched learner or profile entry) but every definition reads the
+    # same inputs, so they are materialised (localCheckpoint) once: without it the query plan repeats the matching
+    # and classification plans in every branch, and planning alone dominates the run time.
+    sample = linkedin_sample(full, matches).localCheckpoint()
+    learner_positions = classify_positions(profile_entries(sample, positions)).localCheckpoint()
+    learner_education = profile_entries(sample, education).localCheckpoint()
+    learner_certifications = profile_entries(sample, certifications, learner_columns=()).localCheckpoint()
+    study = sample_study_certificates(sample, certificates).localCheckpoint()
+
+    per_learner = [
+        new_jobs(learner_positions, as_of=as_of),
+        past_jobs(learner_positions),
+        professional_experience(learner_positions, reference_date=experience_reference_date),
+        career_outcome(learner_positions, experiment_start=experiment_start),
+        credential_shared(learner_certifications, study),
+        education_features(learner_education, enrollment_reference_year=enrollment_reference_year,
+                           degree_reference_year=degree_reference_year,
+                           cwur_path=None if cwur_path is None else str(cwur_path)),
+        profile_length(sample, learner_positions, as_of=as_of),
+    ]
+    # Each per-learner table, and the features they make up, has at most one row per matched learner (the LinkedIn
+    # sample: tens of thousands), so they are broadcast: a chain of sort-merge joins would run one sorter per join
+    # in the same task.
+    features = linkedin_features(sample, [F.broadcast(table) for table in per_learner], as_of=as_of)
+    return learner_outcomes_linkedin(full, F.broadcast(features))
+
+
 def build_tables(
     spark: SparkSession,
     lake_root: Path,
@@ -1028,12 +1102,12 @@ def build_tables(
               for table in ("profiles", "profile_positions", "profile_education", "profile_certifications")}
     randomized = randomized_learners(bronze["experiment_assignments"], experiment_id).localCheckpoint()
     covariates = learner_covariates(bronze["learners"], randomized).localCheckpoint()
-    full = learner_outcomes_full(
+    full = plan_learner_outcomes_full(
         randomized, covariates, bronze["certificates"], bronze["certificate_views"],
         bronze["app_sessions"], bronze["skill_scores"], as_of=as_of,
     ).persist()
     matches = profile_matches(full.select("learner_id"), covariates, silver["profiles"]).localCheckpoint()
-    linkedin = learner_outcomes_linkedin(
+    linkedin = plan_learner_outcomes_linkedin(
         full, matches, bronze["certificates"], silver["profile_positions"], silver["profile_education"],
         silver["profile_certifications"], as_of=as_of, experience_reference_date=experience_reference_date,
         experiment_start=experiment_start, enrollment_reference_year=enrollment_reference_year,

@@ -217,7 +217,7 @@ def platform(spark):
         "skills": empty(spark, "skill_scores"),
     }
     randomized = features.randomized_learners(tables["assignments"], EXPERIMENT)
-    full = features.learner_outcomes_full(
+    full = features.plan_learner_outcomes_full(
         randomized, features.learner_covariates(tables["learners"], randomized), tables["certificates"],
         tables["views"], tables["sessions"], tables["skills"], as_of=AS_OF,
     )
@@ -455,7 +455,7 @@ def test_main_skill_ties_latest_measurement_and_standardization(spark):
         ("zero", "typing", 0.0, None),
         ("late_high", "python", 0.2, (0.2 - python_mean) / 0.5),
     ], "learner_id string, main_skill string, main_skill_score double, main_skill_standardized double")
-    assertDataFrameEqual(features.main_skill(scores, randomized), expected)
+    assertDataFrameEqual(features.plan_main_skill(scores, randomized), expected)
 
 
 # ------------------------------------------------------------------------------------------------ LinkedIn cases
@@ -627,12 +627,12 @@ def linkedin(spark):
     }
     randomized = features.randomized_learners(bronze_tables["assignments"], EXPERIMENT)
     covariates = features.learner_covariates(bronze_tables["learners"], randomized)
-    full = features.learner_outcomes_full(
+    full = features.plan_learner_outcomes_full(
         randomized, covariates, bronze_tables["certificates"],
         empty(spark, "certificate_views"), empty(spark, "app_sessions"), empty(spark, "skill_scores"), as_of=AS_OF,
     ).cache()
     matches = features.profile_matches(full.select("learner_id"), covariates, tables["profiles"])
-    table = features.learner_outcomes_linkedin(
+    table = features.plan_learner_outcomes_linkedin(
         full, matches, bronze_tables["certificates"], tables["profile_positions"], tables["profile_education"],
         tables["profile_certifications"], as_of=AS_OF,
     )
