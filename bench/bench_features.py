@@ -45,7 +45,7 @@ CHECKED_COUNTS = ["certificate_id", "main_skill", "developing_country"]
 
 
 def duckdb_sql(bronze: Path, experiment_id: str, as_of: date) -> str:
-    """learner_outcomes_full in DuckDB SQL: the definitions of jobs/features.py, written independently."""
+    """learner_outcomes_full in DuckDB SQL: the definitions of jobs/features/, written independently."""
 
     def table(source: str) -> str:
         path = (bronze / source).as_posix()

@@ -1,4 +1,4 @@
-"""Unit tests of the feature job (jobs/features.py) on tiny in-test frames, one learner per edge case.
+"""Unit tests of the feature job (jobs/features/) on tiny in-test frames, one learner per edge case.
 
 Each definition's edge cases are built into one small input (one learner per case) and derived once per module
 (fixtures below), then checked case by case with `pytest.mark.parametrize` and as a whole with

@@ -67,8 +67,9 @@ def run(spark, tmp_path_factory, shared_dir):
     write_crawl(config.landing, crawl_id=CRAWL_ID, seed=7)
     ingest.run(spark, config)
     parse.run(spark, config)
+    references = features.StudyReferences(cwur_path=shared_dir / "reference" / "cwurData.csv")
     tables = features.build_tables(spark, config.lake, as_of=AS_OF, experiment_id=config.experiment_id,
-                                   cwur_path=shared_dir / "reference" / "cwurData.csv", pseudonym_key=PSEUDONYM_KEY)
+                                   references=references, pseudonym_key=PSEUDONYM_KEY)
     curated = {name: tables[name].toPandas() for name in contracts.OUTPUT_TABLES}
     crosswalk = tables["learner_crosswalk"].toPandas()
     report = tables["profile_match_report"].toPandas()

@@ -45,7 +45,7 @@ def test_package_project_ships_packages_with_data_files(tmp_path):
     names = set(zipfile.ZipFile(archive).namelist())
     for expected in (
         "credsignal/__init__.py", "credsignal/core/spark.py", "credsignal/entry/spark_submit.py",
-        "credsignal/reference/data/developed_countries.json", "jobs/features.py", "jobs/ingest.py",
+        "credsignal/reference/data/developed_countries.json", "jobs/features/job.py", "jobs/ingest.py",
         "parsers/__init__.py", "parsers/lexicon.py", "credsignal/reference/data/month_names.json",
         "expectations/bands.json",
         "synth/platform.py", "synth/data/people.json",

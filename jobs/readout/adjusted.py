@@ -28,7 +28,7 @@ from jobs.readout.statistics import (
     mean_imputed,
 )
 
-# Pre-treatment covariates (as of randomization, jobs/features.py) that the adjusted models use. The 2025 paper's
+# Pre-treatment covariates (as of randomization, jobs/features/) that the adjusted models use. The 2025 paper's
 # Table 3 controls, mapped to the curated columns: batch -> baseline hazard stratified by batch (a fixed effect in
 # the linear models); education -> education_level; gender -> gender; domain -> primary_domain; credential type ->
 # credential_type; country -> developing_country (the curated tables hold no country); professional experience
