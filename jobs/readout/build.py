@@ -52,7 +52,8 @@ from credsignal.core import lake
 from jobs.readout import plots
 from jobs.readout.estimates import ESTIMATOR_COX_PP, ESTIMATOR_LIN, estimate_all
 from jobs.readout.render import render_html
-from jobs.readout.statistics import FULL, LINKEDIN, SRM_FLAG_P
+from jobs.readout.statistics import FULL, LINKEDIN
+from jobs.validate import SRM_BLOCK_P
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ def build_readout(lake_root: Path, *, snapshot: str | None = None, cox: bool = T
         if srm and (srm["n_treatment"], srm["n_control"]) != (mine["n_treatment"], mine["n_control"]):
             notes.append(f"arm counts of {table} differ from the quality gate's: "
                          f"{mine['n_treatment']}/{mine['n_control']} vs {srm['n_treatment']}/{srm['n_control']}")
-        if mine["p_value"] < SRM_FLAG_P:
+        if mine["p_value"] < SRM_BLOCK_P:
             notes.append(f"sample-ratio mismatch in the {sample} sample: p = {mine['p_value']:.3g}")
 
     charts = {"itt": plots.plot_itt(estimates)}

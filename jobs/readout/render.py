@@ -25,10 +25,9 @@ from jobs.readout.statistics import (
     LINKEDIN,
     LOGGED_IN,
     SHARE_OUTCOME,
-    SMD_FLAG,
-    SRM_FLAG_P,
     hazard_ratio_of,
 )
+from jobs.validate import SMD_WARN, SRM_BLOCK_P
 
 TEMPLATE = "readout.html.j2"
 TITLE = "Experiment readout"
@@ -140,7 +139,7 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
                                pval(r["p_value"]),
                                f"{count(gate_srm['n_treatment'])} / {count(gate_srm['n_control'])}" if gate_srm else DASH,
                                pval(gate_srm["p_value"]) if gate_srm else DASH, agree])
-        srm_table.flags.append(r["p_value"] < SRM_FLAG_P or agree == "NO")
+        srm_table.flags.append(r["p_value"] < SRM_BLOCK_P or agree == "NO")
     attrition = Table(["stage", "of stage", "treatment", "control", "share treatment (%)", "share control (%)",
                        "difference (pp)", "SE (pp)", "p"], [])
     for r in _select(estimates, analysis="attrition").to_dict("records"):
@@ -275,9 +274,9 @@ def sections_of(result: Estimates, gate: dict[str, dict], charts: dict[str, byte
                                num(r["se"]), count(r["n_treatment"]), count(r["n_control"]), pval(r["p_value"]),
                                num(r["smd"]), (num(theirs) + (" DIFFERS" if differs else "")) if theirs is not None
                                else DASH])
-            table.flags.append(differs or (np.isfinite(r["smd"]) and abs(r["smd"]) >= SMD_FLAG))
+            table.flags.append(differs or (np.isfinite(r["smd"]) and abs(r["smd"]) >= SMD_WARN))
         sections.append(Section(f"Covariate balance, {sample} sample (Table 12)",
-                                f"Shaded: |SMD| >= {SMD_FLAG} or a disagreement with the quality gate.", [table],
+                                f"Shaded: |SMD| >= {SMD_WARN} or a disagreement with the quality gate.", [table],
                                 folded=not any(table.flags)))
 
     # Table 13, LATE, employability, unadjusted Cox.

@@ -33,8 +33,6 @@ ITT_COV_TYPE = "HC2"  # difference in means; HC2 = the unbiased Neyman variance 
 LATE_COV_TYPE = "HC1"  # 2SLS sandwich with the n/(n-k) small-sample factor (Stata's `ivregress 2sls, robust`)
 Z95 = 1.959963984540054
 Z99 = 2.5758293035489004
-SRM_FLAG_P = 0.001  # same threshold as the quality gate (jobs/validate.py)
-SMD_FLAG = 0.1
 GATE_SMD_TOLERANCE = 1e-3  # the gate prints smd with 4 decimals
 CURVE_BANDS = ("se", "ci_low", "ci_high")
 
