@@ -294,8 +294,9 @@ def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
         facts = replace(run_facts(config, as_of=as_of), **staged_feature_facts(staged))
         outcome = validate.validate(tables, run_id=run_id, as_of=as_of, facts=facts)
         quality_history.append_run(config.lake, outcome, file_id=safe_run_id(run_id))
-        validate.write_report(outcome, validation_dir(config, run_id), quality_history.read_recent(config.lake),
-                              history_path=lake.data_quality_history(config.lake))
+        quality_history.write_report(outcome, validation_dir(config, run_id),
+                                     quality_history.read_recent(config.lake),
+                                     history_path=lake.data_quality_history(config.lake))
         quality = staged / QUALITY_TABLE
         quality.mkdir(parents=True, exist_ok=True)
         outcome.report_frame().to_parquet(quality / "part-00000.parquet", index=False)

@@ -1,5 +1,6 @@
-"""The data-quality history: every validation run's findings, appended to `data_quality_history`, and what the
-validation report shows from it (a summary per table with what changed since the last run, and trends).
+"""The data-quality history: every validation run's findings, appended to `data_quality_history`, and the
+validation report built from a run and the history (`render_html`, `write_report`: a summary per table with what
+changed since the last run, and trends).
 
 The table is Parquet, partitioned by the UTC day the run was validated (`run_date=YYYY-MM-DD/`), one file per
 run (`part-<run_id>.parquet`), at `credsignal.core.lake.data_quality_history`. A run's file is written under a hidden
@@ -18,16 +19,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from credsignal.core import lake
-
-if TYPE_CHECKING:
-    from jobs.validate import ValidationOutcome
+from jobs import validate
+from jobs.validate import ValidationOutcome
 
 HISTORY_TABLE = "data_quality_history"
 TREND_RUNS = 30
@@ -235,3 +235,26 @@ def _trends(outcome: ValidationOutcome, history: pd.DataFrame) -> list[dict[str,
                 "title": f"{f.table} {f.check} over the last {len(runs)} runs",
             })
     return series
+
+
+def render_html(outcome: ValidationOutcome, history: pd.DataFrame | None = None, *,
+                history_path: Path | str = "") -> str:
+    """The report page (credsignal/core/templates/validation_report.html.j2): a summary per table with what changed
+    since the previous run of `history`, the failed and warned checks, trend charts of the last runs, and every
+    check in a collapsed table. Self-contained: inline CSS and SVG, no scripts, nothing fetched."""
+    from credsignal.core.pages import render
+
+    return render("validation_report.html.j2", **report_context(outcome, history, history_path=history_path))
+
+
+def write_report(outcome: ValidationOutcome, report_dir: Path, history: pd.DataFrame | None = None, *,
+                 history_path: Path | str = "") -> Path:
+    """data_quality_report.parquet, report.html and summary.txt of the run, in `report_dir`; the page's trends
+    and changes come from `history` (the recent rows of data_quality_history)."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    outcome.report_frame().to_parquet(report_dir / "data_quality_report.parquet", index=False)
+    (report_dir / "report.html").write_text(render_html(outcome, history, history_path=history_path),
+                                            encoding="utf-8")
+    (report_dir / "summary.txt").write_text(validate.render_text(outcome, limit=1000) + "\n")
+    outcome.report_path = report_dir / "report.html"
+    return outcome.report_path

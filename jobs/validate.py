@@ -452,17 +452,6 @@ def validate(tables: Mapping[str, pd.DataFrame], *, run_id: str, as_of: date, fa
     return outcome
 
 
-def render_html(outcome: ValidationOutcome, history: pd.DataFrame | None = None, *,
-                history_path: Path | str = "") -> str:
-    """The report page (credsignal/core/templates/validation_report.html.j2): a summary per table with what changed
-    since the previous run of `history`, the failed and warned checks, trend charts of the last runs, and every
-    check in a collapsed table. Self-contained: inline CSS and SVG, no scripts, nothing fetched."""
-    from credsignal.core.pages import render
-    from jobs.quality_history import report_context
-
-    return render("validation_report.html.j2", **report_context(outcome, history, history_path=history_path))
-
-
 def render_text(outcome: ValidationOutcome, limit: int = 20) -> str:
     lines = [f"validation run {outcome.run_id} (as_of {outcome.as_of}): "
              f"{'BLOCKED' if outcome.blocked else 'passed'}; {len(outcome.of_severity(FAILURE))} failures, "
@@ -474,19 +463,6 @@ def render_text(outcome: ValidationOutcome, limit: int = 20) -> str:
         if finding.remedy:
             lines.append(f"           what to change: {finding.remedy}")
     return "\n".join(lines)
-
-
-def write_report(outcome: ValidationOutcome, report_dir: Path, history: pd.DataFrame | None = None, *,
-                 history_path: Path | str = "") -> Path:
-    """data_quality_report.parquet, report.html and summary.txt of the run, in `report_dir`; the page's trends
-    and changes come from `history` (the recent rows of data_quality_history)."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    outcome.report_frame().to_parquet(report_dir / "data_quality_report.parquet", index=False)
-    (report_dir / "report.html").write_text(render_html(outcome, history, history_path=history_path),
-                                            encoding="utf-8")
-    (report_dir / "summary.txt").write_text(render_text(outcome, limit=1000) + "\n")
-    outcome.report_path = report_dir / "report.html"
-    return outcome.report_path
 
 
 def read_staged(staged: Mapping[str, Path]) -> dict[str, pd.DataFrame]:

@@ -19,7 +19,7 @@ OUTCOME = ValidationOutcome("run-2023-03-31-a1b2", date(2023, 3, 31), [
 
 
 def validation_report() -> str:
-    from jobs.validate import render_html
+    from jobs.quality_history import render_html
 
     return render_html(OUTCOME)
 

@@ -195,7 +195,7 @@ def report_page(tmp_path_factory) -> Path:
     """The report of the 34th night, rendered with the history of the nights before it, as the pipeline does."""
     root = tmp_path_factory.mktemp("quality")
     outcomes = record_nights(root / "lake")
-    path = v.write_report(outcomes[-1], root / "report", qh.read_recent(root / "lake"),
+    path = qh.write_report(outcomes[-1], root / "report", qh.read_recent(root / "lake"),
                           history_path=lake.data_quality_history(root / "lake"))
     return path
 

@@ -14,6 +14,7 @@ import pytest
 from credsignal.core.config import DEFAULT_SOURCE_FRESHNESS, SourceFreshness
 from expectations.suites import VIEW_COUNTS, VIEW_FLAGS
 from jobs import validate as v
+from jobs.quality_history import write_report
 
 AS_OF = date(2023, 9, 30)
 
@@ -220,7 +221,7 @@ def test_validate_writes_an_offline_report(tmp_path):
     outcome = v.validate({"learner_outcomes_full": full_frame()}, run_id="r1", as_of=AS_OF,
                          facts=v.RunFacts(newest_export_days=dict.fromkeys(DEFAULT_SOURCE_FRESHNESS, AS_OF)))
     assert not outcome.blocked
-    path = v.write_report(outcome, tmp_path)
+    path = write_report(outcome, tmp_path)
     page = path.read_text()
     assert "run <code>r1</code>" in page and "Passed: published" in page
     assert '<details id="all-checks">' in page and "<details open" not in page
@@ -258,7 +259,7 @@ def test_every_finding_of_a_run_says_what_to_change(tmp_path):
     assert "landing/platform/certificate_views/" in quarantine and "CREDSIGNAL_MAX_QUARANTINE_SHARE" in quarantine
     versions = by_check[("learner_outcomes_full", "covariates:no_learner_version_by_randomization")]
     assert versions.severity == v.WARNING and "landing/platform/learners/" in versions.remedy
-    v.write_report(outcome, tmp_path)
+    write_report(outcome, tmp_path)
     report = pd.read_parquet(tmp_path / "data_quality_report.parquet")
     assert (report["remedy"].str.len() > 0).all()
     page = html.unescape((tmp_path / "report.html").read_text())
