@@ -296,12 +296,23 @@ class ColumnContract:
         return [value for name in (declared["enum"], *declared.get("and", ())) for value in enum(name)]
 
 
+def published(columns: tuple[ColumnContract, ...]) -> tuple[ColumnContract, ...]:
+    """`columns` as published: platform IDs replaced by their pseudonymous keys, restricted columns dropped."""
+    return tuple(column.curated_as or column for column in columns if not column.restricted)
+
+
 @dataclass(frozen=True)
 class TableContract:
     """A curated table: its columns as the definitions compute them (platform IDs, restricted columns)."""
 
     name: str
     columns: tuple[ColumnContract, ...]
+    inherited: int = 0  # how many of the columns come first from the table it extends
+
+    @property
+    def own_columns(self) -> tuple[ColumnContract, ...]:
+        """The columns this table adds to the one it extends (all of them when it extends none)."""
+        return self.columns[self.inherited:]
 
     @property
     def schema(self) -> StructType:
@@ -310,7 +321,7 @@ class TableContract:
     @property
     def curated_columns(self) -> tuple[ColumnContract, ...]:
         """The columns as published: platform IDs replaced by their pseudonymous keys, restricted ones dropped."""
-        return tuple(column.curated_as or column for column in self.columns if not column.restricted)
+        return published(self.columns)
 
     @property
     def curated_schema(self) -> StructType:
@@ -323,7 +334,7 @@ def _tables() -> dict[str, TableContract]:
     for name, declared in _declarations()["tables"].items():
         inherited = tables[declared["extends"]].columns if "extends" in declared else ()
         own = tuple(ColumnContract.declared(name, entry) for entry in declared["columns"])
-        tables[name] = TableContract(name, inherited + own)
+        tables[name] = TableContract(name, inherited + own, inherited=len(inherited))
     return tables
 
 
@@ -338,7 +349,7 @@ OUTPUT_TABLES = ("learner_outcomes_full", "learner_outcomes_linkedin")
 LEARNER_OUTCOMES_FULL_SCHEMA = table("learner_outcomes_full").schema
 LEARNER_OUTCOMES_LINKEDIN_SCHEMA = table("learner_outcomes_linkedin").schema
 # What the LinkedIn table adds to the full table.
-LINKEDIN_FEATURES_SCHEMA = StructType(LEARNER_OUTCOMES_LINKEDIN_SCHEMA.fields[len(LEARNER_OUTCOMES_FULL_SCHEMA):])
+LINKEDIN_FEATURES_SCHEMA = StructType([column.field for column in table("learner_outcomes_linkedin").own_columns])
 # The published contract of each output table (column docs, the data dictionary, the Parquet column docs).
 OUTPUT_SCHEMAS = {name: table(name).curated_schema for name in OUTPUT_TABLES}
 # platform ID column -> (curated column, hash domain): the definitions key rows by the platform's IDs, what leaves
@@ -381,12 +392,10 @@ def dictionary_block_markers(name: str) -> tuple[str, str]:
             f"<!-- end of the columns of {name} -->")
 
 
-def dictionary_columns(name: str, *, only_own: bool = False) -> str:
-    """The data dictionary's column table of published table `name` (markdown)."""
-    columns = table(name).curated_columns
-    if only_own and "extends" in _declarations()["tables"][name]:
-        inherited = {column.name for column in table(_declarations()["tables"][name]["extends"]).curated_columns}
-        columns = tuple(column for column in columns if column.name not in inherited)
+def dictionary_columns(name: str) -> str:
+    """The data dictionary's column table of the columns published table `name` adds to the one it extends
+    (markdown): the extended table's columns are in its own section."""
+    columns = published(table(name).own_columns)
     rows = [f"| `{c.name}` | {c.type} | {c.timing} | {c.definition} | {c.source} | {c.edge_rules} |".replace(
         "|  |", "| |") for c in columns]
     return "\n".join([*DICTIONARY_HEADER, *rows])
@@ -400,7 +409,7 @@ def render_dictionary(document: str) -> str:
             raise ValueError(f"the data dictionary has no generated block for {name} ({begin} ... {end})")
         before, rest = document.split(begin, 1)
         _, after = rest.split(end, 1)
-        document = f"{before}{begin}\n{dictionary_columns(name, only_own=True)}\n{end}{after}"
+        document = f"{before}{begin}\n{dictionary_columns(name)}\n{end}{after}"
     return document
 
 
