@@ -852,3 +852,31 @@ def test_an_experiment_without_assignments_fails_before_any_spark_work(spark, tm
     assert "'exp-typo'" in message and "'exp-a' (2 rows), 'exp-b' (1 rows)" in message and "exp-c" not in message
     assert "CREDSIGNAL_EXPERIMENT_ID" in message
     assert not pipeline.staging_dir(config, "r1").exists()
+
+
+# ------------------------------------------------------------------------------------------------ writing
+
+def test_curated_tables_are_written_sorted_compacted_and_with_the_contract_docs(spark, platform, tmp_path,
+                                                                                monkeypatch):
+    """The layout analysts read is the feature job's (publish links these files as they are)."""
+    import pyarrow.parquet as pq
+
+    from credsignal.core.storage import footer_descriptions
+    from jobs.features import job
+
+    monkeypatch.setattr(job, "ROWS_PER_FILE", 5)
+    monkeypatch.setattr(job, "ROWS_PER_ROW_GROUP", 2)
+    table = job.curated_tables({"learner_outcomes_full": platform["full"]}, pseudonym_key=b"k" * 32)
+    job.write_curated(table["learner_outcomes_full"].repartition(3), tmp_path / "full")
+
+    files = sorted((tmp_path / "full").glob("*.parquet"))
+    keys = [key for path in files for key in pq.read_table(path, columns=["learner_key"])["learner_key"].to_pylist()]
+    assert keys == sorted(keys) and len(keys) == platform["full"].count()  # sorted across files, not only within
+    assert len(files) >= -(-len(keys) // 5)
+    for path in files:
+        metadata = pq.ParquetFile(path).metadata
+        assert 0 < metadata.num_rows <= 5
+        groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
+        assert all(group.num_rows <= 2 for group in groups)
+        assert {group.column(j).compression for group in groups for j in range(metadata.num_columns)} == {"ZSTD"}
+        assert footer_descriptions(pq.read_schema(path)) == contracts.column_descriptions("learner_outcomes_full")

@@ -252,6 +252,19 @@ def test_parquet_fields_read_the_footer_and_the_partition_columns(tmp_path):
     assert parquet_fields(tmp_path / "nothing-here") == []
 
 
+def test_parquet_fields_read_the_descriptions_spark_keeps_in_the_footer(tmp_path, spark):
+    """The feature job's tables carry the contract's descriptions as StructField metadata, which Spark keeps in
+    its row schema in the footer (not in Arrow field metadata)."""
+    from pyspark.sql import functions as F
+
+    from credsignal.entry.lineage import parquet_fields
+
+    frame = spark.range(3).select(F.col("id").alias("score", metadata={"description": "a score", "timing": "outcome"}),
+                                  F.lit("x").alias("note"))
+    frame.write.parquet(str(tmp_path / "table"))
+    assert parquet_fields(tmp_path / "table") == [["score", "int64", "a score"], ["note", "string", ""]]
+
+
 def test_declared_tables_become_openlineage_datasets_with_their_facets(tmp_path):
     from openlineage.client.serde import Serde
 

@@ -153,3 +153,21 @@ def lake_lock(lake_root: Path, *, step: str, run_id: str | None = None,
             handle.truncate()
             handle.flush()
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+SPARK_ROW_METADATA = b"org.apache.spark.sql.parquet.row.metadata"
+
+
+def footer_descriptions(schema: Any) -> dict[str, str]:
+    """column -> description from a Parquet file's schema as pyarrow reads it (`pq.read_schema`): the Arrow field
+    metadata pyarrow and pandas writers keep, else the StructField metadata of the row schema Spark keeps in the
+    footer (the feature job writes the contract's descriptions that way). Columns without one are left out."""
+    described = {f.name: f.metadata[b"description"].decode("utf-8") for f in schema
+                 if f.metadata and b"description" in f.metadata}
+    spark_schema = (schema.metadata or {}).get(SPARK_ROW_METADATA)
+    if spark_schema:
+        for column in json.loads(spark_schema).get("fields", []):
+            text = column.get("metadata", {}).get("description")
+            if text and column["name"] not in described:
+                described[column["name"]] = text
+    return described

@@ -40,6 +40,8 @@ from openlineage.client.facet_v2 import (
     symlinks_dataset,
 )
 
+from credsignal.core.storage import footer_descriptions
+
 log = logging.getLogger(__name__)
 
 LINEAGE_XCOM_KEY = "openlineage"
@@ -98,7 +100,8 @@ def parquet_fields(path: Path) -> list[list[str]]:
     if first is None:
         return []
     schema = pq.read_schema(first)
-    fields = [[f.name, str(f.type), (f.metadata or {}).get(b"description", b"").decode("utf-8")] for f in schema]
+    described = footer_descriptions(schema)
+    fields = [[f.name, str(f.type), described.get(f.name, "")] for f in schema]
     known = {f.name for f in schema}
     for part in first.relative_to(path).parts[:-1]:
         match = _PARTITION_DIR.match(part)

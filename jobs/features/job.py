@@ -65,6 +65,12 @@ from jobs.features.linkedin import (
 
 log = logging.getLogger(__name__)
 
+# How the curated tables are laid out on disk. They are written here once and published as they are
+# (jobs/publish.py links the files into the snapshot), so this is the layout analysts read: docs/publishing.md.
+ROWS_PER_FILE = 1024 * 1024
+ROWS_PER_ROW_GROUP = 128 * 1024
+COMPRESSION = "zstd"
+
 
 SILVER_SCHEMAS: dict[str, StructType] = {}
 
@@ -247,6 +253,18 @@ def report_counts(report: Sequence[dict], subject: str) -> dict[str, int]:
     return {row["outcome"]: row["count"] for row in report if row["subject"] == subject}
 
 
+def write_curated(frame: DataFrame, path: Path) -> None:
+    """Write a curated table as analysts will read it: sorted by learner_key across its files (a range-partitioned
+    sort, and part files in that order), zstd, at most ROWS_PER_FILE rows a file and ROWS_PER_ROW_GROUP a row
+    group, statistics on. The contract's column descriptions travel as the StructFields' metadata, which Spark keeps
+    in every file's footer (its row schema, key org.apache.spark.sql.parquet.row.metadata)."""
+    (frame.orderBy("learner_key").write.mode("overwrite")
+     .option("compression", COMPRESSION)
+     .option("maxRecordsPerFile", ROWS_PER_FILE)
+     .option("parquet.block.row.count.limit", ROWS_PER_ROW_GROUP)
+     .parquet(str(path)))
+
+
 def run(
     spark: SparkSession,
     config: Config,
@@ -271,7 +289,7 @@ def run(
                           pseudonym_key=privacy.pseudonym_key(config.lake))
     try:
         for name in OUTPUT_TABLES:
-            tables[name].orderBy("learner_key").write.mode("overwrite").parquet(str(write_to / name))
+            write_curated(tables[name], write_to / name)
         crosswalk = lake.learner_crosswalk(config.lake)
         written = crosswalk.with_name(f".{crosswalk.name}.{write_to.name}")
         tables["learner_crosswalk"].orderBy("learner_key").write.mode("overwrite").parquet(str(written))
