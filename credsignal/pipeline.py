@@ -321,10 +321,8 @@ def publish_staged(config: Config, *, run_id: str, as_of: date) -> Any:
 
     staged = staging_dir(config, run_id)
     tables = {table: staged / table for table in (*FEATURE_TABLES, QUALITY_TABLE)}
-    descriptions = {table: contracts.column_descriptions(table) for table in FEATURE_TABLES}
     with writing(config, "publish", run_id):
-        snapshot = publish.publish(config.lake, tables, run_id=run_id, as_of=as_of, keep=config.keep_snapshots,
-                                   descriptions=descriptions)
+        snapshot = publish.publish(config.lake, tables, run_id=run_id, as_of=as_of, keep=config.keep_snapshots)
         keep_match_report(lake.match_report(staged),
                           lake.snapshot_match_report(config.lake, snapshot.snapshot_id))
         shutil.rmtree(staged, ignore_errors=True)

@@ -7,33 +7,35 @@ Layout (names from credsignal.core.lake; the reasoning is in docs/publishing.md)
       _current -> _snapshots/<snapshot_id>                         THE pointer: replaced atomically
       _snapshots/
         <snapshot_id>/                                             immutable once renamed into place
-          _SNAPSHOT.json                                           run_id, as_of, tables, files, sha256
-          learner_outcomes_full/part-00000-<data hash>.parquet
+          _SNAPSHOT.json                                           run_id, as_of, tables, files: rows, bytes, footer hash
+          learner_outcomes_full/part-00000-<write id>.parquet     the staged file itself (a hard link)
         _published.json                                           history of publishes and rollbacks
-        .tmp-<snapshot_id>-<pid>/                                  a snapshot being written (never read)
+        .tmp-<snapshot_id>-<pid>/                                  a snapshot being built (never read)
 
-Publishing a run:
-1. checks every staged table (exists, holds readable Parquet) and every curated/<table> path before touching
-   anything, so bad input raises a clear error and changes nothing;
-2. under the lake's writer lock (credsignal.core.storage.lake_lock: one writer at a time), removes what an earlier killed publish left behind;
-3. rewrites each table with pyarrow into `_snapshots/.tmp-<id>-<pid>/` — sorted by key, deterministic bytes,
-   zstd, row groups of 128Ki rows, files of at most 1Mi rows, statistics, column descriptions in the Arrow
-   field metadata, run id / as-of / snapshot id / table in the file key-value metadata — plus `_SNAPSHOT.json`,
-   fsyncs it all, and renames the folder into place (a half-written snapshot is never visible);
+Publishing a run commits the staged files as they are; the feature job (Spark) already wrote them sorted,
+compacted, zstd-compressed and with the contract's column descriptions in the footer. Publish time depends on
+the number of files, not on their size:
+1. checks every staged table (a finished write; every Parquet file's footer readable, one schema across its
+   files; on the lake's filesystem) and every curated/<table> path before touching anything, reading footers
+   only, never data pages, so bad input raises a clear error and changes nothing;
+2. under the lake's writer lock (credsignal.core.storage.lake_lock: one writer at a time), removes what an
+   earlier killed publish left behind;
+3. hard-links each staged Parquet file into `_snapshots/.tmp-<id>-<pid>/<table>/` under a name unique to that
+   write (`part-<n>-<write id>.parquet`), writes `_SNAPSHOT.json` (rows, bytes and footer hash per file), fsyncs,
+   and renames the folder into place (a half-built snapshot is never visible). The staged folder stays whole
+   until the caller drops it, so a publish killed at any point can be rerun from it;
 4. tables of the live snapshot that this run does not stage (e.g. a readout published later than the study
    tables) are carried into the new snapshot as hard links, so every snapshot is complete on its own;
 5. promotes ALL tables at once by pointing `_current` at the new snapshot (a temp symlink os.replace'd over
    it: rename(2) is atomic), creates missing `curated/<table>` links, appends to `_published.json`;
 6. keeps the newest `keep` snapshots (the live one always) and deletes the rest.
 
-File names carry a hash of the whole table's data pages, so two snapshots share a file name only when they
-hold the same table: a reader whose directory listing straddles a promotion reads one complete snapshot or
-fails (FileNotFoundError; with pyarrow possibly an empty frame without columns) and reads again, never a mix
-of two or a part of one. `read_published` resolves `_current` once and so never straddles.
-
-Re-publishing the same staged data gives files whose data pages are byte-identical (`data_sha256` in
-`_SNAPSHOT.json`); the file footers differ only in the run id and snapshot id key-value metadata, and
-publishing under the same run id gives byte-identical files.
+File names carry the identity of the write that made them (a hash of the staged files' names, sizes, inodes and
+modification times), so two snapshots share a file name only when they hold the very same files: a reader whose
+directory listing straddles a promotion reads one complete snapshot or fails (FileNotFoundError; with pyarrow
+possibly an empty frame without columns) and reads again, never a mix of two or a part of one.
+`read_published` resolves `_current` once and so never straddles; run id, as-of and snapshot id come from the
+snapshot's `_SNAPSHOT.json`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -54,8 +55,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from credsignal.core import lake as lake_layout
@@ -63,23 +62,11 @@ from credsignal.core.storage import lake_lock
 
 log = logging.getLogger(__name__)
 
-ROWS_PER_ROW_GROUP = 128 * 1024
-ROWS_PER_FILE = 1024 * 1024
-COMPRESSION = "zstd"
-COMPRESSION_LEVEL = 3
-PARQUET_VERSION = "2.6"
-META_PREFIX = "credsignal."
-# Sort keys per table; every other sortable column follows as a tie-breaker, so the row order is total
-# whatever order the staged files came in. Tables not listed are sorted by all their sortable columns.
-SORT_KEYS: Mapping[str, tuple[str, ...]] = {
-    "learner_outcomes_full": ("learner_key",),
-    "learner_outcomes_linkedin": ("learner_key",),
-}
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")
 _TMP_PREFIX = ".tmp-"
 _DELETE_PREFIX = ".delete-"
 _SNAPSHOT_ID_MAX = 100
+_PARQUET_MAGIC = b"PAR1"
 
 Fault = Callable[[str], None]
 
@@ -90,18 +77,22 @@ class PublishError(RuntimeError):
 
 @dataclass(frozen=True)
 class FileInfo:
-    name: str
+    name: str  # relative to the table's folder
     rows: int
     bytes: int
-    sha256: str  # the whole file
-    data_sha256: str  # everything before the Parquet footer: the data pages (identical for identical data)
+    footer_sha256: str | None = None  # the Parquet footer: schema, row groups, offsets, statistics (None: older manifests)
+
+    @classmethod
+    def from_json(cls, payload: Mapping) -> "FileInfo":
+        # Manifests written before publish stopped rewriting also carry sha256/data_sha256 of the whole file.
+        return cls(name=payload["name"], rows=payload["rows"], bytes=payload["bytes"],
+                   footer_sha256=payload.get("footer_sha256"))
 
 
 @dataclass(frozen=True)
 class TableInfo:
     rows: int
     files: tuple[FileInfo, ...]
-    sort_keys: tuple[str, ...] = ()
     carried_from: str | None = None  # the snapshot whose files were carried over (this run did not stage it)
 
 
@@ -134,8 +125,8 @@ class SnapshotInfo:
     @classmethod
     def from_json(cls, payload: Mapping, *, live: bool = False) -> "SnapshotInfo":
         tables = {
-            name: TableInfo(rows=t["rows"], files=tuple(FileInfo(**f) for f in t["files"]),
-                            sort_keys=tuple(t.get("sort_keys", ())), carried_from=t.get("carried_from"))
+            name: TableInfo(rows=t["rows"], files=tuple(FileInfo.from_json(f) for f in t["files"]),
+                            carried_from=t.get("carried_from"))
             for name, t in payload["tables"].items()
         }
         return cls(snapshot_id=payload["snapshot_id"], run_id=payload["run_id"],
@@ -254,12 +245,24 @@ def _clean_leftovers(lake_root: Path) -> list[Path]:
 
 # ------------------------------------------------------------------------------------------------ staged input
 
+@dataclass(frozen=True)
+class StagedTable:
+    """A checked staged table: its Parquet files and, for each, what the snapshot records under which name."""
+    table: str
+    folder: Path
+    files: tuple[tuple[Path, FileInfo], ...]
+
+    @property
+    def rows(self) -> int:
+        return sum(info.rows for _, info in self.files)
+
+
 def _staged_files(table: str, path: Path) -> list[Path]:
-    """The Parquet files of a staged table, after checking the folder is a finished write."""
+    """The Parquet files of a staged table folder, after checking the folder is a finished write."""
     if not path.exists():
         raise PublishError(f"staged table {table!r}: {path} does not exist")
-    if path.is_file():
-        return [path]
+    if not path.is_dir():
+        raise PublishError(f"staged table {table!r}: {path} is not a folder of Parquet files")
     if (path / "_temporary").exists():
         raise PublishError(f"staged table {table!r}: {path} holds a _temporary folder (an unfinished Spark write)")
     files = sorted(p for p in path.rglob("*.parquet") if p.is_file()
@@ -273,128 +276,95 @@ def _staged_files(table: str, path: Path) -> list[Path]:
     return files
 
 
-def read_staged(table: str, path: Path) -> pa.Table:
-    """The staged table as one Arrow table (Spark or pandas output; hive partition folders are columns)."""
-    path = Path(path)
-    files = _staged_files(table, path)
+def _footer(table: str, path: Path) -> tuple[pq.FileMetaData, str]:
+    """The file's parsed Parquet footer and the sha256 of its bytes; reads the footer only, never a data page."""
     try:
-        if path.is_file():
-            return pq.read_table(path)
-        schema = None
-        if all(f.parent == path for f in files):
-            # Files written piecewise (e.g. by pandas) may disagree on a type, such as an all-null chunk's
-            # null column: read them under one unified schema instead of the first file's.
-            schemas = [pq.read_schema(f) for f in files]
-            if not all(s.equals(schemas[0]) for s in schemas[1:]):
-                schema = pa.unify_schemas(schemas, promote_options="permissive")
-        dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet", partitioning="hive",
-                             partition_base_dir=str(path))
-        data = dataset.to_table()
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            if size < 12:
+                raise PublishError(f"staged table {table!r}: {path} is too short to be Parquet ({size} bytes)")
+            handle.seek(size - 8)
+            tail = handle.read(8)
+            length = int.from_bytes(tail[:4], "little")
+            if tail[4:] != _PARQUET_MAGIC or length + 12 > size:
+                raise PublishError(f"staged table {table!r}: {path} does not end in a Parquet footer "
+                                   f"(a truncated or half-written file)")
+            handle.seek(size - 8 - length)
+            footer = handle.read(length)
+        metadata = pq.read_metadata(path)
     except (pa.ArrowException, OSError) as error:
-        raise PublishError(f"staged table {table!r}: cannot read {path}: {error}") from error
-    return data
+        raise PublishError(f"staged table {table!r}: cannot read the Parquet footer of {path}: {error}") from error
+    return metadata, hashlib.sha256(footer + tail).hexdigest()
 
 
-# ------------------------------------------------------------------------------------------------ writing
-
-def _sortable(data_type: pa.DataType) -> bool:
-    if pa.types.is_float16(data_type) or pa.types.is_interval(data_type):
-        return False
-    return (pa.types.is_integer(data_type) or pa.types.is_floating(data_type) or pa.types.is_boolean(data_type)
-            or pa.types.is_string(data_type) or pa.types.is_large_string(data_type)
-            or pa.types.is_binary(data_type) or pa.types.is_large_binary(data_type)
-            or pa.types.is_temporal(data_type) or pa.types.is_decimal(data_type))
-
-
-def _sort_columns(table: str, schema: pa.Schema, keys: Sequence[str]) -> tuple[str, ...]:
-    missing = [k for k in keys if k not in schema.names]
-    if missing:
-        raise PublishError(f"table {table!r}: sort key column(s) {missing} not in its columns {schema.names}")
-    unsortable = [k for k in keys if not _sortable(schema.field(k).type)]
-    if unsortable:
-        raise PublishError(f"table {table!r}: sort key column(s) {unsortable} have types that cannot be sorted")
-    rest = [f.name for f in schema if f.name not in keys and _sortable(f.type)]
-    return (*keys, *rest)
+def _write_id(folder: Path, files: Sequence[Path]) -> str:
+    """Who wrote these files, not what they hold: names, sizes, inodes and modification times. A rewrite gives a
+    new id; the same staged files (a retried publish) the same one."""
+    identity = hashlib.sha256()
+    for path in files:
+        stat = path.stat()
+        identity.update(f"{path.relative_to(folder).as_posix()}\0{stat.st_size}\0{stat.st_ino}\0"
+                        f"{stat.st_mtime_ns}\n".encode())
+    return identity.hexdigest()[:16]
 
 
-def _prepare(table: str, data: pa.Table, *, run_id: str, as_of: date, snapshot_id: str,
-             descriptions: Mapping[str, str]) -> pa.Table:
-    """Drop pandas index columns and foreign metadata; add descriptions and the credsignal key-values."""
-    data = data.drop_columns([name for name in data.column_names if _PANDAS_INDEX.match(name)])
-    unknown = sorted(set(descriptions) - set(data.column_names))
-    if unknown:
-        log.warning("table %s: descriptions given for columns it does not have: %s", table, unknown)
-    fields = []
-    for f in data.schema:
-        text = descriptions.get(f.name)
-        fields.append(f.with_metadata({"description": text} if text else None))
-    described = {name: descriptions[name] for name in data.column_names if descriptions.get(name)}
-    metadata = {
-        f"{META_PREFIX}table": table,
-        f"{META_PREFIX}run_id": run_id,
-        f"{META_PREFIX}as_of": as_of.isoformat(),
-        f"{META_PREFIX}snapshot_id": snapshot_id,
-        # Also here, not only in the Arrow schema, so DuckDB's parquet_kv_metadata() shows them.
-        f"{META_PREFIX}column_descriptions": json.dumps(described, sort_keys=True, ensure_ascii=False),
-    }
-    return pa.Table.from_arrays(data.columns, schema=pa.schema(fields, metadata=metadata))
+def check_staged(table: str, path: Path) -> StagedTable:
+    """Check a staged table from its Parquet footers (a finished write, readable footers, one schema for all its
+    files) and name each file as the snapshot will. Raises PublishError naming the table and path."""
+    if not _TABLE_NAME.match(table):
+        raise PublishError(f"table name {table!r} is not a lowercase identifier")
+    folder = Path(path)
+    files = _staged_files(table, folder)
+    footers = [(source, *_footer(table, source)) for source in files]
+    schema = footers[0][1].schema.to_arrow_schema().remove_metadata()
+    for source, metadata, _ in footers[1:]:
+        other = metadata.schema.to_arrow_schema().remove_metadata()
+        if not other.equals(schema):
+            # The files are published as they are, so readers would see whichever schema they open first.
+            raise PublishError(f"staged table {table!r}: {source} has columns {other} but {files[0]} has "
+                               f"{schema}; the files of a table must share one schema")
+    write_id = _write_id(folder, files)
+    named = []
+    for index, (source, metadata, footer_hash) in enumerate(footers):
+        name = (source.relative_to(folder).parent / f"part-{index:05d}-{write_id}.parquet").as_posix()
+        named.append((source, FileInfo(name=name, rows=metadata.num_rows, bytes=source.stat().st_size,
+                                       footer_sha256=footer_hash)))
+    return StagedTable(table=table, folder=folder, files=tuple(named))
 
 
-def _hash_file(path: Path) -> tuple[str, str]:
-    """sha256 of the whole file and of its data pages (everything before the footer)."""
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        handle.seek(size - 8)
-        footer_len = int.from_bytes(handle.read(4), "little")
-        data_end = size - 8 - footer_len
-        handle.seek(0)
-        whole, data = hashlib.sha256(), hashlib.sha256()
-        position = 0
-        while chunk := handle.read(1 << 20):
-            whole.update(chunk)
-            if position < data_end:
-                data.update(chunk[:data_end - position])
-            position += len(chunk)
-    return whole.hexdigest(), data.hexdigest()
+def _same_filesystem(table: str, folder: Path, lake_root: Path) -> None:
+    """Files are linked into the snapshot, never copied (a copy would grow with the data): same filesystem only."""
+    existing = lake_root.resolve()
+    while not existing.exists():
+        existing = existing.parent
+    if folder.stat().st_dev != existing.stat().st_dev:
+        raise PublishError(f"staged table {table!r}: {folder} is on another filesystem than the lake {lake_root}; "
+                           f"stage it under the lake (credsignal.core.lake.staging_root)")
 
 
-def _write_table(table: str, data: pa.Table, out_dir: Path, *, sort_keys: Sequence[str],
-                 fault: Fault) -> TableInfo:
-    order = _sort_columns(table, data.schema, sort_keys)
-    if order and data.num_rows > 1:
-        indices = pc.sort_indices(data, sort_keys=[(name, "ascending", "at_end") for name in order])
-        data = data.take(indices)
-    sorting = [pq.SortingColumn(data.schema.get_field_index(name), descending=False, nulls_first=False)
-               for name in order]
+# ------------------------------------------------------------------------------------------------ committing
+
+def _link_table(staged: StagedTable, out_dir: Path, *, fault: Fault) -> TableInfo:
+    """The staged files, linked under their snapshot names: cost per file, not per byte."""
     out_dir.mkdir()
-    written = []
-    for index in range(max(1, math.ceil(data.num_rows / ROWS_PER_FILE))):
-        part = data.slice(index * ROWS_PER_FILE, ROWS_PER_FILE).combine_chunks()
-        writing = out_dir / f".writing-{index:05d}.parquet"
-        pq.write_table(part, writing, row_group_size=ROWS_PER_ROW_GROUP, compression=COMPRESSION,
-                       compression_level=COMPRESSION_LEVEL, write_statistics=True, version=PARQUET_VERSION,
-                       sorting_columns=sorting or None)
-        _fsync_path(writing)
-        written.append((writing, part.num_rows, *_hash_file(writing)))
-        fault(f"file:{table}/{writing.name}")
-    # Every file is named after the data of the whole table, so two snapshots share a file name only when
-    # they hold the same table: a reader straddling a promotion can't combine files of the two, or read a
-    # subset of one (docs/publishing.md, "Readers that straddle a promotion").
-    digest = hashlib.sha256("".join(data_hash for *_, data_hash in written).encode()).hexdigest()[:16]
-    files = []
-    for index, (writing, rows, whole, data_hash) in enumerate(written):
-        name = f"part-{index:05d}-{digest}.parquet"
-        os.rename(writing, out_dir / name)
-        files.append(FileInfo(name=name, rows=rows, bytes=(out_dir / name).stat().st_size, sha256=whole,
-                              data_sha256=data_hash))
-    _fsync_path(out_dir, directory=True)
-    return TableInfo(rows=data.num_rows, files=tuple(files), sort_keys=tuple(sort_keys))
+    for source, info in staged.files:
+        target = out_dir / info.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(source, target)
+        # Spark does not fsync what it writes; after validation its pages are normally on disk already, so
+        # this costs nothing then, and it is what makes the snapshot durable before the switch.
+        _fsync_path(target)
+        fault(f"file:{staged.table}/{info.name}")
+    for folder in {(out_dir / info.name).parent for _, info in staged.files}:
+        _fsync_path(folder, directory=True)
+    return TableInfo(rows=staged.rows, files=tuple(info for _, info in staged.files))
 
 
 def _carry(table: str, info: TableInfo, source: Path, out_dir: Path, *, from_snapshot: str) -> TableInfo:
     """Bring a table this run did not stage into the new snapshot unchanged (hard links; copies if refused)."""
     out_dir.mkdir()
     for f in info.files:
+        (out_dir / f.name).parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(source / f.name, out_dir / f.name)
         except OSError:
@@ -476,36 +446,30 @@ def publish(
     run_id: str,
     as_of: date,
     keep: int = 5,
-    descriptions: Mapping[str, Mapping[str, str]] | None = None,
-    sort_keys: Mapping[str, Sequence[str]] | None = None,
     fault: Fault | None = None,
 ) -> PublishedSnapshot:
-    """Write `staged` (table -> staged Parquet folder) as one new snapshot and make it the live one.
+    """Commit `staged` (table -> staged Parquet folder) as they are as one new snapshot and make it the live one.
 
-    `descriptions` maps table -> column -> description (the data dictionary); `sort_keys` overrides
-    SORT_KEYS. `fault(step)` is called after each file written ("file:<table>/<name>"), before the snapshot
-    folder is renamed into place ("snapshot:<id>") and before promotion ("promote:<id>"); tests raise from it
-    (or kill the process) to interrupt a publish. Tables of the live snapshot not in `staged` are carried over.
-    Raises PublishError, without changing anything, on a missing or empty staged table.
+    The files are linked into the snapshot, not rewritten: sorting, compression, file sizes and column docs are
+    the writer's (the feature job's). `fault(step)` is called after each file linked ("file:<table>/<name>"),
+    before the snapshot folder is renamed into place ("snapshot:<id>") and before promotion ("promote:<id>");
+    tests raise from it (or kill the process) to interrupt a publish. Tables of the live snapshot not in
+    `staged` are carried over. Raises PublishError, without changing anything, on a missing, empty,
+    half-written or unreadable staged table.
     """
     lake_root = Path(lake_root)
     fault = fault or _no_fault
-    descriptions = descriptions or {}
-    keys = {**SORT_KEYS, **(sort_keys or {})}
     if keep < 1:
         raise PublishError(f"keep must be at least 1 (the live snapshot), got {keep}")
     if not staged:
         raise PublishError("nothing to publish: no staged tables given")
-    for table in staged:
-        if not _TABLE_NAME.match(table):
-            raise PublishError(f"table name {table!r} is not a lowercase identifier")
+    # Check everything we can before taking the lock or writing a byte.
+    sources = {table: check_staged(table, Path(staged[table])) for table in sorted(staged)}
+    for table, source in sources.items():
         if table not in lake_layout.CURATED_TABLES:
             log.warning("publishing %r, which is not one of lake.CURATED_TABLES %s", table,
                         lake_layout.CURATED_TABLES)
-    # Check everything we can before taking the lock or writing a byte.
-    sources = {table: read_staged(table, Path(staged[table])) for table in sorted(staged)}
-    for table, data in sources.items():
-        _sort_columns(table, data.schema, keys.get(table, ()))
+        _same_filesystem(table, source.folder, lake_root)
     _check_stable_paths(lake_root, list(sources))
     base_id = snapshot_id_for(run_id)
 
@@ -524,13 +488,7 @@ def publish(
         tmp = root / f"{_TMP_PREFIX}{snapshot_id}-{os.getpid()}"
         tmp.mkdir()
         try:
-            tables: dict[str, TableInfo] = {}
-            for table, data in sources.items():
-                prepared = _prepare(table, data, run_id=run_id, as_of=as_of, snapshot_id=snapshot_id,
-                                    descriptions=descriptions.get(table, {}))
-                tables[table] = _write_table(table, prepared, tmp / table, sort_keys=keys.get(table, ()),
-                                             fault=fault)
-                del prepared
+            tables = {table: _link_table(source, tmp / table, fault=fault) for table, source in sources.items()}
             if previous is not None:
                 for table in sorted(set(previous.tables) - set(tables)):
                     tables[table] = _carry(table, previous.tables[table], root / previous.snapshot_id / table,
@@ -539,7 +497,7 @@ def publish(
                                 created_at=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
                                 sequence=max((s.sequence for s in existing), default=0) + 1,
                                 tables=dict(sorted(tables.items())))
-            # An identical snapshot of the same run (a retried task) is promoted again instead of duplicated.
+            # The same staged files of the same run (a retried task) re-promote the snapshot they already made.
             same = next((s for s in reversed(existing) if s.run_id == run_id and s.as_of == as_of
                          and _same_data(s, info)), None)
             if same is not None:
@@ -554,6 +512,7 @@ def publish(
                 action = "publish"
         except BaseException:
             # An exception (not a kill) cleans up at once; a killed process leaves tmp for the next publish.
+            # Either way the staged files are untouched (tmp only held links to them).
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         fault(f"promote:{info.snapshot_id}")
@@ -567,7 +526,7 @@ def publish(
 
 def _same_data(a: SnapshotInfo, b: SnapshotInfo) -> bool:
     def signature(s: SnapshotInfo) -> dict:
-        return {t: [(f.name, f.rows, f.data_sha256) for f in i.files] for t, i in s.tables.items()}
+        return {t: [(f.name, f.rows, f.bytes, f.footer_sha256) for f in i.files] for t, i in s.tables.items()}
     return signature(a) == signature(b)
 
 
@@ -595,20 +554,29 @@ def current_snapshot(lake_root: Path) -> SnapshotInfo | None:
 
 
 def _verify(lake_root: Path, info: SnapshotInfo) -> None:
+    """Every file of the snapshot is there with its recorded size and footer (footers only: see publishing.md)."""
     folder = _snapshots_root(lake_root) / info.snapshot_id
     for table, t in info.tables.items():
         for f in t.files:
             path = folder / table / f.name
             if not path.is_file():
                 raise PublishError(f"snapshot {info.snapshot_id}: {path} is missing")
-            if _hash_file(path)[0] != f.sha256:
-                raise PublishError(f"snapshot {info.snapshot_id}: {path} does not match its recorded sha256")
+            if path.stat().st_size != f.bytes:
+                raise PublishError(f"snapshot {info.snapshot_id}: {path} has {path.stat().st_size} bytes, "
+                                   f"its manifest recorded {f.bytes}")
+            if f.footer_sha256 is not None:
+                try:
+                    footer = _footer(table, path)[1]
+                except PublishError:
+                    footer = None
+                if footer != f.footer_sha256:
+                    raise PublishError(f"snapshot {info.snapshot_id}: {path} does not match its recorded footer")
 
 
 def rollback(lake_root: Path, *, to: str | None = None) -> PublishedSnapshot:
     """Make snapshot `to` (default: the one published before the live one) live again, all tables at once.
 
-    The target's files are checked against their recorded sha256 first. Nothing is deleted.
+    The target's files are checked against their recorded sizes and footers first. Nothing is deleted.
     """
     lake_root = Path(lake_root)
     if not _snapshots_root(lake_root).is_dir():
@@ -642,7 +610,7 @@ def read_published(lake_root: Path, table: str, snapshot: str | None = None):
     """`table` as published (the live snapshot, or `snapshot`) as a pandas DataFrame.
 
     `_current` is resolved once, so the read is of one snapshot even if a publish promotes another meanwhile.
-    `df.attrs` carries snapshot_id, run_id and as_of.
+    `df.attrs` carries snapshot_id, and run_id and as_of from the snapshot's _SNAPSHOT.json.
     """
     lake_root = Path(lake_root)
     snapshot_id = snapshot or _live_id(lake_root)
@@ -651,11 +619,10 @@ def read_published(lake_root: Path, table: str, snapshot: str | None = None):
     folder = lake_layout.curated_snapshot(lake_root, table, snapshot_id)
     if not folder.is_dir():
         raise PublishError(f"snapshot {snapshot_id} has no table {table!r} ({folder})")
-    arrow = pq.read_table(folder)
-    frame = arrow.to_pandas()
-    metadata = {k.decode(): v.decode() for k, v in (arrow.schema.metadata or {}).items()}
-    frame.attrs.update({"snapshot_id": snapshot_id, "run_id": metadata.get(f"{META_PREFIX}run_id"),
-                        "as_of": metadata.get(f"{META_PREFIX}as_of")})
+    info = _read_info(lake_layout.curated_snapshot_dir(lake_root, snapshot_id))
+    frame = pq.read_table(folder).to_pandas()
+    frame.attrs.update({"snapshot_id": snapshot_id, "run_id": info.run_id if info else None,
+                        "as_of": info.as_of.isoformat() if info else None})
     return frame
 
 

@@ -1,7 +1,9 @@
-"""Publish step: snapshots, atomic promotion, rollback, retention, determinism, interrupted publishes, readers."""
+"""Publish step: snapshots of the staged files as they are, atomic promotion, rollback, retention, interrupted
+publishes, readers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -22,11 +25,6 @@ from jobs import publish as P
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FULL, LINKEDIN, READOUT = "learner_outcomes_full", "learner_outcomes_linkedin", "readout_estimates"
-DESCRIPTIONS = {
-    FULL: {"learner_key": "Pseudonymous learner key.", "treatment": "1 if nudged to share the certificate.",
-           "version": "Which test publish wrote the row."},
-    LINKEDIN: {"learner_key": "Pseudonymous learner key."},
-}
 
 
 def outcomes(version: int, rows: int = 40) -> pd.DataFrame:
@@ -40,29 +38,30 @@ def outcomes(version: int, rows: int = 40) -> pd.DataFrame:
     })
 
 
-def stage(root: Path, table: str, frame: pd.DataFrame, *, files: int = 1, seed: int = 0) -> Path:
-    """Write `frame` shuffled into `files` pandas-written Parquet files under root/table (a staged folder)."""
+def stage(root: Path, table: str, frame: pd.DataFrame, *, files: int = 1) -> Path:
+    """Write `frame` in order into `files` pandas-written Parquet files under root/table (a staged folder; fixed
+    file names, as pandas writers such as pipeline.validate_staged use)."""
     folder = root / table
     folder.mkdir(parents=True)
-    shuffled = frame.sample(frac=1.0, random_state=seed)
-    size = -(-len(shuffled) // files)
+    size = -(-len(frame) // files)
     for index in range(files):
-        shuffled.iloc[index * size:(index + 1) * size].to_parquet(folder / f"part-{index}.parquet")
+        frame.iloc[index * size:(index + 1) * size].to_parquet(folder / f"part-{index}.parquet", index=False)
     return folder
 
 
-def staged_tables(root: Path, version: int, *, rows: int = 40, files: int = 1, seed: int = 0) -> dict[str, Path]:
-    root = root / f"v{version}-{seed}-{files}"
-    if root.exists():  # the same staged data asked for again
+def staged_tables(root: Path, version: int, *, rows: int = 40, files: int = 3, write: int = 0) -> dict[str, Path]:
+    """Both study tables staged; `write` tells apart two writes of the same data (two staged folders)."""
+    root = root / f"v{version}-{write}-{files}"
+    if root.exists():  # the same staged files asked for again (a retried publish)
         return {table: root / table for table in (FULL, LINKEDIN)}
     return {
-        FULL: stage(root, FULL, outcomes(version, rows), files=files, seed=seed),
-        LINKEDIN: stage(root, LINKEDIN, outcomes(version, rows // 2), files=files, seed=seed + 1),
+        FULL: stage(root, FULL, outcomes(version, rows), files=files),
+        LINKEDIN: stage(root, LINKEDIN, outcomes(version, rows // 2), files=files),
     }
 
 
 def expected(version: int, rows: int = 40) -> pd.DataFrame:
-    return outcomes(version, rows).sort_values("learner_key").reset_index(drop=True)
+    return outcomes(version, rows)
 
 
 def read_curated(lake: Path, table: str) -> pd.DataFrame:
@@ -87,79 +86,73 @@ def tree(lake: Path) -> dict[str, str]:
             if path.is_symlink():
                 state[key] = "-> " + os.readlink(path)
             elif path.is_file():
-                state[key] = P._hash_file(path)[0] if path.suffix == ".parquet" else path.read_text()
+                state[key] = hashlib.sha256(path.read_bytes()).hexdigest()
     return state
 
 
 def publish(lake: Path, staged: dict[str, Path], version: int, **kwargs) -> P.PublishedSnapshot:
-    kwargs.setdefault("descriptions", DESCRIPTIONS)
     return P.publish(lake, staged, run_id=f"scheduled__2023-10-{version:02d}T00:00:00+00:00",
                      as_of=date(2023, 10, version), **kwargs)
-
-
-@pytest.fixture
-def small_files(monkeypatch):
-    """Files of at most 16 rows in row groups of 4, so a 40-row table is three files."""
-    monkeypatch.setattr(P, "ROWS_PER_FILE", 16)
-    monkeypatch.setattr(P, "ROWS_PER_ROW_GROUP", 4)
 
 
 # ------------------------------------------------------------------------------------------------ publishing
 
 def test_publish_is_readable_with_pandas_and_duckdb(tmp_path):
     lake = tmp_path / "lake"
-    result = publish(lake, staged_tables(tmp_path, 1, files=3), 1)
+    result = publish(lake, staged_tables(tmp_path, 1), 1)
 
     assert result.action == "publish" and result.previous is None
     for table, rows in ((FULL, 40), (LINKEDIN, 20)):
         want = expected(1, rows)
-        pd.testing.assert_frame_equal(read_curated(lake, table), want)  # already sorted by learner_key
+        pd.testing.assert_frame_equal(read_curated(lake, table), want)
         got = read_duckdb(lake, table)
         assert got["learner_key"].tolist() == want["learner_key"].tolist()
         assert got["version"].tolist() == want["version"].tolist()
         assert got["skill_score"].isna().sum() == want["skill_score"].isna().sum()
-        pd.testing.assert_frame_equal(P.read_published(lake, table), want)
+        pinned = P.read_published(lake, table)
+        pd.testing.assert_frame_equal(pinned, want)
+        assert pinned.attrs == {"snapshot_id": result.snapshot_id, "run_id": "scheduled__2023-10-01T00:00:00+00:00",
+                                "as_of": "2023-10-01"}  # from _SNAPSHOT.json
     curated = lake_layout.curated_root(lake)
     assert os.readlink(curated / FULL) == os.path.join("_current", FULL)
     assert os.readlink(curated / "_current") == os.path.join("_snapshots", result.snapshot_id)
 
 
-def test_files_carry_descriptions_run_metadata_zstd_statistics_and_sizes(tmp_path, small_files):
+def test_published_files_are_the_staged_files_linked_not_rewritten(tmp_path):
     lake = tmp_path / "lake"
-    result = publish(lake, staged_tables(tmp_path, 3), 3)
-    folder = lake_layout.curated_table(lake, FULL)
-    files = sorted(folder.glob("*.parquet"))
+    staged = staged_tables(tmp_path, 3)
+    result = publish(lake, staged, 3)
 
-    assert [f.name for f in files] == [f.name for f in result.snapshot.tables[FULL].files]
-    assert [pq.ParquetFile(f).metadata.num_rows for f in files] == [16, 16, 8]
-    first_ids = [pq.read_table(f, columns=["learner_key"])["learner_key"][0].as_py() for f in files]
-    assert first_ids == ["L00000", "L00016", "L00032"]  # sorted across files, not only within
-    for path in files:
-        parquet = pq.ParquetFile(path)
-        schema = parquet.schema_arrow
-        assert schema.field("learner_key").metadata == {b"description": b"Pseudonymous learner key."}
-        assert schema.field("treatment").metadata[b"description"].startswith(b"1 if nudged")
-        assert not schema.field("skill_score").metadata  # no description given: none invented
-        kv = {k.decode(): v.decode() for k, v in parquet.metadata.metadata.items()}
-        assert kv["credsignal.run_id"] == "scheduled__2023-10-03T00:00:00+00:00"
-        assert kv["credsignal.as_of"] == "2023-10-03"
-        assert kv["credsignal.snapshot_id"] == result.snapshot_id
-        assert kv["credsignal.table"] == FULL
-        assert json.loads(kv["credsignal.column_descriptions"])["version"] == "Which test publish wrote the row."
-        assert "pandas" not in kv  # foreign metadata from the staging writer is dropped
-        meta = parquet.metadata
-        assert all(meta.row_group(i).num_rows <= 4 for i in range(meta.num_row_groups))
-        assert meta.row_group(0).sorting_columns[0].column_index == schema.get_field_index("learner_key")
-        for i in range(meta.num_row_groups):
-            for j in range(meta.num_columns):
-                column = meta.row_group(i).column(j)
-                assert column.compression == "ZSTD"
-                assert column.is_stats_set and column.statistics.has_min_max
-    # DuckDB users see the same key-values.
-    with duckdb.connect() as con:
-        rows = con.sql(f"SELECT key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata('{files[0].as_posix()}')"
-                       ).fetchall()
-    assert ("credsignal.as_of", "2023-10-03") in rows
+    for table in (FULL, LINKEDIN):
+        sources = sorted(staged[table].glob("*.parquet"))
+        published = [lake_layout.curated_table(lake, table) / f.name for f in result.snapshot.tables[table].files]
+        assert len(published) == len(sources) == 3
+        for source, path in zip(sources, published):
+            assert path.stat().st_ino == source.stat().st_ino  # a link to the staged file: no byte copied
+        # One write id per table, in every name: part-<n>-<write id>.parquet.
+        names = [path.name for path in published]
+        write_id = names[0].split("-")[-1]
+        assert names == [f"part-{n:05d}-{write_id}" for n in range(3)]
+        assert [pq.ParquetFile(path).metadata.num_rows for path in published] == [
+            pq.ParquetFile(source).metadata.num_rows for source in sources]
+    # The staged folder stays whole until the caller drops it (a killed publish can be rerun from it).
+    assert sorted(p.name for p in staged[FULL].iterdir()) == ["part-0.parquet", "part-1.parquet", "part-2.parquet"]
+
+
+def test_publish_reads_footers_never_data_pages(tmp_path):
+    """A staged file whose data pages are damaged but whose footer is intact publishes: nothing read them."""
+    staged = staged_tables(tmp_path, 1, files=1)
+    path = staged[FULL] / "part-0.parquet"
+    data = bytearray(path.read_bytes())
+    first_page = pq.ParquetFile(path).metadata.row_group(0).column(0).data_page_offset
+    data[first_page:first_page + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+
+    lake = tmp_path / "lake"
+    result = publish(lake, staged, 1)
+    assert result.rows == {FULL: 40, LINKEDIN: 20}  # from the footers
+    with pytest.raises((OSError, pa.ArrowException)):  # the damage shows where pages are read: by readers
+        read_curated(lake, FULL)
 
 
 def test_snapshot_manifest_records_run_tables_and_hashes(tmp_path):
@@ -175,7 +168,11 @@ def test_snapshot_manifest_records_run_tables_and_hashes(tmp_path):
         on_disk = sorted(p.name for p in (folder / table).iterdir())
         assert on_disk == [f["name"] for f in info["files"]]
         for f in info["files"]:
-            assert P._hash_file(folder / table / f["name"]) == (f["sha256"], f["data_sha256"])
+            path = folder / table / f["name"]
+            footer_length = int.from_bytes(path.read_bytes()[-8:-4], "little")
+            assert f["bytes"] == path.stat().st_size
+            assert f["footer_sha256"] == hashlib.sha256(path.read_bytes()[-8 - footer_length:]).hexdigest()
+            assert f["rows"] == pq.ParquetFile(path).metadata.num_rows
     assert P.current_snapshot(lake) == P.list_snapshots(lake)[-1]
     assert P.current_snapshot(lake).live
     assert result.rows == P.current_snapshot(lake).rows == {FULL: 40, LINKEDIN: 20}
@@ -199,50 +196,22 @@ def test_run_ids_that_sanitize_alike_get_distinct_snapshots(tmp_path):
     assert read_curated(lake, FULL)["version"].unique().tolist() == [2]
 
 
-# ------------------------------------------------------------------------------------------------ determinism
+# ------------------------------------------------------------------------------------------------ retries
 
-def test_same_data_twice_gives_identical_data_pages_whatever_the_staged_order(tmp_path, small_files):
-    lake = tmp_path / "lake"
-    first = publish(lake, staged_tables(tmp_path, 5, files=1, seed=1), 5)
-    second = P.publish(lake, staged_tables(tmp_path, 5, files=3, seed=2), run_id="manual__rerun",
-                       as_of=date(2023, 10, 5), descriptions=DESCRIPTIONS)
-
-    assert first.snapshot_id != second.snapshot_id
-    for table in (FULL, LINKEDIN):
-        a, b = first.snapshot.tables[table], second.snapshot.tables[table]
-        assert [(f.name, f.rows, f.data_sha256) for f in a.files] == [(f.name, f.rows, f.data_sha256) for f in b.files]
-        for fa, fb in zip(a.files, b.files):
-            # The footers differ only in the run's key-values.
-            ma = pq.ParquetFile(lake_layout.curated_snapshot(lake, table, first.snapshot_id) / fa.name).metadata
-            mb = pq.ParquetFile(lake_layout.curated_snapshot(lake, table, second.snapshot_id) / fb.name).metadata
-            ka, kb = dict(ma.metadata), dict(mb.metadata)
-            for key in (b"credsignal.run_id", b"credsignal.snapshot_id"):
-                assert ka.pop(key) != kb.pop(key)
-            ka.pop(b"ARROW:schema"), kb.pop(b"ARROW:schema")  # the Arrow schema repeats the key-values
-            assert ka == kb
-            sa, sb = ma.schema.to_arrow_schema(), mb.schema.to_arrow_schema()
-            assert sa.remove_metadata().equals(sb.remove_metadata(), check_metadata=True)
-            assert ma.to_dict()["row_groups"] == mb.to_dict()["row_groups"]
-
-
-def test_same_run_on_two_lakes_gives_byte_identical_files(tmp_path):
-    hashes = []
-    for name, seed in (("one", 1), ("two", 7)):
-        result = publish(tmp_path / name, staged_tables(tmp_path, 4, seed=seed), 4)
-        hashes.append({t: [f.sha256 for f in i.files] for t, i in result.snapshot.tables.items()})
-    assert hashes[0] == hashes[1]
-
-
-def test_retried_run_with_the_same_data_reuses_its_snapshot(tmp_path):
+def test_retried_run_with_the_same_staged_files_reuses_its_snapshot(tmp_path):
     lake = tmp_path / "lake"
     first = publish(lake, staged_tables(tmp_path, 1), 1)
     publish(lake, staged_tables(tmp_path, 2), 2)
-    again = publish(lake, staged_tables(tmp_path, 1, seed=3), 1)
+    again = publish(lake, staged_tables(tmp_path, 1), 1)
 
     assert again.action == "republish" and again.snapshot_id == first.snapshot_id
     assert [s.snapshot_id for s in P.list_snapshots(lake)] == [first.snapshot_id, P.snapshot_id_for(
         "scheduled__2023-10-02T00:00:00+00:00")]
     assert read_curated(lake, FULL)["version"].unique().tolist() == [1]
+    # Another write of the same data is another snapshot: publish tells files apart by their footers and who
+    # wrote them, never by reading the data.
+    rewritten = publish(lake, staged_tables(tmp_path, 1, write=1), 1)
+    assert rewritten.action == "publish" and rewritten.snapshot_id == first.snapshot_id + ".2"
 
 
 # ------------------------------------------------------------------------------------------------ rollback, retention
@@ -277,14 +246,19 @@ def test_rollback_then_publish_again(tmp_path, capsys):
         ("rollback", ids[0]), ("publish", latest.snapshot_id)]
 
 
-def test_rollback_refuses_a_snapshot_whose_files_changed(tmp_path):
+@pytest.mark.parametrize("damage, message", [
+    (lambda data: data[:-20] + b"\0" * 20, "does not match its recorded footer"),
+    (lambda data: data[:-20], "bytes, its manifest recorded"),
+    (lambda data: data + b"\0", "bytes, its manifest recorded"),
+])
+def test_rollback_refuses_a_snapshot_whose_files_changed(tmp_path, damage, message):
     lake = tmp_path / "lake"
     first = publish(lake, staged_tables(tmp_path, 1), 1)
     publish(lake, staged_tables(tmp_path, 2), 2)
     damaged = lake_layout.curated_snapshot(lake, FULL, first.snapshot_id) / first.snapshot.tables[FULL].files[0].name
-    damaged.write_bytes(damaged.read_bytes()[:-20] + b"\0" * 20)
+    damaged.write_bytes(damage(damaged.read_bytes()))
 
-    with pytest.raises(P.PublishError, match="does not match its recorded sha256"):
+    with pytest.raises(P.PublishError, match=message):
         P.rollback(lake)
     assert read_curated(lake, FULL)["version"].unique().tolist() == [2]
 
@@ -298,7 +272,7 @@ def test_keep_n_snapshots_never_the_live_one(tmp_path):
 
     # The live snapshot is kept even when it is not the newest: a retried older run re-promoted, keep=1.
     P.rollback(lake)
-    again = publish(lake, staged_tables(tmp_path, 3, seed=5), 3, keep=1)
+    again = publish(lake, staged_tables(tmp_path, 3), 3, keep=1)
     assert again.action == "republish" and again.pruned == (ids[3],)
     assert [s.snapshot_id for s in P.list_snapshots(lake)] == [ids[2]]
     assert read_curated(lake, FULL)["version"].unique().tolist() == [3]
@@ -324,7 +298,7 @@ def test_tables_not_staged_are_carried_into_the_new_snapshot(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ interruptions
 
-def test_fault_between_files_leaves_the_previous_snapshot_and_a_rerun_completes(tmp_path, small_files):
+def test_fault_between_files_leaves_the_previous_snapshot_and_a_rerun_completes(tmp_path):
     lake = tmp_path / "lake"
     publish(lake, staged_tables(tmp_path, 1), 1)
     before = tree(lake)
@@ -338,6 +312,7 @@ def test_fault_between_files_leaves_the_previous_snapshot_and_a_rerun_completes(
     with pytest.raises(RuntimeError, match="killed mid-publish"):
         publish(lake, staged_tables(tmp_path, 2), 2, fault=die_after_second_file)
     assert tree(lake) == before  # no temp folder left, nothing promoted, history unchanged
+    assert len(list(staged_tables(tmp_path, 2)[FULL].glob("*.parquet"))) == 3  # the staged files untouched
     for table, rows in ((FULL, 40), (LINKEDIN, 20)):
         pd.testing.assert_frame_equal(read_curated(lake, table), expected(1, rows))
         assert read_duckdb(lake, table)["version"].unique().tolist() == [1]
@@ -375,7 +350,6 @@ def test_killed_publish_leaves_a_temp_folder_the_next_publish_removes(tmp_path):
         from datetime import date
         from pathlib import Path
         from jobs import publish as P
-        P.ROWS_PER_FILE = 16
         files = []
         def kill(step):
             files.extend([step] if step.startswith("file:") else [])
@@ -399,7 +373,7 @@ def test_killed_publish_leaves_a_temp_folder_the_next_publish_removes(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ readers
 
-def test_a_listing_that_straddles_a_promotion_never_mixes_two_snapshots(tmp_path, small_files):
+def test_a_listing_that_straddles_a_promotion_never_mixes_two_snapshots(tmp_path):
     """A reader lists the table's files, a publish promotes, the reader opens the files it listed."""
     lake = tmp_path / "lake"
     publish(lake, staged_tables(tmp_path, 1), 1)
@@ -410,27 +384,29 @@ def test_a_listing_that_straddles_a_promotion_never_mixes_two_snapshots(tmp_path
     publish(lake, staged_tables(tmp_path, 2), 2)
     with pytest.raises(FileNotFoundError):  # a loud, retryable error instead of old and new rows together
         pq.ParquetDataset([str(folder / name) for name in listed]).read()
-    # A table whose first file is unchanged still gets all-new names: a straddled listing can't keep the
-    # unchanged file alone and return a silent subset.
-    changed = outcomes(2)
-    changed.loc[changed.index[-1], "treatment"] = 7
+    # Another write of the very same data still gets all-new names (pandas names its files part-0, part-1, ... in
+    # every write): a straddled listing can't keep some files alone and return a silent subset, or a mix.
     before = P.current_snapshot(lake).tables[FULL].files
-    after = publish(lake, {FULL: stage(tmp_path / "changed", FULL, changed)}, 5).snapshot.tables[FULL].files
-    assert before[0].data_sha256 == after[0].data_sha256 and before[-1].data_sha256 != after[-1].data_sha256
+    after = publish(lake, staged_tables(tmp_path, 2, write=1), 3).snapshot.tables[FULL].files
+    assert [f.footer_sha256 for f in before] == [f.footer_sha256 for f in after]
     assert not {f.name for f in before} & {f.name for f in after}
-    # The same data published again keeps its file names, so such a reader reads the same rows.
-    publish(lake, staged_tables(tmp_path, 2, seed=9), 3)
     listed = sorted(os.listdir(folder))
-    publish(lake, staged_tables(tmp_path, 2, seed=4), 4)
-    again = pq.ParquetDataset([str(folder / name) for name in listed]).read().to_pandas()
-    pd.testing.assert_frame_equal(again, expected(2))
+    publish(lake, staged_tables(tmp_path, 2, write=2), 4)
+    with pytest.raises(FileNotFoundError):
+        pq.ParquetDataset([str(folder / name) for name in listed]).read()
+    # A table this run does not stage is carried with its names (the same files), so such a reader reads the
+    # same rows.
+    listed = sorted(os.listdir(lake_layout.curated_table(lake, LINKEDIN)))
+    publish(lake, {FULL: staged_tables(tmp_path, 5)[FULL]}, 5)
+    again = pq.ParquetDataset([str(lake_layout.curated_table(lake, LINKEDIN) / name) for name in listed]).read()
+    pd.testing.assert_frame_equal(again.to_pandas(), expected(2, 20))
 
 
-def test_concurrent_readers_always_see_one_complete_snapshot(tmp_path, small_files):
+def test_concurrent_readers_always_see_one_complete_snapshot(tmp_path):
     lake = tmp_path / "lake"
     versions = range(1, 9)
     rows = {v: 30 + v for v in versions}  # each version its own row count: a mix or a partial read shows
-    staged = {v: {FULL: stage(tmp_path / f"s{v}", FULL, outcomes(v, rows[v]))} for v in versions}
+    staged = {v: {FULL: stage(tmp_path / f"s{v}", FULL, outcomes(v, rows[v]), files=3)} for v in versions}
     publish(lake, staged[1], 1)
 
     finished, read_once = threading.Event(), threading.Event()
@@ -492,14 +468,18 @@ def test_concurrent_readers_always_see_one_complete_snapshot(tmp_path, small_fil
 
 # ------------------------------------------------------------------------------------------------ bad input
 
-@pytest.mark.parametrize("case", ["missing", "empty", "only_success_marker", "spark_without_success", "corrupt"])
+@pytest.mark.parametrize("case", ["missing", "empty", "only_success_marker", "spark_without_success", "corrupt",
+                                  "truncated", "schemas_disagree", "a_file"])
 def test_bad_staged_input_raises_naming_the_table_and_changes_nothing(tmp_path, case):
     lake = tmp_path / "lake"
     staged = staged_tables(tmp_path, 1)
     publish(lake, staged, 1)
     before = tree(lake)
     bad = tmp_path / "bad" / LINKEDIN
-    if case != "missing":
+    if case == "a_file":
+        bad.parent.mkdir(parents=True)
+        outcomes(2).to_parquet(bad)
+    elif case != "missing":
         bad.mkdir(parents=True)
     if case == "only_success_marker":
         (bad / "_SUCCESS").touch()
@@ -508,6 +488,12 @@ def test_bad_staged_input_raises_naming_the_table_and_changes_nothing(tmp_path, 
         (bad / ".part-00000-aa.snappy.parquet.crc").touch()
     if case == "corrupt":
         (bad / "part-0.parquet").write_bytes(b"PAR1 not really parquet PAR1")
+    if case == "truncated":  # a half-written file: cut short, its footer gone
+        outcomes(2).to_parquet(bad / "part-0.parquet")
+        (bad / "part-0.parquet").write_bytes((bad / "part-0.parquet").read_bytes()[:-100])
+    if case == "schemas_disagree":  # e.g. a pandas chunk whose column was all null: the files are not rewritten
+        pd.DataFrame({"outcome": ["a"], "note": [None]}).to_parquet(bad / "part-0.parquet")
+        pd.DataFrame({"outcome": ["b"], "note": ["checked"]}).to_parquet(bad / "part-1.parquet")
 
     with pytest.raises(P.PublishError, match=f"'{LINKEDIN}': .*{re.escape(str(bad))}"):
         publish(lake, {FULL: staged_tables(tmp_path, 2)[FULL], LINKEDIN: bad}, 2)
@@ -531,20 +517,17 @@ def test_rollback_with_nothing_published_creates_nothing(tmp_path):
     assert not lake.exists() and P.list_snapshots(lake) == [] and P.current_snapshot(lake) is None
 
 
-def test_staged_files_disagreeing_on_an_all_null_chunk_are_read_under_one_schema(tmp_path):
-    folder = tmp_path / "staged" / READOUT
-    folder.mkdir(parents=True)
-    pd.DataFrame({"outcome": ["a"], "note": [None]}).to_parquet(folder / "part-0.parquet")  # note: null type
-    pd.DataFrame({"outcome": ["b"], "note": ["checked"]}).to_parquet(folder / "part-1.parquet")
-    empty = stage(tmp_path / "staged", "data_quality_report",
-                  pd.DataFrame({"check": pd.Series([], dtype="string"), "p_value": pd.Series([], dtype=float)}))
+def test_pandas_staged_tables_publish_even_when_empty(tmp_path):
+    """data_quality_report is staged by pandas (pipeline.validate_staged), the readout's tables too."""
+    report = stage(tmp_path / "staged", "data_quality_report",
+                   pd.DataFrame({"check": pd.Series([], dtype="string"), "p_value": pd.Series([], dtype=float)}))
+    readout = stage(tmp_path / "staged", READOUT, pd.DataFrame({"outcome": ["a", "b"], "estimate": [0.1, 0.2]}))
 
     lake = tmp_path / "lake"
-    result = publish(lake, {READOUT: folder, "data_quality_report": empty}, 1)
-    got = read_curated(lake, READOUT)
-    assert got["outcome"].tolist() == ["a", "b"] and got["note"].tolist() == [None, "checked"]
-    report = read_curated(lake, "data_quality_report")
-    assert report.shape == (0, 2) and result.snapshot.tables["data_quality_report"].rows == 0
+    result = publish(lake, {READOUT: readout, "data_quality_report": report}, 1)
+    assert read_curated(lake, READOUT)["outcome"].tolist() == ["a", "b"]
+    assert read_curated(lake, "data_quality_report").shape == (0, 2)
+    assert result.rows == {READOUT: 2, "data_quality_report": 0}
 
 
 def test_a_real_folder_where_a_link_belongs_is_not_overwritten(tmp_path):
@@ -569,21 +552,28 @@ def test_module_command_lists_snapshots(tmp_path):
     assert done.stdout.split()[:2] == ["*", result.snapshot_id]
 
 
-def test_spark_staged_table_publishes(tmp_path, spark):
+def test_spark_staged_table_publishes_with_its_column_docs(tmp_path, spark):
     from pyspark.sql import functions as F
 
+    from credsignal.core.storage import footer_descriptions
+    from jobs.features.job import write_curated
+
+    frame = spark.createDataFrame(outcomes(6).iloc[::-1])
+    described = frame.select(*(F.col(name).alias(name, metadata={"description": f"about {name}"})
+                               for name in frame.columns))
     staged = tmp_path / "staged" / FULL
-    (spark.createDataFrame(outcomes(6)).withColumn("created", F.current_timestamp())
-     .repartition(3).write.parquet(str(staged)))
+    write_curated(described.repartition(3), staged)
     assert (staged / "_SUCCESS").exists() and list(staged.glob(".*.crc"))
 
     lake = tmp_path / "lake"
-    publish(lake, {FULL: staged}, 6)
+    result = publish(lake, {FULL: staged}, 6)
     got = read_curated(lake, FULL)
-    pd.testing.assert_frame_equal(got.drop(columns="created"), expected(6), check_dtype=False)
+    pd.testing.assert_frame_equal(got, expected(6), check_dtype=False)  # sorted by the writer
     assert read_duckdb(lake, FULL)["learner_key"].tolist() == expected(6)["learner_key"].tolist()
-    kv = pq.ParquetFile(next(lake_layout.curated_table(lake, FULL).glob("*.parquet"))).metadata.metadata
-    assert not any(k.startswith(b"org.apache.spark") for k in kv)
+    folder = lake_layout.curated_table(lake, FULL)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f.name for f in result.snapshot.tables[FULL].files)
+    for path in folder.iterdir():  # Spark's markers and checksums stay behind; the footers keep the docs
+        assert footer_descriptions(pq.read_schema(path))["learner_key"] == "about learner_key"
 
 
 def test_status_shows_the_live_snapshot_with_stable_paths_and_rates_by_arm(tmp_path):
