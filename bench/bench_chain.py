@@ -4,8 +4,9 @@ Stages, each timed on its own with the same functions `credsignal run` and the D
 (credsignal.pipeline): synth (optional, `--scale`), crawl rendering (when the landing zone has no complete
 crawl), Spark session start-up, ingest (every complete export day of every source), parse (the crawl),
 features (both curated tables into staging), validate (GX suites + integrity gates), publish, readout.
-Memory per stage: the JVM's and its Python workers' peak RSS (sampled every 0.2 s) and this process's
-(driver) peak RSS so far (getrusage: monotone over the run).
+Memory per stage: the JVM's and its Python workers' peak RSS (sampled every 0.2 s) and this process's (the
+driver's) own high-water mark during the stage (VmHWM, reset at the stage's start; the JVM is a child process and
+not counted in it).
 
 Also prints the readout's ITT estimates next to the generator's planted truth (the effect in the planted
 columns of _truth/learners_truth.parquet, treatment minus control), and whether each lies in the estimate's
@@ -34,7 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import ChildMemory, driver_peak_mib, load_average  # noqa: E402
+from bench_ingest import ChildMemory, driver_peak_mib, load_average, reset_driver_peak  # noqa: E402
 from credsignal.core import lake  # noqa: E402
 from credsignal.core.config import Config  # noqa: E402
 
@@ -53,6 +54,7 @@ class Stages:
     def stage(self, name: str, **extra):
         load_start = load_average()
         memory = ChildMemory()
+        reset_driver_peak()
         started = time.perf_counter()
         record = {"stage": name, **extra}
         with memory:

@@ -49,7 +49,24 @@ def load_average() -> str:
 
 
 def driver_peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """This process's peak RSS since it started, or since the last reset_driver_peak()."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB; monotone, never reset
+
+
+def reset_driver_peak() -> bool:
+    """Start this process's peak RSS afresh (Linux: writing 5 to clear_refs resets VmHWM to the current RSS), so
+    each stage reports its own high-water mark rather than the largest of all earlier stages."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 class ChildMemory:

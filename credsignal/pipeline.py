@@ -20,7 +20,8 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -134,6 +135,29 @@ def writing(config: Config, step: str, run_id: str | None = None) -> Any:
     return lake_lock(config.lake, step=step, run_id=run_id, wait_seconds=config.lake_lock_wait_seconds)
 
 
+def submitted(config: Config, module: str, argv: Sequence[str], *, name: str,
+              lineage_conf: Mapping[str, str] | None = None) -> Any:
+    """Run `module`'s main(argv) through spark-submit on the `credsignal_spark` connection's master, with the run's
+    Config in its environment; returns the JSON result the job wrote to its --result file."""
+    from credsignal.core import spark_submit as submit
+
+    result = lake.job_result(config.lake, f"{name}-{uuid.uuid4().hex[:12]}")
+    try:
+        submit.submit_job(module, [*argv, "--result", str(result.resolve())], config=config, name=name,
+                          lineage_conf=lineage_conf)
+        return json.loads(result.read_text(encoding="utf-8"))
+    finally:
+        result.unlink(missing_ok=True)
+
+
+def spark_submit_configured() -> bool:
+    """Whether the Spark steps go through spark-submit (the `credsignal_spark` connection is defined) rather than
+    run in this process."""
+    from credsignal.core import spark_submit as submit
+
+    return submit.spark_connection_defined()
+
+
 def ingest_source(spark: Any, config: Config, source: str, *, since: date | None = None, until: date | None = None,
                   run_id: str | None = None) -> Any:
     """Ingest one source's complete export days in [since, until] (until: the config's as_of) into bronze and
@@ -142,7 +166,13 @@ def ingest_source(spark: Any, config: Config, source: str, *, since: date | None
 
     days = ingest.ingestible_days(config, source, since, until)
     with writing(config, f"ingest {source}", run_id):
-        return ingest.ingest_source(spark, config, source, days)
+        if not spark_submit_configured():
+            return ingest.ingest_source(spark, config, source, days)
+        if not days:
+            return ingest.IngestResult(source, [], {})
+        argv = ["--source", source, "--since", days[0].isoformat(), "--until", days[-1].isoformat()]
+        results = submitted(config, "jobs.ingest", argv, name=f"credsignal-ingest-{source}")
+        return ingest.IngestResult.from_json(results[0])
 
 
 def ingest_exports(spark: Any, config: Config, *, since: date | None = None, until: date | None = None) -> list:
@@ -151,6 +181,10 @@ def ingest_exports(spark: Any, config: Config, *, since: date | None = None, unt
     from jobs import ingest
 
     with writing(config, "ingest"):
+        if spark_submit_configured():  # one job for every source: one driver start-up instead of six
+            argv = [arg for day, flag in ((since, "--since"), (until, "--until")) if day for arg in (flag, day.isoformat())]
+            return [ingest.IngestResult.from_json(result)
+                    for result in submitted(config, "jobs.ingest", argv, name="credsignal-ingest")]
         return ingest.ingest_each_source(
             lake.PLATFORM_SOURCES, lambda source: ingest_source(spark, config, source, since=since, until=until))
 
@@ -187,7 +221,10 @@ def parse_crawls(spark: Any, config: Config, crawls: list[str], *,
     if not crawls:  # parse.run takes no crawls to mean every crawl
         return {}
     with writing(config, "parse", run_id):
-        return parse.run(spark, config, crawls)
+        if not spark_submit_configured():
+            return parse.run(spark, config, crawls)
+        return submitted(config, "jobs.parse", [arg for crawl in crawls for arg in ("--crawl", crawl)],
+                         name="credsignal-parse")
 
 
 def require_experiment(config: Config, *, as_of: date) -> int:

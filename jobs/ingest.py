@@ -21,7 +21,7 @@ import shutil
 import stat
 import uuid
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,7 +44,8 @@ from pyspark.sql.types import (
 from credsignal.core import lake
 from credsignal.core.config import Config
 from credsignal.core.contracts import EXPORT_LINE_SCHEMA, EXPORT_SOURCES, ExportSource, bronze_schema
-from credsignal.core.storage import overwrite_partitions
+from credsignal.core.spark_submit import SparkJobError
+from credsignal.core.storage import overwrite_partitions, write_json_atomically
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,18 @@ class IngestResult:
             for reason, n in counts.quarantined.items():
                 total.quarantined[reason] = total.quarantined.get(reason, 0) + n
         return total
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "days": [day.isoformat() for day in self.days],
+                "counts": {day.isoformat(): asdict(counts) for day, counts in self.counts.items()},
+                "withdrawn": [day.isoformat() for day in self.withdrawn]}
+
+    @classmethod
+    def from_json(cls, payload: Mapping) -> "IngestResult":
+        return cls(source=payload["source"], days=[date.fromisoformat(day) for day in payload["days"]],
+                   counts={date.fromisoformat(day): PartitionCounts(**counts)
+                           for day, counts in payload["counts"].items()},
+                   withdrawn=[date.fromisoformat(day) for day in payload["withdrawn"]])
 
     def summary_line(self) -> str:
         total = self.total()
@@ -529,13 +542,13 @@ def ingest_each_source(sources: Sequence[str], ingest_one: Callable[[str], Inges
     """`ingest_one(source)` for each source, in order.
 
     A source that fails (a malformed `dt=` folder, a file that cannot be read or is refused, a lake path that
-    leads outside the lake) does not stop the others; once they are done, IngestFailed names every failure.
+    leads outside the lake, or its spark-submit job, whose error ends with the job's output) does not stop the others; once they are done, IngestFailed names every failure.
     """
     results, failures = [], []
     for source in sources:
         try:
             results.append(ingest_one(source))
-        except (lake.MalformedPartitionError, lake.LakePathError, ExportFileError) as error:
+        except (lake.MalformedPartitionError, lake.LakePathError, ExportFileError, SparkJobError) as error:
             log.error("ingest %s failed: %s", source, error)
             failures.append(f"{source}: {error}")
             if isinstance(error, ExportFileError) and error.result is not None:
@@ -557,12 +570,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--since", type=date.fromisoformat)
     parser.add_argument("--until", type=date.fromisoformat)
     parser.add_argument("--spark-master")
+    parser.add_argument("--result", type=Path, help="write the row accounting here as JSON (for the submitter)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = Config.from_env(landing=args.landing, lake=args.lake, spark_master=args.spark_master)
     spark = spark_session(config, app_name="credsignal-ingest")
-    for result in run(spark, config, sources=args.source, since=args.since, until=args.until):
+    results = run(spark, config, sources=args.source, since=args.since, until=args.until)
+    for result in results:
         print(result.summary_line())
+    if args.result:
+        write_json_atomically(args.result, [result.to_json() for result in results])
     return 0
 
 

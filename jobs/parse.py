@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from credsignal.core import lake
 from credsignal.core.config import Config
 from credsignal.core.contracts import CRAWL_LINE_SCHEMA, PARSED_PROFILE_SCHEMA
-from credsignal.core.storage import overwrite_partitions
+from credsignal.core.storage import overwrite_partitions, write_json_atomically
 from jobs.ingest import ExportFileError, UNREADABLE_FILE_LINE, read_jsonl_lines
 
 log = logging.getLogger(__name__)
@@ -262,11 +262,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lake", type=Path)
     parser.add_argument("--crawl", action="append")
     parser.add_argument("--spark-master")
+    parser.add_argument("--result", type=Path, help="write each crawl's records by status here as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = Config.from_env(landing=args.landing, lake=args.lake, spark_master=args.spark_master)
-    for crawl, counts in run(spark_session(config, app_name="credsignal-parse"), config, args.crawl).items():
+    parsed = run(spark_session(config, app_name="credsignal-parse"), config, args.crawl)
+    for crawl, counts in parsed.items():
         print(f"crawl {crawl}: {counts}")
+    if args.result:
+        write_json_atomically(args.result, parsed)
     return 0
 
 

@@ -14,14 +14,14 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from credsignal.core import lake
-from credsignal.core.config import Config
+from credsignal.core.config import Config, SourceFreshness, parse_source_freshness
 from credsignal.core.spark_submit import (
     CONN_ID,
     ENTRY_FILE_NAME,
@@ -143,6 +143,23 @@ def test_connection_maps_to_spark_submit_arguments(tmp_path, monkeypatch):
     assert command[at + 1:] == ["jobs.features", "--lake", str(tmp_path / "lake"), "--as-of", "2023-09-30"]
     assert prepared.env["SPARK_LOCAL_IP"] == "127.0.0.1"
     assert prepared.env["PYSPARK_PYTHON"] == sys.executable
+
+
+def test_submitted_job_reads_the_config_of_the_run_that_submitted_it(tmp_path, monkeypatch):
+    """A setting given by an Airflow Variable or a CLI flag reaches the submitted driver (a client-mode driver
+    inherits spark-submit's environment), overriding what the submitter's own environment says."""
+    monkeypatch.setenv(CONN_VAR, "spark://127.0.0.1:7077")
+    monkeypatch.setenv("CREDSIGNAL_MAX_QUARANTINE_SHARE", "0.5")
+    config = Config(landing=Path("relative/landing"), lake=tmp_path / "lake", as_of=date(2023, 9, 30),
+                    experiment_id="another-experiment", max_quarantine_share=0.2, cwur_path=tmp_path / "cwur.csv",
+                    source_freshness={"learners": None, "app_sessions": SourceFreshness(warn_after=2, error_after=5)})
+    prepared = prepare_submit("jobs.ingest", [], config=config, artifacts_dir=tmp_path / "artifacts")
+    submitted = Config.from_env(prepared.env)
+
+    assert submitted == replace(config, landing=Path("relative/landing").resolve(),
+                                source_freshness=parse_source_freshness(
+                                    {"learners": None, "app_sessions": {"warn_after": 2, "error_after": 5}}))
+    assert prepared.env["CREDSIGNAL_MAX_QUARANTINE_SHARE"] == "0.2"
 
 
 @pytest.mark.parametrize(("value", "master", "local"), [

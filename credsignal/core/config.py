@@ -130,6 +130,27 @@ class Config:
         clean = {key: _coerce(key, value) for key, value in overrides.items() if value is not None}
         return replace(self, **clean)
 
+    def to_env(self) -> dict[str, str]:
+        """The CREDSIGNAL_* variables that make `from_env` give this Config back (paths made absolute): how a job
+        started in another process (spark-submit's driver) gets the settings of the run that started it."""
+        environ = {}
+        for name in _FIELD_TYPES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, Path):
+                text = str(value.resolve())
+            elif isinstance(value, date):
+                text = value.isoformat()
+            elif name == "source_freshness":
+                text = json.dumps({source: None if freshness is None else
+                                   {"warn_after": freshness.warn_after, "error_after": freshness.error_after}
+                                   for source, freshness in value.items()}, sort_keys=True)
+            else:
+                text = str(value)
+            environ[ENV_PREFIX + name.upper()] = text
+        return environ
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Config":
         """Defaults, then CREDSIGNAL_* variables, then explicit overrides (CLI flags)."""

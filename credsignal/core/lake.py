@@ -142,6 +142,11 @@ def staging_root(lake: Path, run_id: str) -> Path:
     return lake / "_staging" / run_id
 
 
+def job_result(lake: Path, name: str) -> Path:
+    """Where a job submitted through spark-submit leaves its result (JSON) for the run that submitted it."""
+    return lake / "_staging" / "_results" / f"{name}.json"
+
+
 SILVER_PROFILE_TABLES = (
     "profiles",
     "profile_positions",

@@ -244,8 +244,10 @@ def _cwur_path(config: Config) -> Path | None:
 
 
 def _submit_environment(master: str, spark_binary: str, config: Config) -> dict[str, str]:
-    """spark-submit's environment (a client-mode driver inherits it)."""
-    env = dict(os.environ)
+    """spark-submit's environment (a client-mode driver inherits it), with the run's Config as CREDSIGNAL_*
+    variables, so a submitted job's `Config.from_env` has the settings an Airflow Variable or a CLI flag gave the
+    run, not only those of the submitter's environment."""
+    env = {**os.environ, **config.to_env()}
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if is_local_master(master):

@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def write_json_atomically(target: Path, payload: Any) -> None:
+    """Write `payload` as JSON to `target` through a temporary file renamed over it: a reader sees the whole file
+    or none."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(temporary, target)
+
+
 def overwrite_partitions(
     frame: "DataFrame",
     table: Path,
