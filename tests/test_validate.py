@@ -390,3 +390,27 @@ def test_main_writes_the_outcome_the_pipeline_reads_back(spark, tmp_path, monkey
                             run_id="r3", as_of=AS_OF, facts=facts)
     assert (written.run_id, written.as_of, written.blocked) == ("r3", AS_OF, True)
     assert written.findings == in_process.findings
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_validate_step_through_spark_submit_equals_in_process(spark, tmp_path, monkeypatch):
+    """pipeline.validate_staged with the credsignal_spark connection defined (local spark-submit) runs jobs.validate's
+    main and reads its outcome back: the same findings as in-process."""
+    from credsignal import pipeline
+    from credsignal.core.config import Config
+
+    config = Config(landing=tmp_path / "landing", lake=tmp_path / "lake", as_of=AS_OF, shuffle_partitions=2,
+                    driver_memory="1g")
+    full = full_frame()
+    outcomes = {}
+    for run_id, connection in (("in-process", None), ("submitted", "spark://local%5B1%5D")):
+        staged = pipeline.staging_dir(config, run_id)
+        spark.createDataFrame(full).write.parquet(str(staged / "learner_outcomes_full"))
+        spark.createDataFrame(full.iloc[::7]).write.parquet(str(staged / "learner_outcomes_linkedin"))
+        if connection:
+            monkeypatch.setenv("AIRFLOW_CONN_CREDSIGNAL_SPARK", connection)
+        outcomes[run_id] = pipeline.validate_staged(spark, config, run_id=run_id, as_of=AS_OF)
+    assert (pipeline.validation_dir(config, "submitted") / "outcome.json").is_file()
+    assert outcomes["submitted"].findings == outcomes["in-process"].findings
+    assert outcomes["submitted"].blocked  # the LinkedIn table lacks its own columns
