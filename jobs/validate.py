@@ -125,18 +125,19 @@ def _rule(frame: DataFrame, kind: str, kwargs: Mapping) -> _Rule | None:
         return _Rule((column,), ~_missing(frame, column), ~F.col(column).isin(list(kwargs["value_set"])))
     if kind == "expect_column_values_to_be_between":
         column, value = kwargs["column"], F.col(kwargs["column"])
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
         broken = F.lit(False)
-        if kwargs.get("min_value") is not None:
-            broken = broken | ((value <= kwargs["min_value"]) if kwargs.get("strict_min") else (value < kwargs["min_value"]))
-        if kwargs.get("max_value") is not None:
-            broken = broken | ((value >= kwargs["max_value"]) if kwargs.get("strict_max") else (value > kwargs["max_value"]))
+        if low is not None:
+            broken = broken | ((value <= low) if kwargs.get("strict_min") else (value < low))
+        if high is not None:
+            broken = broken | ((value >= high) if kwargs.get("strict_max") else (value > high))
         return _Rule((column,), ~_missing(frame, column), broken)
     if kind == "expect_column_pair_values_a_to_be_greater_than_b":
         a, b = kwargs["column_A"], kwargs["column_B"]
         missing_a, missing_b = _missing(frame, a), _missing(frame, b)
         ignore = kwargs.get("ignore_row_if") or "both_values_are_missing"
-        domain = {"both_values_are_missing": ~(missing_a & missing_b), "either_value_is_missing": ~(missing_a | missing_b),
-                  "neither": F.lit(True)}[ignore]
+        domain = {"both_values_are_missing": ~(missing_a & missing_b),
+                  "either_value_is_missing": ~(missing_a | missing_b), "neither": F.lit(True)}[ignore]
         holds = (F.col(a) >= F.col(b)) if kwargs.get("or_equal") else (F.col(a) > F.col(b))
         # A comparison with a missing value is unknown in Spark and false in pandas, which GX then counts as broken.
         return _Rule((a, b), domain, ~F.coalesce(holds, F.lit(False)))

@@ -77,6 +77,7 @@ def test_suite_reports_planted_row_faults_with_observed_values(spark):
     frame.loc[8, "primary_domain"] = "Art History"
     frame.loc[9, "count_views_by_others"] = frame.loc[9, "count_views_all"] + 3
     frame.loc[10:24, "certificate_key"] = None  # 15 of 2000: within the 99% the suite asks for
+    frame.loc[25, "batch"] = 13  # the contract's range is 1..12
     findings = v.suite_findings("learner_outcomes_full", spark.createDataFrame(frame), AS_OF)
     failed = {f.check + ":" + f.expected for f in findings if f.severity == v.FAILURE}
     assert any("unique" in c and "learner_key" in c for c in failed)
@@ -88,6 +89,7 @@ def test_suite_reports_planted_row_faults_with_observed_values(spark):
     assert observed["learner_key", None, None] == "2 unexpected rows (e.g. L000004, L000004)"
     assert observed["primary_domain", None, None] == "1 unexpected rows (e.g. Art History)"
     assert observed["views_linkedin", None, None] == "1 unexpected rows (e.g. 2)"
+    assert observed["batch", None, None] == "1 unexpected rows (e.g. 13)"
     broken = frame[frame["count_views_all"] < frame["count_views_by_others"]]
     pairs = ", ".join(str((int(a), int(b))) for a, b in zip(broken["count_views_all"], broken["count_views_by_others"]))
     assert observed[None, "count_views_all", "count_views_by_others"] == f"{len(broken)} unexpected rows (e.g. {pairs})"
