@@ -221,13 +221,13 @@ def main(argv: list[str] | None = None) -> int:
             record["crawls"] = parsed
     with stages.stage("features") as record:
         record["rows"] = pipeline.derive_features(spark, config, run_id=run_id, as_of=config.as_of).get("rows")
-    # The later stages read staged Parquet without Spark, and under Airflow each is a task of its own with no JVM
-    # beside it; ending the JVM here keeps its heap out of validate's memory at 10x, as in the DAG.
-    stop_session_and_jvm(spark)
     with stages.stage("validate") as record:
-        outcome = pipeline.validate_staged(config, run_id=run_id, as_of=config.as_of)
+        outcome = pipeline.validate_staged(spark, config, run_id=run_id, as_of=config.as_of)
         record["blocked"] = bool(outcome.blocked)
         record["failures"] = [f"{f.check}: {f.observed}" for f in outcome.of_severity("failure")][:10]
+    # The later stages read staged Parquet without Spark, and under Airflow each is a task of its own with no JVM
+    # beside it; ending the JVM here keeps its heap out of their memory at 10x, as in the DAG.
+    stop_session_and_jvm(spark)
     snapshot_id = None
     if not outcome.blocked:
         with stages.stage("publish") as record:

@@ -317,19 +317,19 @@ def staged_feature_facts(staged: Path) -> dict[str, Any]:
     return {"learners_without_version_at_randomization": versions.get("no_version_by_randomization")}
 
 
-def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
-    """Run the suites and gates on the staged tables; append the findings to data_quality_history; stage
-    data_quality_report; keep the report files (report.html shows the history's trends)."""
-    from jobs import quality_history, validate
+def validate_staged(spark: Any, config: Config, *, run_id: str, as_of: date) -> Any:
+    """Run the suites and gates on the staged tables (in-process, in `spark` or else a session started here, or
+    spark-submit when the `credsignal_spark` connection is defined); append the findings to data_quality_history;
+    stage data_quality_report; keep the report files (report.html shows the history's trends)."""
+    from jobs import quality_history
 
     staged = staging_dir(config, run_id)
     missing = [table for table in FEATURE_TABLES if not (staged / table).is_dir()]
     if missing:
         raise FileNotFoundError(f"run {run_id} has no staged {', '.join(missing)} under {staged}")
     with writing(config, "validate", run_id):
-        tables = validate.read_staged({table: staged / table for table in FEATURE_TABLES})
         facts = replace(run_facts(config, as_of=as_of), **staged_feature_facts(staged))
-        outcome = validate.validate(tables, run_id=run_id, as_of=as_of, facts=facts)
+        outcome = _validate_tables(spark, config, staged, run_id=run_id, as_of=as_of, facts=facts)
         quality_history.append_run(config.lake, outcome, file_id=safe_run_id(run_id))
         quality_history.write_report(outcome, validation_dir(config, run_id),
                                      quality_history.read_recent(config.lake),
@@ -338,6 +338,27 @@ def validate_staged(config: Config, *, run_id: str, as_of: date) -> Any:
         quality.mkdir(parents=True, exist_ok=True)
         outcome.report_frame().to_parquet(quality / "part-00000.parquet", index=False)
     return outcome
+
+
+def _validate_tables(spark: Any, config: Config, staged: Path, *, run_id: str, as_of: date, facts: Any) -> Any:
+    from credsignal.core import spark_submit as submit
+    from credsignal.core.spark import spark_session
+    from jobs import validate
+
+    if submit.spark_connection_defined():
+        # The job writes its outcome beside the report, where this reads it back.
+        report_dir = validation_dir(config, run_id)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        facts_path, outcome_path = report_dir / "facts.json", report_dir / "outcome.json"
+        facts_path.write_text(validate.facts_json(facts), encoding="utf-8")
+        submit.submit_job("jobs.validate", [
+            "--staged", str(staged.resolve()), "--tables", *FEATURE_TABLES, "--run-id", run_id,
+            "--as-of", as_of.isoformat(), "--facts", str(facts_path.resolve()), "--out", str(outcome_path.resolve())],
+            config=config, name=f"credsignal-validate-{safe_run_id(run_id)}")
+        return validate.outcome_from_json(outcome_path.read_text(encoding="utf-8"))
+    spark = spark or spark_session(config, app_name="credsignal-validate")
+    tables = validate.read_staged(spark, {table: staged / table for table in FEATURE_TABLES})
+    return validate.validate(tables, run_id=run_id, as_of=as_of, facts=facts)
 
 
 def alert_and_block(outcome: Any, *, context: Any = None) -> None:
@@ -471,7 +492,7 @@ def _run_pipeline(config: Config, *, run_id: str) -> PipelineReport:
     report.ingest = ingest_exports(spark, config, until=config.as_of)
     report.parse = parse_crawls(spark, config, crawls_to_parse(config), run_id=run_id)
     report.features = derive_features(spark, config, run_id=run_id, as_of=config.as_of)
-    report.validation = validate_staged(config, run_id=run_id, as_of=config.as_of)
+    report.validation = validate_staged(spark, config, run_id=run_id, as_of=config.as_of)
     alert_and_block(report.validation)
     report.snapshot = publish_staged(config, run_id=run_id, as_of=config.as_of)
     report.readout = build_readout(config, snapshot_id=report.snapshot.snapshot_id)

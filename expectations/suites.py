@@ -7,11 +7,13 @@ no built-in for (a 0/1 flag agreeing with its count) are checked on derived 0/1 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
+from pyspark.sql import Column, DataFrame, functions as F
 
 from credsignal.core import contracts
 
@@ -19,23 +21,36 @@ VIEW_COUNTS = ("count_views_all", "count_views_by_others", "count_views_linkedin
 VIEW_FLAGS = ("views_all", "views_all_by_others", "views_linkedin", "views_linkedin_by_others")
 
 
-def add_consistency_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The batch GX validates: the table plus `_check_*` 0/1 columns for the cross-column rules."""
+def consistency_columns(columns: Sequence[str]) -> dict[str, Column]:
+    """The `_check_*` 0/1 columns for the cross-column rules among `columns`. A missing value fails a rule (0), as
+    pandas' comparisons with NaN did."""
+    present = set(columns)
+
+    def holds(condition: Column) -> Column:
+        return F.coalesce(condition, F.lit(False)).cast("int")
+
     checks = {}
     for flag, count in zip(VIEW_FLAGS, VIEW_COUNTS):
-        if flag in frame and count in frame:
-            checks[f"_check_{flag}_iff_{count}_positive"] = (frame[flag] == (frame[count] > 0).astype(int)).astype(int)
-    if "has_degree_linkedin" in frame:
-        one_hot = frame[["has_bachelor_linkedin", "has_master_linkedin", "has_doctor_linkedin"]].sum(axis=1)
-        checks["_check_degree_one_hot_sums_to_has_degree"] = (one_hot == frame["has_degree_linkedin"]).astype(int)
-    if "credential_shared_by_name" in frame:
-        both = (frame["credential_shared"] == 1) & (frame["credential_shared_by_name"] == 1)
-        checks["_check_shared_by_name_only_without_id_match"] = (~both).astype(int)
+        if flag in present and count in present:
+            positive = F.when(F.col(count) > 0, 1).otherwise(0)
+            checks[f"_check_{flag}_iff_{count}_positive"] = holds(F.col(flag) == positive)
+    if "has_degree_linkedin" in present:
+        one_hot = sum(F.coalesce(F.col(c), F.lit(0))
+                      for c in ("has_bachelor_linkedin", "has_master_linkedin", "has_doctor_linkedin"))
+        checks["_check_degree_one_hot_sums_to_has_degree"] = holds(one_hot == F.col("has_degree_linkedin"))
+    if "credential_shared_by_name" in present:
+        both = (F.col("credential_shared") == 1) & (F.col("credential_shared_by_name") == 1)
+        checks["_check_shared_by_name_only_without_id_match"] = 1 - holds(both)
     for narrow, wide in (("new_job_4m", "new_job"), ("new_job_in_scope", "new_job"),
                          ("new_job_in_scope_4m", "new_job_in_scope")):
-        if narrow in frame:
-            checks[f"_check_{narrow}_implies_{wide}"] = (frame[narrow] <= frame[wide]).astype(int)
-    return frame.assign(**checks)
+        if narrow in present:
+            checks[f"_check_{narrow}_implies_{wide}"] = holds(F.col(narrow) <= F.col(wide))
+    return checks
+
+
+def add_consistency_columns(frame: DataFrame) -> DataFrame:
+    """The batch GX validates: the table plus `_check_*` 0/1 columns for the cross-column rules."""
+    return frame.withColumns(consistency_columns(frame.columns))
 
 
 def column_expectations(table: str) -> list:

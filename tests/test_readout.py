@@ -258,12 +258,13 @@ def test_balance_table_against_hand_computation():
     assert table.loc["g=(missing)", "treatment_mean"] == pytest.approx(0.25)
 
 
-def test_balance_smd_equals_the_quality_gates():
-    from jobs.validate import balance_findings
+def test_balance_smd_equals_the_quality_gates(spark):
+    from jobs.validate import balance_findings, balance_moments
 
     full, _ = simulate(3000, seed=2)
     table = r.balance_table(full).set_index("covariate")
-    findings = balance_findings("t", full, ["primary_domain", "gender", "main_skill_standardized"])
+    covariates = ["primary_domain", "gender", "main_skill_standardized"]
+    findings = balance_findings("t", balance_moments(spark.createDataFrame(full), covariates), covariates)
     assert findings
     for finding in findings:
         name = finding.check[len("balance:"):]
@@ -701,7 +702,7 @@ def test_adjusted_estimates_recover_planted_effects_on_a_large_sample():
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
+def published(tmp_path_factory, spark):
     lake = tmp_path_factory.mktemp("lake")
     full, linkedin = simulate(10_000, seed=4)
     old = publish_fake(lake, "20260101T000000Z-run0", {
@@ -712,11 +713,16 @@ def published(tmp_path_factory):
     from jobs import validate
 
     outcome = validate.ValidationOutcome("run1", date(2026, 1, 2))
-    outcome.findings += validate.sample_ratio_findings("learner_outcomes_full", full)
-    outcome.findings += validate.balance_findings("learner_outcomes_full", full, validate.FULL_BALANCE_COVARIATES)
-    outcome.findings += validate.sample_ratio_findings("learner_outcomes_linkedin", linkedin.iloc[10:])
-    outcome.findings += validate.balance_findings("learner_outcomes_linkedin", linkedin,
-                                                  validate.LINKEDIN_BALANCE_COVARIATES)
+    full_frame, linkedin_frame = spark.createDataFrame(full), spark.createDataFrame(linkedin)
+    outcome.findings += validate.sample_ratio_findings("learner_outcomes_full", validate.arm_counts(full_frame))
+    outcome.findings += validate.balance_findings(
+        "learner_outcomes_full", validate.balance_moments(full_frame, validate.FULL_BALANCE_COVARIATES),
+        validate.FULL_BALANCE_COVARIATES)
+    outcome.findings += validate.sample_ratio_findings(
+        "learner_outcomes_linkedin", validate.arm_counts(spark.createDataFrame(linkedin.iloc[10:])))
+    outcome.findings += validate.balance_findings(
+        "learner_outcomes_linkedin", validate.balance_moments(linkedin_frame, validate.LINKEDIN_BALANCE_COVARIATES),
+        validate.LINKEDIN_BALANCE_COVARIATES)
     quality = outcome.report_frame()
     snapshot = publish_fake(lake, "20260102T000000Z-run1", {
         "learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin, "data_quality_report": quality})

@@ -1,8 +1,9 @@
-"""The validation step: GX suites and integrity gates on small in-test frames, with planted faults."""
+"""The validation step: GX suites and integrity gates on small in-test Spark frames, with planted faults."""
 
 from __future__ import annotations
 
 import html
+import json
 
 import re
 from datetime import date
@@ -15,6 +16,7 @@ from credsignal.core.config import DEFAULT_SOURCE_FRESHNESS, SourceFreshness
 from expectations.suites import VIEW_COUNTS, VIEW_FLAGS
 from jobs import validate as v
 from jobs.quality_history import write_report
+from pyspark.testing import assertDataFrameEqual
 
 AS_OF = date(2023, 9, 30)
 
@@ -59,36 +61,81 @@ def severities(findings, prefix):
     return {f.check: f.severity for f in findings if f.check.startswith(prefix)}
 
 
-def test_clean_full_table_passes_its_suite():
-    findings = v.run_suite("learner_outcomes_full", full_frame(), AS_OF)
+def test_clean_full_table_passes_its_suite(spark):
+    findings = v.suite_findings("learner_outcomes_full", spark.createDataFrame(full_frame()), AS_OF)
     failed = [f for f in findings if f.severity != v.OK]
     assert failed == []
     assert len(findings) > 30
 
 
-def test_suite_reports_planted_row_faults_with_observed_values():
+def test_suite_reports_planted_row_faults_with_observed_values(spark):
     frame = full_frame()
     frame.loc[3, "learner_key"] = frame.loc[4, "learner_key"]  # duplicate key
     frame.loc[5, "views_linkedin"] = 2  # flag outside {0, 1}
     frame.loc[6, ["count_views_all", "views_all"]] = [0, 1]  # flag without a view
     frame.loc[7, "arm_free_text"] = "x"  # extra columns are allowed
     frame.loc[8, "primary_domain"] = "Art History"
-    findings = v.run_suite("learner_outcomes_full", frame, AS_OF)
+    frame.loc[9, "count_views_by_others"] = frame.loc[9, "count_views_all"] + 3
+    frame.loc[10:24, "certificate_key"] = None  # 15 of 2000: within the 99% the suite asks for
+    frame.loc[25, "batch"] = 13  # the contract's range is 1..12
+    findings = v.suite_findings("learner_outcomes_full", spark.createDataFrame(frame), AS_OF)
     failed = {f.check + ":" + f.expected for f in findings if f.severity == v.FAILURE}
     assert any("unique" in c and "learner_key" in c for c in failed)
     assert any("in_set" in c and '"views_linkedin"' in c for c in failed)
     assert any("_check_views_all_iff_count_views_all_positive" in c for c in failed)
     assert any("in_set" in c and "primary_domain" in c for c in failed)
-    domain = next(f for f in findings if f.severity == v.FAILURE and "primary_domain" in f.expected)
-    assert "Art History" in domain.observed
+    observed = {tuple(json.loads(f.expected).get(k) for k in ("column", "column_A", "column_B")): f.observed
+                for f in findings if f.severity == v.FAILURE}
+    assert observed["learner_key", None, None] == "2 unexpected rows (e.g. L000004, L000004)"
+    assert observed["primary_domain", None, None] == "1 unexpected rows (e.g. Art History)"
+    assert observed["views_linkedin", None, None] == "1 unexpected rows (e.g. 2)"
+    assert observed["batch", None, None] == "1 unexpected rows (e.g. 13)"
+    broken = frame[frame["count_views_all"] < frame["count_views_by_others"]]
+    pairs = ", ".join(str((int(a), int(b))) for a, b in zip(broken["count_views_all"], broken["count_views_by_others"]))
+    assert observed[None, "count_views_all", "count_views_by_others"] == f"{len(broken)} unexpected rows (e.g. {pairs})"
+    certificate = [f for f in findings if '"certificate_key"' in f.expected and "not_be_null" in f.check]
+    assert [(f.severity, f.observed, f.value) for f in certificate] == [(v.OK, "15 unexpected rows (e.g. None, None, None, None, None)", 15.0)]
 
 
-def test_sample_ratio_mismatch_blocks_when_an_arm_loses_5_percent():
-    frame = full_frame(n=20000)
-    assert severities(v.sample_ratio_findings("t", frame), "srm:overall") == {"srm:overall": v.OK}
+def test_suite_reports_table_facts_as_observed_values(spark):
+    findings = {f.check: f for f in v.suite_findings("learner_outcomes_full", spark.createDataFrame(full_frame()), AS_OF)}
+    assert findings["gx:expect_table_row_count_to_be_between"].observed == "2000"
+    assert findings["gx:expect_column_max_to_be_between"].observed == "2023-01-28 00:00:00"
+    columns = findings["gx:expect_table_columns_to_match_set"].observed
+    assert columns.startswith("['_check_views_all_by_others_iff_count_views_by_others_positive', ") and "'batch'" in columns
+
+
+def test_a_suite_column_missing_from_the_table_fails_its_expectation(spark):
+    frame = spark.createDataFrame(full_frame()).drop("gender")
+    findings = v.suite_findings("learner_outcomes_full", frame, AS_OF)
+    gender = [f for f in findings if json.loads(f.expected).get("column") == "gender"]
+    assert gender and all(f.severity == v.FAILURE and "gender" in f.observed for f in gender)
+
+
+@pytest.mark.parametrize("row, checks", [
+    ({"views_all": 1, "count_views_all": 2, "new_job": 1, "new_job_4m": 1}, (1, 1)),
+    ({"views_all": 0, "count_views_all": 0, "new_job": 0, "new_job_4m": 1}, (1, 0)),
+    ({"views_all": 1, "count_views_all": 0, "new_job": 1, "new_job_4m": 0}, (0, 1)),
+    ({"views_all": 0, "count_views_all": None, "new_job": None, "new_job_4m": 0}, (1, 0)),  # missing fails, as NaN did
+    ({"views_all": None, "count_views_all": 3, "new_job": 1, "new_job_4m": None}, (0, 0)),
+])
+def test_consistency_columns_are_spark_expressions(spark, row, checks):
+    from expectations.suites import add_consistency_columns
+
+    schema = "views_all int, count_views_all long, new_job int, new_job_4m int"
+    frame = spark.createDataFrame([tuple(row.values())], schema)
+    checked = add_consistency_columns(frame).select("_check_views_all_iff_count_views_all_positive",
+                                                    "_check_new_job_4m_implies_new_job")
+    assertDataFrameEqual(checked, spark.createDataFrame([checks], "a int, b int").toDF(*checked.columns))
+
+
+def test_sample_ratio_mismatch_blocks_when_an_arm_loses_5_percent(spark):
+    frame = full_frame(n=20000)[["batch", "stratum", "treatment"]]
+    counts = v.arm_counts(spark.createDataFrame(frame))
+    assert severities(v.sample_ratio_findings("t", counts), "srm:overall") == {"srm:overall": v.OK}
     treated = frame.index[frame["treatment"] == 1]
     dropped = frame.drop(treated[: int(0.05 * len(treated))])
-    findings = v.sample_ratio_findings("t", dropped)
+    findings = v.sample_ratio_findings("t", v.arm_counts(spark.createDataFrame(dropped)))
     overall = next(f for f in findings if f.check == "srm:overall")
     assert overall.severity == v.FAILURE and overall.p_value < 0.001
     # The dropped learners all came from batch 1, so that batch is flagged too.
@@ -96,10 +143,22 @@ def test_sample_ratio_mismatch_blocks_when_an_arm_loses_5_percent():
 
 
 def arm_counts_frame(groups: dict[tuple[int, str], tuple[int, int]]) -> pd.DataFrame:
-    """batch, stratum, treatment rows with the given (treated, control) counts per (batch, stratum)."""
-    rows = [(batch, stratum, arm) for (batch, stratum), (treated, control) in groups.items()
-            for arm, count in ((1, treated), (0, control)) for _ in range(count)]
-    return pd.DataFrame(rows, columns=["batch", "stratum", "treatment"])
+    """What arm_counts returns for the given (treated, control) counts per (batch, stratum)."""
+    rows = [(batch, stratum, treated + control, treated) for (batch, stratum), (treated, control) in groups.items()]
+    return pd.DataFrame(rows, columns=["batch", "stratum", "rows", "treated"])
+
+
+def test_arm_counts_per_batch_and_stratum(spark):
+    frame = spark.createDataFrame([(1, "a", 1), (1, "a", 0), (1, "a", 1), (2, "a", 0), (None, "a", 1), (2, None, 0)],
+                                  "batch int, stratum string, treatment int")
+    counts = v.arm_counts(frame).sort_values(["batch", "stratum"], na_position="last").reset_index(drop=True)
+    assert counts.to_dict("records")[:2] == [{"batch": 1, "stratum": "a", "rows": 3, "treated": 2},
+                                             {"batch": 2, "stratum": "a", "rows": 1, "treated": 0}]
+    findings = {f.check: f for f in v.sample_ratio_findings("t", counts)}
+    # Rows without a batch or stratum count overall only, as pandas' groupby left them out.
+    assert findings["srm:overall"].observed == "treatment=3 control=3"
+    assert findings["srm:batchs_tested"].observed == "2 groups tested"
+    assert findings["srm:stratums_tested"].observed == "2 groups tested"
 
 
 def test_stratum_srm_is_adjusted_for_the_number_of_strata_tested():
@@ -126,29 +185,57 @@ def test_srm_thresholds(treated, control, severity):
     assert v._srm_severity(v._srm_p_value(treated, control)) == severity
 
 
-def test_balance_flags_a_covariate_with_large_smd():
+def balance(spark, frame: pd.DataFrame, covariates=v.FULL_BALANCE_COVARIATES):
+    return v.balance_findings("t", v.balance_moments(spark.createDataFrame(frame), covariates), covariates)
+
+
+def test_balance_flags_a_covariate_with_large_smd(spark):
     frame = full_frame()
-    assert all(f.severity == v.OK for f in v.balance_findings("t", frame, v.FULL_BALANCE_COVARIATES))
+    assert all(f.severity == v.OK for f in balance(spark, frame))
     frame.loc[frame["treatment"] == 1, "developing_country"] = 1
     frame.loc[frame["treatment"] == 0, "developing_country"] = np.tile([0, 1], len(frame) // 4)
-    flagged = severities(v.balance_findings("t", frame, v.FULL_BALANCE_COVARIATES), "balance:developing")
+    flagged = severities(balance(spark, frame), "balance:developing")
     assert flagged == {"balance:developing_country": v.WARNING}
 
 
-def test_standardized_mean_difference_matches_formula():
-    treated, control = pd.Series([1.0, 2.0, 3.0, 4.0]), pd.Series([2.0, 3.0, 4.0, 5.0])
-    pooled = np.sqrt((treated.var() + control.var()) / 2)
-    assert v.standardized_mean_difference(treated, control) == pytest.approx(-1 / pooled)
+def test_balance_of_categories_and_numbers_with_missing_values(spark):
+    """A category's indicator counts a missing value as 0 on every row of its arm; a number drops it. A level only
+    one arm has is 0 throughout the other."""
+    frame = pd.DataFrame({"treatment": [1, 1, 1, 0, 0, 0], "gender": ["m", "f", None, "m", "m", "x"],
+                          "main_skill_standardized": [1.0, 2.0, None, 2.0, 3.0, 4.0]})
+    smd = {f.check: f.observed for f in balance(spark, frame, ("gender", "main_skill_standardized"))}
+
+    def expected(treated, control):
+        t, c = pd.Series(treated, dtype=float), pd.Series(control, dtype=float)
+        return f"smd={(t.mean() - c.mean()) / np.sqrt((t.var() + c.var()) / 2):.4f}"
+
+    assert smd == {"balance:gender=f": expected([0, 1, 0], [0, 0, 0]), "balance:gender=m": expected([1, 0, 0], [1, 1, 0]),
+                   "balance:gender=x": expected([0, 0, 0], [0, 0, 1]),
+                   "balance:main_skill_standardized": expected([1, 2], [2, 3, 4])}
 
 
-def test_band_warns_on_small_samples_and_blocks_on_clear_deviation():
-    bands = {"block_p_value": 0.001, "t": {"views_all": {"low": 0.12, "high": 0.28, "paper": 0.191}}}
-    small = pd.DataFrame({"views_all": [1] * 4 + [0] * 6})  # 0.40 of 10: out of band, not clearly
-    large = pd.DataFrame({"views_all": [1] * 400 + [0] * 600})  # 0.40 of 1000: clearly out of band
-    inside = pd.DataFrame({"views_all": [1] * 20 + [0] * 80})
-    assert v.band_findings("t", small, bands)[0].severity == v.WARNING
-    assert v.band_findings("t", large, bands)[0].severity == v.FAILURE
-    assert v.band_findings("t", inside, bands)[0].severity == v.OK
+@pytest.mark.parametrize("treated, control, smd", [
+    ((4, 2.5, 5 / 3), (4, 3.5, 5 / 3), -1 / np.sqrt(5 / 3)),
+    ((1, 2.0, float("nan")), (4, 3.5, 5 / 3), float("nan")),  # one value cannot have a spread
+    ((3, 1.0, 0.0), (3, 1.0, 0.0), 0.0),
+    ((3, 2.0, 0.0), (3, 1.0, 0.0), float("inf")),
+])
+def test_standardized_mean_difference_matches_formula(treated, control, smd):
+    assert v.standardized_mean_difference(treated, control) == pytest.approx(smd, nan_ok=True)
+
+
+BANDS = {"block_p_value": 0.001, "t": {"views_all": {"low": 0.12, "high": 0.28, "paper": 0.191}}}
+
+
+@pytest.mark.parametrize("ones, zeros, severity", [
+    (4, 6, v.WARNING),  # 0.40 of 10: out of band, not clearly
+    (400, 600, v.FAILURE),  # 0.40 of 1000: clearly out of band
+    (20, 80, v.OK),
+])
+def test_band_warns_on_small_samples_and_blocks_on_clear_deviation(spark, ones, zeros, severity):
+    frame = spark.createDataFrame([(1,)] * ones + [(0,)] * zeros + [(None,)] * 5, "views_all int")
+    assert v.band_counts("t", frame, BANDS) == {"views_all": (ones + zeros, ones)}  # missing values left out
+    assert v.band_findings("t", v.band_counts("t", frame, BANDS), BANDS)[0].severity == severity
 
 
 @pytest.mark.parametrize("rows, previous, severity", [(1000, None, v.OK), (1000, 1050, v.OK), (700, 1000, v.FAILURE),
@@ -210,15 +297,19 @@ def test_quarantine_share_blocks_a_schema_break():
     assert "missing_field:viewed_at: 500" in findings[1].detail
 
 
-def test_attrition_shows_differential_matching():
+def test_attrition_shows_differential_matching(spark):
     full = full_frame(n=4000)
     linkedin_ids = full.loc[(full["treatment"] == 1) | (full.index % 3 == 0), ["learner_key"]]
-    finding = v.attrition_findings(full, linkedin_ids)[0]
+    counts = v.matched_counts(spark.createDataFrame(full), spark.createDataFrame(linkedin_ids))
+    treated_matched = 2000
+    control_matched = int(((full["treatment"] == 0) & (full.index % 3 == 0)).sum())
+    assert counts.tolist() == [[2000 - control_matched, control_matched], [0, treated_matched]]
+    finding = v.attrition_findings(counts)[0]
     assert finding.severity == v.WARNING and "treatment=1.0000" in finding.observed
 
 
-def test_validate_writes_an_offline_report(tmp_path):
-    outcome = v.validate({"learner_outcomes_full": full_frame()}, run_id="r1", as_of=AS_OF,
+def test_validate_writes_an_offline_report(spark, tmp_path):
+    outcome = v.validate({"learner_outcomes_full": spark.createDataFrame(full_frame())}, run_id="r1", as_of=AS_OF,
                          facts=v.RunFacts(newest_export_days=dict.fromkeys(DEFAULT_SOURCE_FRESHNESS, AS_OF)))
     assert not outcome.blocked
     path = write_report(outcome, tmp_path)
@@ -239,13 +330,13 @@ def test_learners_without_a_version_by_randomization_are_reported(without_versio
         assert findings[0].observed.startswith(f"{without_version} of 1000 learners")
 
 
-def test_every_finding_of_a_run_says_what_to_change(tmp_path):
+def test_every_finding_of_a_run_says_what_to_change(spark, tmp_path):
     """Each gate's finding carries a remedy naming the landing files or the configuration key; the report shows it."""
     full = full_frame()
     full.loc[full.index[:40], "gender"] = "unknown"  # a GX value-set failure on one column
     accounts = [{"source": "certificate_views", "rows_in": 500, "rows_quarantined": 500,
                  "quarantined": {"missing_field:viewed_at": 500}}]
-    outcome = v.validate({"learner_outcomes_full": full}, run_id="r2", as_of=AS_OF,
+    outcome = v.validate({"learner_outcomes_full": spark.createDataFrame(full)}, run_id="r2", as_of=AS_OF,
                          facts=v.RunFacts(previous_rows={"learner_outcomes_full": 100}, newest_export_days={},
                                           ingest_accounts=accounts, learners_without_version_at_randomization=200))
     assert all(f.remedy for f in outcome.findings)
@@ -276,3 +367,52 @@ def test_every_finding_of_a_run_says_what_to_change(tmp_path):
 ])
 def test_remedy_names_what_to_change(check, table, needle):
     assert needle in v.remedy_for(v.Finding(table, check, v.WARNING, "x", "y"))
+
+
+def test_main_writes_the_outcome_the_pipeline_reads_back(spark, tmp_path, monkeypatch):
+    """The spark-submit entry point: staged Parquet and the facts as JSON in, the outcome as JSON out, with the same
+    findings as validating in-process."""
+    monkeypatch.setenv("CREDSIGNAL_SHUFFLE_PARTITIONS", "2")  # main's session is the tests' one
+    full = full_frame()
+    full.loc[full.index[:40], "gender"] = "unknown"
+    spark.createDataFrame(full).write.parquet(str(tmp_path / "staged" / "learner_outcomes_full"))
+    facts = v.RunFacts(previous_rows={"learner_outcomes_full": 1900}, newest_export_days={"app_sessions": None},
+                       ingest_accounts=[{"source": "learners", "rows_in": 10, "rows_quarantined": 1,
+                                         "quarantined": {"malformed_json": 1}}],
+                       withdrawn_exports={"learners": [date(2023, 9, 2)]},
+                       source_freshness={"app_sessions": SourceFreshness(warn_after=1, error_after=3)},
+                       learners_without_version_at_randomization=3)
+    assert v.facts_from_json(v.facts_json(facts)) == facts
+    (tmp_path / "facts.json").write_text(v.facts_json(facts))
+    assert v.main(["--staged", str(tmp_path / "staged"), "--tables", "learner_outcomes_full", "--run-id", "r3",
+                   "--as-of", AS_OF.isoformat(), "--facts", str(tmp_path / "facts.json"),
+                   "--out", str(tmp_path / "report" / "outcome.json")]) == 0
+    written = v.outcome_from_json((tmp_path / "report" / "outcome.json").read_text())
+    in_process = v.validate({"learner_outcomes_full": spark.read.parquet(str(tmp_path / "staged" / "learner_outcomes_full"))},
+                            run_id="r3", as_of=AS_OF, facts=facts)
+    assert (written.run_id, written.as_of, written.blocked) == ("r3", AS_OF, True)
+    assert written.findings == in_process.findings
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_validate_step_through_spark_submit_equals_in_process(spark, tmp_path, monkeypatch):
+    """pipeline.validate_staged with the credsignal_spark connection defined (local spark-submit) runs jobs.validate's
+    main and reads its outcome back: the same findings as in-process."""
+    from credsignal import pipeline
+    from credsignal.core.config import Config
+
+    config = Config(landing=tmp_path / "landing", lake=tmp_path / "lake", as_of=AS_OF, shuffle_partitions=2,
+                    driver_memory="1g")
+    full = full_frame()
+    outcomes = {}
+    for run_id, connection in (("in-process", None), ("submitted", "spark://local%5B1%5D")):
+        staged = pipeline.staging_dir(config, run_id)
+        spark.createDataFrame(full).write.parquet(str(staged / "learner_outcomes_full"))
+        spark.createDataFrame(full.iloc[::7]).write.parquet(str(staged / "learner_outcomes_linkedin"))
+        if connection:
+            monkeypatch.setenv("AIRFLOW_CONN_CREDSIGNAL_SPARK", connection)
+        outcomes[run_id] = pipeline.validate_staged(spark, config, run_id=run_id, as_of=AS_OF)
+    assert (pipeline.validation_dir(config, "submitted") / "outcome.json").is_file()
+    assert outcomes["submitted"].findings == outcomes["in-process"].findings
+    assert outcomes["submitted"].blocked  # the LinkedIn table lacks its own columns

@@ -250,7 +250,7 @@ def validate_for_run(staged: Mapping[str, Any], context: Mapping[str, Any]) -> d
 
     config = config_from_airflow()
     run = FeatureRun.of(context, staged)
-    outcome = pipeline.validate_staged(config, run_id=run.run_id, as_of=run.as_of)
+    outcome = pipeline.validate_staged(None, config, run_id=run.run_id, as_of=run.as_of)
     _declare_validation(config, run.run_id, outcome, context)
     log.info("validation run=%s: %d checks, %d failures, %d warnings; report %s", run.run_id,
              len(outcome.findings), len(outcome.of_severity("failure")), len(outcome.of_severity("warning")),
