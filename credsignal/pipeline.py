@@ -341,21 +341,19 @@ def validate_staged(spark: Any, config: Config, *, run_id: str, as_of: date) -> 
 
 
 def _validate_tables(spark: Any, config: Config, staged: Path, *, run_id: str, as_of: date, facts: Any) -> Any:
-    from credsignal.core import spark_submit as submit
     from credsignal.core.spark import spark_session
     from jobs import validate
 
-    if submit.spark_connection_defined():
-        # The job writes its outcome beside the report, where this reads it back.
+    if spark_submit_configured():
+        # The facts the gates compare against stay beside the report: what this run was judged by.
         report_dir = validation_dir(config, run_id)
         report_dir.mkdir(parents=True, exist_ok=True)
-        facts_path, outcome_path = report_dir / "facts.json", report_dir / "outcome.json"
+        facts_path = report_dir / "facts.json"
         facts_path.write_text(validate.facts_json(facts), encoding="utf-8")
-        submit.submit_job("jobs.validate", [
+        return validate.outcome_from_json(submitted(config, "jobs.validate", [
             "--staged", str(staged.resolve()), "--tables", *FEATURE_TABLES, "--run-id", run_id,
-            "--as-of", as_of.isoformat(), "--facts", str(facts_path.resolve()), "--out", str(outcome_path.resolve())],
-            config=config, name=f"credsignal-validate-{safe_run_id(run_id)}")
-        return validate.outcome_from_json(outcome_path.read_text(encoding="utf-8"))
+            "--as-of", as_of.isoformat(), "--facts", str(facts_path.resolve())],
+            name=f"credsignal-validate-{safe_run_id(run_id)}"))
     spark = spark or spark_session(config, app_name="credsignal-validate")
     tables = validate.read_staged(spark, {table: staged / table for table in FEATURE_TABLES})
     return validate.validate(tables, run_id=run_id, as_of=as_of, facts=facts)

@@ -16,7 +16,7 @@ so its memory does not grow with the tables. The GX suites are evaluated on metr
 and GX on pandas needed each whole table in the driver (11 GiB at 10x).
 
 `main(argv)` runs the step as a spark-submit application and writes the outcome beside the report
-(outcome_json / outcome_from_json).
+(outcome_json / outcome_from_json), as the other jobs do (`--result`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 from pyspark.sql.types import BooleanType, DoubleType, FloatType, NumericType
 
 from credsignal.core.config import DEFAULT_SOURCE_FRESHNESS, SourceFreshness
+from credsignal.core.storage import write_json_atomically
 
 log = logging.getLogger(__name__)
 
@@ -654,20 +655,19 @@ def read_staged(spark: SparkSession, staged: Mapping[str, Path]) -> dict[str, Da
     return {name: spark.read.parquet(str(path)) for name, path in staged.items()}
 
 
-def outcome_json(outcome: ValidationOutcome) -> str:
-    """The outcome as JSON, for the pipeline to read back what a spark-submit run of `main` decided."""
-    return json.dumps({"run_id": outcome.run_id, "as_of": outcome.as_of.isoformat(),
-                       "findings": [asdict(f) for f in outcome.findings]}, indent=1, default=str)
+def outcome_json(outcome: ValidationOutcome) -> dict:
+    """The outcome as plain JSON, for the pipeline to read back what a spark-submit run of `main` decided."""
+    return {"run_id": outcome.run_id, "as_of": outcome.as_of.isoformat(),
+            "findings": [asdict(f) for f in outcome.findings]}
 
 
-def outcome_from_json(text: str) -> ValidationOutcome:
-    data = json.loads(text)
-    return ValidationOutcome(data["run_id"], date.fromisoformat(data["as_of"]),
-                             [Finding(**finding) for finding in data["findings"]])
+def outcome_from_json(payload: Mapping) -> ValidationOutcome:
+    return ValidationOutcome(payload["run_id"], date.fromisoformat(payload["as_of"]),
+                             [Finding(**finding) for finding in payload["findings"]])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """spark-submit entry point: `python -m jobs.validate --staged DIR --run-id R --as-of D --facts F --out O`:
+    """spark-submit entry point: `python -m jobs.validate --staged DIR --run-id R --as-of D --facts F --result O`:
     validates the staged tables under DIR with the gates' facts (a JSON of RunFacts' fields, as
     pipeline.run_facts gathers them) and writes the outcome to O (outcome_json)."""
     import argparse
@@ -681,15 +681,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--as-of", type=date.fromisoformat, required=True)
     parser.add_argument("--facts", type=Path, required=True, help="RunFacts as JSON (facts_json)")
-    parser.add_argument("--out", type=Path, required=True, help="where the outcome's JSON goes")
+    parser.add_argument("--result", type=Path, required=True, help="where the outcome's JSON goes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spark = spark_session(Config.from_env(), app_name="credsignal-validate")
     tables = read_staged(spark, {table: args.staged / table for table in args.tables})
     outcome = validate(tables, run_id=args.run_id, as_of=args.as_of,
                        facts=facts_from_json(args.facts.read_text(encoding="utf-8")))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(outcome_json(outcome), encoding="utf-8")
+    write_json_atomically(args.result, outcome_json(outcome))
     print(render_text(outcome))
     return 0
 

@@ -386,8 +386,8 @@ def test_main_writes_the_outcome_the_pipeline_reads_back(spark, tmp_path, monkey
     (tmp_path / "facts.json").write_text(v.facts_json(facts))
     assert v.main(["--staged", str(tmp_path / "staged"), "--tables", "learner_outcomes_full", "--run-id", "r3",
                    "--as-of", AS_OF.isoformat(), "--facts", str(tmp_path / "facts.json"),
-                   "--out", str(tmp_path / "report" / "outcome.json")]) == 0
-    written = v.outcome_from_json((tmp_path / "report" / "outcome.json").read_text())
+                   "--result", str(tmp_path / "report" / "outcome.json")]) == 0
+    written = v.outcome_from_json(json.loads((tmp_path / "report" / "outcome.json").read_text()))
     in_process = v.validate({"learner_outcomes_full": spark.read.parquet(str(tmp_path / "staged" / "learner_outcomes_full"))},
                             run_id="r3", as_of=AS_OF, facts=facts)
     assert (written.run_id, written.as_of, written.blocked) == ("r3", AS_OF, True)
@@ -413,6 +413,6 @@ def test_validate_step_through_spark_submit_equals_in_process(spark, tmp_path, m
         if connection:
             monkeypatch.setenv("AIRFLOW_CONN_CREDSIGNAL_SPARK", connection)
         outcomes[run_id] = pipeline.validate_staged(spark, config, run_id=run_id, as_of=AS_OF)
-    assert (pipeline.validation_dir(config, "submitted") / "outcome.json").is_file()
+    assert (pipeline.validation_dir(config, "submitted") / "facts.json").is_file()
     assert outcomes["submitted"].findings == outcomes["in-process"].findings
     assert outcomes["submitted"].blocked  # the LinkedIn table lacks its own columns
