@@ -155,6 +155,22 @@ def url_balance(config: Config, snapshot_id: str) -> dict[str, dict[str, float]]
     return result
 
 
+def tile_staged(spark, staged: Path, copies: int) -> dict[str, int]:
+    """The staged feature tables repeated `copies` times, copy k > 0 of each learner re-keyed (scale_bronze.tiled):
+    the same distributions and arm shares at N x the rows, rewritten the way the feature job writes them."""
+    from jobs.features.job import write_curated
+    from scale_bronze import tiled
+
+    rows = {}
+    for table in PLANTED_OUTCOMES:
+        original, written = staged / table, staged / f".{table}-x{copies}"
+        write_curated(tiled(spark.read.parquet(str(original)), table, copies), written)
+        shutil.rmtree(original)
+        written.rename(original)
+        rows[table] = spark.read.parquet(str(original)).count()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--landing", type=Path, required=True)
@@ -171,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                                 "zone and time only the stages from the feature job on")
     arguments.add_argument("--render-workers", type=int, default=os.cpu_count() or 1,
                            help="processes rendering the crawl's pages (same bytes whatever the number)")
+    arguments.add_argument("--tile", type=int, default=1,
+                           help="repeat the feature job's staged tables N times (re-keyed learners) before validate, "
+                                "so validate, publish and readout run at N x the rows without generating N x")
     arguments.add_argument("--json", type=Path)
     args = arguments.parse_args(argv)
 
@@ -221,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
             record["crawls"] = parsed
     with stages.stage("features") as record:
         record["rows"] = pipeline.derive_features(spark, config, run_id=run_id, as_of=config.as_of).get("rows")
+    if args.tile > 1:
+        with stages.stage("tile staged (not the pipeline)", copies=args.tile) as record:
+            record["rows"] = tile_staged(spark, pipeline.staging_dir(config, run_id), args.tile)
     with stages.stage("validate") as record:
         outcome = pipeline.validate_staged(spark, config, run_id=run_id, as_of=config.as_of)
         record["blocked"] = bool(outcome.blocked)

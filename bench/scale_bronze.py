@@ -41,11 +41,19 @@ KEY_COLUMNS = {
     "experiment_assignments": ["learner_id"],
     "app_sessions": ["learner_id"],
     "skill_scores": ["learner_id"],
+    # The staged feature tables (bench_chain.py --tile).
+    "learner_outcomes_full": ["learner_key", "certificate_key"],
+    "learner_outcomes_linkedin": ["learner_key", "certificate_key"],
 }
+# Keys whose copies get the copy number in front, not behind: a table sorted by such a key then interleaves the copies
+# as distinct learners would be, instead of placing each row's copies side by side, which Parquet would compress
+# into almost nothing and so understate the I/O of N times the rows.
+PREFIXED_KEYS = {"learner_key", "certificate_key"}
 
 
 def tiled(frame, source: str, copies: int):
-    """`frame` (a bronze table) repeated `copies` times with the keys of copy k > 0 suffixed by ``~k``."""
+    """`frame` (a bronze table, or a staged feature table) repeated `copies` times with the keys of copy k > 0
+    made distinct by ``~k`` (behind the key; in front for PREFIXED_KEYS)."""
     from pyspark.sql import functions as F
 
     spark = frame.sparkSession
@@ -53,7 +61,9 @@ def tiled(frame, source: str, copies: int):
     with_copies = frame.crossJoin(F.broadcast(spark.range(copies).withColumnRenamed("id", "_copy")))
 
     def distinct_per_copy(name: str):
-        return F.when(copy == 0, F.col(name)).otherwise(F.concat(F.col(name), F.lit("~"), copy.cast("string")))
+        parts = (copy.cast("string"), F.lit("~"), F.col(name)) if name in PREFIXED_KEYS else (
+            F.col(name), F.lit("~"), copy.cast("string"))
+        return F.when(copy == 0, F.col(name)).otherwise(F.concat(*parts))
 
     replaced = {name: distinct_per_copy(name) for name in KEY_COLUMNS[source]}
     if source == "learners":
