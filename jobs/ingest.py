@@ -158,30 +158,64 @@ def _read_gzip(path: str) -> bytes:
             return handle.read()
 
 
+_TASK_FIELDS = ("source_file", "path", "landing")
+
+
+def _lines_of_files(schema: StructType, kinds_of: Sequence[str] | None):
+    """The mapInArrow function of read_jsonl_lines: each file task -> one Arrow batch of its lines (`schema`).
+
+    With `kinds_of`, each line also gets its JSON kinds (json_field_kinds), computed here while the line is in
+    Python anyway, so validation needs no second round trip of every line through a Python worker."""
+
+    def read(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        arrow_schema = to_arrow_schema(schema)
+        for batch in batches:
+            for task in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns))):
+                columns = list(zip(*_read_file_lines(task))) or [()] * 5
+                if kinds_of is not None:
+                    columns.append([None if number == UNREADABLE_FILE_LINE else _kinds_row(text, kinds_of)
+                                    for number, text in zip(columns[2], columns[3])])
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(values, type=f.type) for values, f in zip(columns, arrow_schema)], schema=arrow_schema)
+
+    return read
+
+
 def read_jsonl_lines(
-    spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Path]], schema: StructType
+    spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Path]], schema: StructType,
+    kinds_of: Sequence[str] | None = None,
 ) -> DataFrame:
     """One row per non-blank line of the given gzipped JSON-lines files, decompressed on the executors.
 
     `files` pairs each file with its partition value; `schema` is (partition, source_file, line_number, raw,
-    utf8_valid), e.g. EXPORT_LINE_SCHEMA. A file that cannot be decompressed, or that is refused (it resolves
+    utf8_valid), e.g. EXPORT_LINE_SCHEMA. With `kinds_of` (field names), a sixth column KINDS holds each line's
+    json_kinds struct. A file that cannot be decompressed, or that is refused (it resolves
     outside the landing root or is not a regular file, see lake.refused_landing_file), yields one row with line
     number UNREADABLE_FILE_LINE and the error in `raw` (see `unreadable_files`); it is never opened.
     """
+    if kinds_of is not None:
+        schema = StructType([*schema.fields, StructField(KINDS, _kinds_schema(kinds_of))])
     # Absolute but not resolved: the executor checks where each file really leads (lake.refused_landing_file).
     tasks = [(partition, str(path.relative_to(landing)), os.path.abspath(path), os.path.abspath(landing))
              for partition, path in files]
     if not tasks:
         return spark.createDataFrame([], schema)
+    task_schema = StructType([schema.fields[0], *(StructField(name, StringType()) for name in _TASK_FIELDS)])
     slices = max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4))
-    rows = spark.sparkContext.parallelize(tasks, slices).flatMap(_read_file_lines)
-    return spark.createDataFrame(rows, schema)
+    # Lines cross from the Python workers to the JVM as Arrow batches, not as pickled rows.
+    return (spark.createDataFrame(spark.sparkContext.parallelize(tasks, slices), task_schema)
+            .mapInArrow(_lines_of_files(schema, kinds_of), schema))
 
 
 def read_export_lines(spark: SparkSession, landing: Path, source: str, days: Sequence[date]) -> DataFrame:
-    """One row per non-blank line of the source's export files for `days` (EXPORT_LINE_SCHEMA)."""
+    """One row per non-blank line of the source's export files for `days` (EXPORT_LINE_SCHEMA), with the JSON
+    kinds of the source's fields (KINDS)."""
     files = [(day, path) for day in days for path in lake.export_files(landing, source, day)]
-    return read_jsonl_lines(spark, landing, files, EXPORT_LINE_SCHEMA)
+    fields = tuple(f.name for f in EXPORT_SOURCES[source].schema.fields)
+    return read_jsonl_lines(spark, landing, files, EXPORT_LINE_SCHEMA, kinds_of=fields)
 
 
 def unreadable_files(lines: DataFrame) -> list[tuple[Any, str, str]]:
@@ -244,6 +278,8 @@ _ACCEPTED_KINDS: dict[type, frozenset[str]] = {
     BooleanType: frozenset({BOOLEAN}),
 }
 _IS_OBJECT = "_is_one_json_object"
+# The column in which read_export_lines gives each line's json_kinds struct.
+KINDS = "json_kinds"
 
 
 def _reject_constant(name: str) -> None:
@@ -294,15 +330,21 @@ def json_field_kinds(text: str | None, fields: Sequence[str]) -> tuple[str, ...]
     return tuple(_kind(parsed[name]) if name in parsed else ABSENT for name in fields)
 
 
+def _kinds_schema(fields: Sequence[str]) -> StructType:
+    return StructType([StructField(_IS_OBJECT, BooleanType()), *[StructField(f, StringType()) for f in fields]])
+
+
+def _kinds_row(text: str | None, fields: Sequence[str]) -> dict[str, Any]:
+    """One line's json_kinds struct as a dict: whether it is one JSON object, then each field's kind."""
+    kinds = json_field_kinds(text, fields)
+    return {_IS_OBJECT: kinds is not None, **dict(zip(fields, kinds or (None,) * len(fields)))}
+
+
 def _kinds_udf(fields: Sequence[str]):
-    schema = StructType([StructField(_IS_OBJECT, BooleanType()), *[StructField(f, StringType()) for f in fields]])
+    schema = _kinds_schema(fields)
 
     def kinds_of_lines(raw: pd.Series) -> pd.DataFrame:
-        kinds = [json_field_kinds(text, fields) for text in raw]
-        columns = {_IS_OBJECT: [k is not None for k in kinds]}
-        for index, name in enumerate(fields):
-            columns[name] = [k[index] if k is not None else None for k in kinds]
-        return pd.DataFrame(columns, index=raw.index)
+        return pd.DataFrame([_kinds_row(text, fields) for text in raw], index=raw.index, columns=schema.names)
 
     return F.pandas_udf(kinds_of_lines, schema)
 
@@ -370,7 +412,8 @@ def quarantine_reason(parsed: Column, kinds: Column, utf8_valid: Column, export_
 def validate_export_lines(lines: DataFrame, source: ExportSource, plausible: PlausibleTimes = PlausibleTimes()) -> DataFrame:
     """Type every line against the source schema and give each rejected line its quarantine `reason`.
 
-    Output: the schema's typed fields, lineage (source_file, line_number), raw, reason, dt.
+    Output: the schema's typed fields, lineage (source_file, line_number), raw, reason, dt. The JSON kinds
+    come from the KINDS column when the reader gave it (read_export_lines), else from the json_kinds UDF.
     """
     parsed = F.from_json(
         "raw", _text_schema(source), {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT_RECORD}
@@ -378,7 +421,7 @@ def validate_export_lines(lines: DataFrame, source: ExportSource, plausible: Pla
     with_json = (
         lines.where(F.col("line_number") != UNREADABLE_FILE_LINE)
         .withColumn("_json", parsed)
-        .withColumn("_kinds", json_kinds(F.col("raw"), source))
+        .withColumn("_kinds", F.col(KINDS) if KINDS in lines.columns else json_kinds(F.col("raw"), source))
     )
     json_col = F.col("_json")
     typed = [_typed(json_col[f.name], f.dataType).alias(f.name) for f in source.schema.fields]
