@@ -2,11 +2,23 @@
 
 `read_export_lines` decompresses the export files on the executors and keeps every line's file and number.
 `validate_export_lines` and `mark_duplicates` are pure DataFrame transforms derived from the source's
-StructType (credsignal.core.contracts). `run` reads, transforms, checks the row accounting, and commits each day
-partition of bronze and quarantine atomically (credsignal.core.storage). The contract: docs/landing_contract.md.
+StructType (credsignal.core.contracts). `ingest_source` takes all pending days of a source in one Spark job: one
+read of their files, one aggregation for the row accounting of every day, one staged write of bronze and one of
+quarantine partitioned by dt, then each day's folder is committed by rename (credsignal.core.storage). The
+contract: docs/landing_contract.md.
+
+Why a staged write committed day by day, not Spark's dynamic partition overwrite: dynamic overwrite replaces only
+the days that have rows, so a rerun whose day has no valid row left would keep yesterday's stale bronze; its
+part files are named by job, so a rerun of the same input would not give the same files; and it stages inside
+the live table's folder, where a crashed job leaves its scratch, instead of in the run's own staging folder.
+
 The line validator is strict where Spark's reader is lenient: `json_field_kinds` (pure Python) checks that a
 line is exactly one JSON object and gives each field's JSON type, so `"true"` is not a boolean nor `"2"` an
-integer. Files are read only when they are regular files inside the landing root (lake.refused_landing_file).
+integer. It runs in the reader's Python worker, on each line as it is decompressed; Spark's JSON reader
+(from_json, PERMISSIVE) then gives each field's text. Neither Spark's reader alone (it reads `{...}}` and
+`"true"` as valid) nor orjson alone (it rejects a whole line for a 1e999 in any field, where the contract says
+bad_type of that field) keeps every quarantine reason. Files are read only when they are regular files inside
+the landing root (lake.refused_landing_file).
 """
 
 from __future__ import annotations
