@@ -5,7 +5,9 @@ times `jobs.ingest.ingest_source` on a `local[2]` session for:
 
 - the busiest complete export day of each source (the dt folder with the most compressed bytes, e.g. a
   randomization day for experiment_assignments);
-- the whole history of `certificate_views` (every complete dt folder in one call), unless `--no-history`.
+- the whole history of `certificate_views` (every complete dt folder in one call), unless `--no-history`;
+- with `--initial-load`, the initial load: every complete dt folder of every source, one `ingest_source` call per
+  source as `credsignal run` does (pipeline.ingest_exports), with a total row over the sources.
 
 and, side by side in the same run, DuckDB (`read_json` over the same `.jsonl.gz` files, typed with TRY_CAST,
 written to Parquet, `threads` = the Spark cores) as the reference, with the ratio Spark / DuckDB.
@@ -18,6 +20,7 @@ object (printed side by side).
 
     .venv/bin/python bench/bench_ingest.py --landing /tmp/bench_full [--lake DIR] [--sources a,b] [--json OUT]
     .venv/bin/python bench/bench_ingest.py --scale 20000      # generate a landing zone first
+    .venv/bin/python bench/bench_ingest.py --landing /tmp/l88k --initial-load --no-history --sources ''  # initial load only
 """
 
 from __future__ import annotations
@@ -176,6 +179,22 @@ def duckdb_ingest(files: list[Path], source: str, out: Path, threads: int) -> tu
     return seconds, rows
 
 
+def initial_load_total(rows: list[dict]) -> dict:
+    """The initial load's row: the sum over its per-source cases (one ingest_source call each)."""
+    total = {"case": "initial load: total", "source": "*", "load_start": rows[0]["load_start"],
+             "load_end": rows[-1]["load_end"], "jvm_peak_rss_mib": max(r["jvm_peak_rss_mib"] or 0 for r in rows)}
+    for key in ("days", "files", "gz_mib", "rows_in", "rows_kept", "rows_quarantined", "duplicates", "spark_s",
+                "duckdb_s", "duckdb_rows"):
+        if all(key in r for r in rows):
+            total[key] = round(sum(r[key] for r in rows), 2)
+    total["spark_with_startup_s"] = round(total["spark_s"] + rows[0]["spark_with_startup_s"] - rows[0]["spark_s"], 2)
+    total["spark_rows_per_s"] = round(total["rows_in"] / total["spark_s"]) if total["spark_s"] else None
+    if total.get("duckdb_s"):
+        total["spark_over_duckdb"] = round(total["spark_s"] / total["duckdb_s"], 1)
+    print(json.dumps(total), flush=True)
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--landing", type=Path, help="landing zone to read (generated here with --scale)")
@@ -186,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments.add_argument("--master", default="local[2]")
     arguments.add_argument("--driver-memory", default="4g")
     arguments.add_argument("--no-history", action="store_true", help=f"skip the whole history of {HISTORY_SOURCE}")
+    arguments.add_argument("--initial-load", action="store_true",
+                           help="also every complete day of every source, one ingest_source call per source")
     arguments.add_argument("--no-duckdb", action="store_true")
     arguments.add_argument("--json", type=Path, help="also write the results as JSON here")
     options = arguments.parse_args(argv)
@@ -215,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     cases: list[tuple[str, str, list[date]]] = [(f"{s} busiest day", s, [busiest_day(landing, s)]) for s in sources]
     if not options.no_history:
         cases.append((f"{HISTORY_SOURCE} whole history", HISTORY_SOURCE, lake.complete_export_days(landing, HISTORY_SOURCE)))
+    if options.initial_load:
+        cases += [(f"initial load: {s}", s, lake.complete_export_days(landing, s)) for s in lake.PLATFORM_SOURCES]
 
     from credsignal.core.spark import spark_session
     from jobs.ingest import ingest_source
@@ -265,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(row), flush=True)
 
     spark.stop()
+    load_rows = [r for r in results if r["case"].startswith("initial load: ")]
+    if load_rows:
+        results.append(initial_load_total(load_rows))
     summary = {
         "landing": str(landing), "master": options.master, "startup_s": round(startup, 2),
         "load_before": load_before, "load_after": load_average(), "versions": versions,

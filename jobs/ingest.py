@@ -2,11 +2,23 @@
 
 `read_export_lines` decompresses the export files on the executors and keeps every line's file and number.
 `validate_export_lines` and `mark_duplicates` are pure DataFrame transforms derived from the source's
-StructType (credsignal.core.contracts). `run` reads, transforms, checks the row accounting, and commits each day
-partition of bronze and quarantine atomically (credsignal.core.storage). The contract: docs/landing_contract.md.
+StructType (credsignal.core.contracts). `ingest_source` takes all pending days of a source in one Spark job: one
+read of their files, one aggregation for the row accounting of every day, one staged write of bronze and one of
+quarantine partitioned by dt, then each day's folder is committed by rename (credsignal.core.storage). The
+contract: docs/landing_contract.md.
+
+Why a staged write committed day by day, not Spark's dynamic partition overwrite: dynamic overwrite replaces only
+the days that have rows, so a rerun whose day has no valid row left would keep yesterday's stale bronze; its
+part files are named by job, so a rerun of the same input would not give the same files; and it stages inside
+the live table's folder, where a crashed job leaves its scratch, instead of in the run's own staging folder.
+
 The line validator is strict where Spark's reader is lenient: `json_field_kinds` (pure Python) checks that a
 line is exactly one JSON object and gives each field's JSON type, so `"true"` is not a boolean nor `"2"` an
-integer. Files are read only when they are regular files inside the landing root (lake.refused_landing_file).
+integer. It runs in the reader's Python worker, on each line as it is decompressed; Spark's JSON reader
+(from_json, PERMISSIVE) then gives each field's text. Neither Spark's reader alone (it reads `{...}}` and
+`"true"` as valid) nor orjson alone (it rejects a whole line for a 1e999 in any field, where the contract says
+bad_type of that field) keeps every quarantine reason. Files are read only when they are regular files inside
+the landing root (lake.refused_landing_file).
 """
 
 from __future__ import annotations
@@ -171,30 +183,64 @@ def _read_gzip(path: str) -> bytes:
             return handle.read()
 
 
+_TASK_FIELDS = ("source_file", "path", "landing")
+
+
+def _lines_of_files(schema: StructType, kinds_of: Sequence[str] | None):
+    """The mapInArrow function of read_jsonl_lines: each file task -> one Arrow batch of its lines (`schema`).
+
+    With `kinds_of`, each line also gets its JSON kinds (json_field_kinds), computed here while the line is in
+    Python anyway, so validation needs no second round trip of every line through a Python worker."""
+
+    def read(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        arrow_schema = to_arrow_schema(schema)
+        for batch in batches:
+            for task in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns))):
+                columns = list(zip(*_read_file_lines(task))) or [()] * 5
+                if kinds_of is not None:
+                    columns.append([None if number == UNREADABLE_FILE_LINE else _kinds_row(text, kinds_of)
+                                    for number, text in zip(columns[2], columns[3])])
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(values, type=f.type) for values, f in zip(columns, arrow_schema)], schema=arrow_schema)
+
+    return read
+
+
 def read_jsonl_lines(
-    spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Path]], schema: StructType
+    spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Path]], schema: StructType,
+    kinds_of: Sequence[str] | None = None,
 ) -> DataFrame:
     """One row per non-blank line of the given gzipped JSON-lines files, decompressed on the executors.
 
     `files` pairs each file with its partition value; `schema` is (partition, source_file, line_number, raw,
-    utf8_valid), e.g. EXPORT_LINE_SCHEMA. A file that cannot be decompressed, or that is refused (it resolves
+    utf8_valid), e.g. EXPORT_LINE_SCHEMA. With `kinds_of` (field names), a sixth column KINDS holds each line's
+    json_kinds struct. A file that cannot be decompressed, or that is refused (it resolves
     outside the landing root or is not a regular file, see lake.refused_landing_file), yields one row with line
     number UNREADABLE_FILE_LINE and the error in `raw` (see `unreadable_files`); it is never opened.
     """
+    if kinds_of is not None:
+        schema = StructType([*schema.fields, StructField(KINDS, _kinds_schema(kinds_of))])
     # Absolute but not resolved: the executor checks where each file really leads (lake.refused_landing_file).
     tasks = [(partition, str(path.relative_to(landing)), os.path.abspath(path), os.path.abspath(landing))
              for partition, path in files]
     if not tasks:
         return spark.createDataFrame([], schema)
+    task_schema = StructType([schema.fields[0], *(StructField(name, StringType()) for name in _TASK_FIELDS)])
     slices = max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4))
-    rows = spark.sparkContext.parallelize(tasks, slices).flatMap(_read_file_lines)
-    return spark.createDataFrame(rows, schema)
+    # Lines cross from the Python workers to the JVM as Arrow batches, not as pickled rows.
+    return (spark.createDataFrame(spark.sparkContext.parallelize(tasks, slices), task_schema)
+            .mapInArrow(_lines_of_files(schema, kinds_of), schema))
 
 
 def read_export_lines(spark: SparkSession, landing: Path, source: str, days: Sequence[date]) -> DataFrame:
-    """One row per non-blank line of the source's export files for `days` (EXPORT_LINE_SCHEMA)."""
+    """One row per non-blank line of the source's export files for `days` (EXPORT_LINE_SCHEMA), with the JSON
+    kinds of the source's fields (KINDS)."""
     files = [(day, path) for day in days for path in lake.export_files(landing, source, day)]
-    return read_jsonl_lines(spark, landing, files, EXPORT_LINE_SCHEMA)
+    fields = tuple(f.name for f in EXPORT_SOURCES[source].schema.fields)
+    return read_jsonl_lines(spark, landing, files, EXPORT_LINE_SCHEMA, kinds_of=fields)
 
 
 def unreadable_files(lines: DataFrame) -> list[tuple[Any, str, str]]:
@@ -257,6 +303,8 @@ _ACCEPTED_KINDS: dict[type, frozenset[str]] = {
     BooleanType: frozenset({BOOLEAN}),
 }
 _IS_OBJECT = "_is_one_json_object"
+# The column in which read_export_lines gives each line's json_kinds struct.
+KINDS = "json_kinds"
 
 
 def _reject_constant(name: str) -> None:
@@ -307,15 +355,21 @@ def json_field_kinds(text: str | None, fields: Sequence[str]) -> tuple[str, ...]
     return tuple(_kind(parsed[name]) if name in parsed else ABSENT for name in fields)
 
 
+def _kinds_schema(fields: Sequence[str]) -> StructType:
+    return StructType([StructField(_IS_OBJECT, BooleanType()), *[StructField(f, StringType()) for f in fields]])
+
+
+def _kinds_row(text: str | None, fields: Sequence[str]) -> dict[str, Any]:
+    """One line's json_kinds struct as a dict: whether it is one JSON object, then each field's kind."""
+    kinds = json_field_kinds(text, fields)
+    return {_IS_OBJECT: kinds is not None, **dict(zip(fields, kinds or (None,) * len(fields)))}
+
+
 def _kinds_udf(fields: Sequence[str]):
-    schema = StructType([StructField(_IS_OBJECT, BooleanType()), *[StructField(f, StringType()) for f in fields]])
+    schema = _kinds_schema(fields)
 
     def kinds_of_lines(raw: pd.Series) -> pd.DataFrame:
-        kinds = [json_field_kinds(text, fields) for text in raw]
-        columns = {_IS_OBJECT: [k is not None for k in kinds]}
-        for index, name in enumerate(fields):
-            columns[name] = [k[index] if k is not None else None for k in kinds]
-        return pd.DataFrame(columns, index=raw.index)
+        return pd.DataFrame([_kinds_row(text, fields) for text in raw], index=raw.index, columns=schema.names)
 
     return F.pandas_udf(kinds_of_lines, schema)
 
@@ -383,7 +437,8 @@ def quarantine_reason(parsed: Column, kinds: Column, utf8_valid: Column, export_
 def validate_export_lines(lines: DataFrame, source: ExportSource, plausible: PlausibleTimes = PlausibleTimes()) -> DataFrame:
     """Type every line against the source schema and give each rejected line its quarantine `reason`.
 
-    Output: the schema's typed fields, lineage (source_file, line_number), raw, reason, dt.
+    Output: the schema's typed fields, lineage (source_file, line_number), raw, reason, dt. The JSON kinds
+    come from the KINDS column when the reader gave it (read_export_lines), else from the json_kinds UDF.
     """
     parsed = F.from_json(
         "raw", _text_schema(source), {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT_RECORD}
@@ -391,7 +446,7 @@ def validate_export_lines(lines: DataFrame, source: ExportSource, plausible: Pla
     with_json = (
         lines.where(F.col("line_number") != UNREADABLE_FILE_LINE)
         .withColumn("_json", parsed)
-        .withColumn("_kinds", json_kinds(F.col("raw"), source))
+        .withColumn("_kinds", F.col(KINDS) if KINDS in lines.columns else json_kinds(F.col("raw"), source))
     )
     json_col = F.col("_json")
     typed = [_typed(json_col[f.name], f.dataType).alias(f.name) for f in source.schema.fields]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -222,3 +223,31 @@ def test_corrupt_gzip_fails_naming_the_file_and_writes_nothing(spark, tmp_path):
         ingest_source(spark, config, "app_sessions", [DAY])
     assert not (config.lake / "bronze").exists()
     assert not any((config.lake / "_staging").glob("*")) if (config.lake / "_staging").exists() else True
+
+
+def _inodes(table):
+    return {p.relative_to(table): p.stat().st_ino for p in sorted(table.rglob("*.parquet"))}
+
+
+def test_a_nightly_day_and_a_rerun_of_one_day_touch_exactly_that_day(spark, tmp_path):
+    config = Config(landing=tmp_path / "landing", lake=tmp_path / "lake")
+    days = [date(2022, 10, 29), date(2022, 10, 30), date(2022, 10, 31)]
+    on = {day: SESSION.replace("2022-10-31", day.isoformat()) for day in days}
+    for n, day in enumerate(days):
+        _write_export(config.landing, "app_sessions", day, [on[day] % n])
+    first = ingest_source(spark, config, "app_sessions", days[:2])  # the initial load: both days in one job
+    assert first.days == days[:2]
+    bronze = config.lake / "bronze" / "app_sessions"
+    loaded = _inodes(bronze)
+    assert sorted(str(p) for p in loaded) == ["dt=2022-10-29/part-00000.parquet", "dt=2022-10-30/part-00000.parquet"]
+
+    ingest_source(spark, config, "app_sessions", days[2:])  # the nightly run: only the new day is written
+    nightly = _inodes(bronze)
+    assert {p: i for p, i in nightly.items() if p in loaded} == loaded
+    assert set(nightly) - set(loaded) == {Path("dt=2022-10-31/part-00000.parquet")}
+
+    _write_export(config.landing, "app_sessions", days[0], [on[days[0]] % 7, on[days[0]] % 8])  # re-delivered
+    rerun = ingest_source(spark, config, "app_sessions", days[:1])
+    assert rerun.counts[days[0]].rows_kept == 2
+    after = _inodes(bronze)
+    assert [p for p in after if after[p] != nightly[p]] == [Path("dt=2022-10-29/part-00000.parquet")]
