@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pyspark.sql import DataFrame
+
 from jobs.readout import adjusted as adj
+from jobs.readout import moments
 from jobs.readout.statistics import (
     BALANCE_CATEGORICAL,
     BALANCE_LINKEDIN_EXTRA,
@@ -33,11 +36,9 @@ from jobs.readout.statistics import (
     _label,
     balance_table,
     cox_itt,
-    cumulative_new_job_share,
     employability_scores,
     itt,
-    late,
-    sample_ratio,
+    sample_ratio_of_counts,
     terciles,
 )
 
@@ -102,17 +103,37 @@ def _controls(sample: str) -> tuple[str, ...]:
     return adj.CONTROLS_NUMERIC_LINKEDIN if sample == LINKEDIN else adj.CONTROLS_NUMERIC_FULL
 
 
-def estimate_all(full: pd.DataFrame, linkedin: pd.DataFrame, *, snapshot_id: str = "", cox: bool = True,
+def _present(outcomes: Sequence[str], frame: DataFrame) -> list[str]:
+    return [name for name in outcomes if name in frame.columns]
+
+
+def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "", cox: bool = True,
                  heterogeneity: bool = True, match_by_arm: Sequence[Mapping] | None = None) -> Estimates:
-    """Every number of the readout. Outcomes or covariates missing from a table are skipped with a note, so an
-    older snapshot still gets a readout. `match_by_arm` is the feature job's match report by arm (attrition)."""
+    """Every number of the readout from the two curated tables as Spark DataFrames. Outcomes or covariates missing
+    from a table are skipped with a note, so an older snapshot still gets a readout. `match_by_arm` is the
+    feature job's match report by arm (attrition).
+
+    The sample ratio, the ITTs (overall, by batch, among those who logged in), the LATEs, the unadjusted Cox
+    models and the Figure 2 curves come from moments Spark aggregates (jobs/readout/moments.py). The covariate-
+    adjusted estimators, balance, summary, attrition and subgroups still run on the rows in pandas."""
     rows: list[dict] = []
     notes: list[str] = []
-    samples = {FULL: full, LINKEDIN: linkedin}
     outcomes_of = {LINKEDIN: LINKEDIN_ITT_OUTCOMES, FULL: FULL_ITT_OUTCOMES}
+    spark_frames = {FULL: full, LINKEDIN: linkedin}
+    by = {FULL: [], LINKEDIN: [c for c in ("batch", LOGGED_IN) if c in linkedin.columns]}
+    pairs = {LINKEDIN: {o: LATE_ENDOGENOUS for o in LATE_OUTCOMES
+                        if o in linkedin.columns and LATE_ENDOGENOUS in linkedin.columns}, FULL: {}}
+    cells = {sample: moments.outcome_moments(frame, _present(outcomes_of[sample], frame), by=by[sample],
+                                             pairs=pairs[sample])
+             for sample, frame in spark_frames.items()}
+    size = {sample: int(cells[sample][moments.COUNT].sum()) for sample in spark_frames}
+    # Not yet from aggregates: the estimators below that take `samples` read the rows.
+    samples = {FULL: full.toPandas(), LINKEDIN: linkedin.toPandas()}
+    full_rows, linkedin_rows = samples[FULL], samples[LINKEDIN]
 
-    for sample, frame in samples.items():
-        srm = sample_ratio(frame)
+    for sample in spark_frames:
+        arm = cells[sample].groupby(moments.ARM)[moments.COUNT].sum()
+        srm = sample_ratio_of_counts(int(arm.get(1, 0)), int(arm.get(0, 0)))
         share = {"estimate": srm["share_treated"], "baseline": 0.5, "n_treatment": srm["n_treatment"],
                  "n_control": srm["n_control"], "p_value": srm["p_value"],
                  "se": math.sqrt(0.25 / max(1, srm["n_treatment"] + srm["n_control"]))}
@@ -132,45 +153,50 @@ def estimate_all(full: pd.DataFrame, linkedin: pd.DataFrame, *, snapshot_id: str
     for sample in (LINKEDIN, FULL):
         frame = samples[sample]
         for outcome in outcomes_of[sample]:
-            if outcome not in frame:
+            if outcome not in spark_frames[sample].columns:
                 notes.append(f"{sample} sample has no column {outcome}: ITT skipped")
                 continue
-            rows.append(_row(snapshot_id, "itt", outcome, sample, "all", ESTIMATOR_DIM, itt(frame, outcome)))
-            if len(frame) >= 50:
+            rows.append(_row(snapshot_id, "itt", outcome, sample, "all", ESTIMATOR_DIM,
+                             moments.itt_from_cells(cells[sample], outcome)))
+            if size[sample] >= 50:
                 result = _guarded(notes, f"adjusted ITT for {outcome} ({sample})", lambda: adj.adjusted_itt(
                     frame, outcome, numeric=_controls(sample)))
                 if result is not None:
                     rows.append(_row(snapshot_id, "itt_adjusted", outcome, sample, "all", ESTIMATOR_LIN, result))
 
-    if SHARE_OUTCOME in linkedin and "batch" in linkedin:
-        for batch, group in linkedin.groupby("batch", sort=True):
+    if SHARE_OUTCOME in linkedin.columns and "batch" in linkedin.columns:
+        linked = cells[LINKEDIN]
+        batches = sorted(linked["batch"].dropna().unique())
+        for batch in batches:
             rows.append(_row(snapshot_id, "itt", SHARE_OUTCOME, LINKEDIN, f"batch={_label(batch)}", ESTIMATOR_DIM,
-                             itt(group, SHARE_OUTCOME)))
-        if LOGGED_IN in linkedin:
-            logged = linkedin.loc[linkedin[LOGGED_IN] == 1]
+                             moments.itt_from_cells(linked.loc[linked["batch"] == batch], SHARE_OUTCOME)))
+        if LOGGED_IN in linkedin.columns:
+            logged = linked.loc[linked[LOGGED_IN] == 1]
             rows.append(_row(snapshot_id, "itt", SHARE_OUTCOME, LINKEDIN, f"{LOGGED_IN}=1", ESTIMATOR_DIM,
-                             itt(logged, SHARE_OUTCOME)))
-            for batch, group in logged.groupby("batch", sort=True):
+                             moments.itt_from_cells(logged, SHARE_OUTCOME)))
+            for batch in sorted(logged["batch"].dropna().unique()):
                 rows.append(_row(snapshot_id, "itt", SHARE_OUTCOME, LINKEDIN,
-                                 f"{LOGGED_IN}=1 & batch={_label(batch)}", ESTIMATOR_DIM, itt(group, SHARE_OUTCOME)))
+                                 f"{LOGGED_IN}=1 & batch={_label(batch)}", ESTIMATOR_DIM,
+                                 moments.itt_from_cells(logged.loc[logged["batch"] == batch], SHARE_OUTCOME)))
 
-    for outcome in LATE_OUTCOMES:
-        if outcome in linkedin and LATE_ENDOGENOUS in linkedin:
-            result = late(linkedin, outcome)
-            rows.append(_row(snapshot_id, "late", outcome, LINKEDIN, "all", f"2sls_{LATE_COV_TYPE.lower()}", result))
-            if result["first_stage_f"] < 10:
-                notes.append(f"weak first stage for the LATE on {outcome}: robust F = {result['first_stage_f']:.1f}")
+    for outcome in pairs[LINKEDIN]:
+        result = moments.late_from_cells(cells[LINKEDIN], outcome)
+        rows.append(_row(snapshot_id, "late", outcome, LINKEDIN, "all", f"2sls_{LATE_COV_TYPE.lower()}", result))
+        if result["first_stage_f"] < 10:
+            notes.append(f"weak first stage for the LATE on {outcome}: robust F = {result['first_stage_f']:.1f}")
 
-    if cox and linkedin.empty:
+    if cox and size[LINKEDIN] == 0:
         notes.append("the LinkedIn sample is empty: no Cox models")
     elif cox:
         for event, time in COX_OUTCOMES:
-            if {event, time, "followup_months"} <= set(linkedin):
-                result = _guarded(notes, f"Cox model for {event}", lambda: cox_itt(linkedin, event, time))
+            if {event, time, "followup_months"} <= set(linkedin.columns):
+                result = _guarded(notes, f"Cox model for {event}", lambda: moments.cox_itt_from_counts(
+                    moments.duration_counts(linkedin, event=event, time=time)))
                 if result is not None:
                     rows.append(_row(snapshot_id, "cox", event, LINKEDIN, "all", "cox_ph_log_hr_strata_batch", result))
-        rows += table3_rows(linkedin, snapshot_id=snapshot_id, notes=notes)
+        rows += table3_rows(linkedin_rows, snapshot_id=snapshot_id, notes=notes)
 
+    linkedin, full = linkedin_rows, full_rows
     if heterogeneity and len(linkedin) >= 300 and "new_job" in linkedin:
         groups = terciles(employability_scores(linkedin)).to_numpy()
         times = dict(COX_OUTCOMES)
@@ -231,7 +257,7 @@ def estimate_all(full: pd.DataFrame, linkedin: pd.DataFrame, *, snapshot_id: str
 
     curves = pd.DataFrame(columns=["batch", TREATMENT, "month", "n_observed", "n_with_job", "share", *CURVE_BANDS])
     if {"new_job", "months_to_new_job", "followup_months", "batch"} <= set(linkedin):
-        curves = cumulative_new_job_share(linkedin)
+        curves = moments.cumulative_share_from_counts(moments.event_month_counts(spark_frames[LINKEDIN]))
     else:
         notes.append("LinkedIn sample lacks the survival columns: Figure 2 skipped")
 

@@ -1,0 +1,276 @@
+"""The readout's unadjusted estimators from sufficient statistics that Spark aggregates: the driver receives a few
+small frames of counts and sums (one row per arm x cell, per arm x month, ...), never a table's rows, so its
+memory does not grow with the sample.
+
+- difference in means with HC2 (or HC1/HC0) SEs: per arm n, sum y, sum y^2;
+- 2SLS LATE of sharing: per instrument arm n, sum y, sum d, sum y^2, sum d^2, sum y*d;
+- Figure 2 curves: counts per batch, arm, follow-up and event month;
+- Cox ITT on the month scale: counts per stratum, arm, duration and event, fitted by Newton-Raphson on Efron's
+  partial likelihood (lifelines' tie handling) with the sums over tied events in closed form (digamma), so a month
+  with many events costs no more than one with a single event.
+
+The formulas are those of jobs/readout/statistics.py (the row-level reference implementations, kept as test
+oracles); docs/readout.md gives them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from jobs.readout.statistics import (
+    ITT_COV_TYPE,
+    LATE_COV_TYPE,
+    TREATMENT,
+    arm_variances,
+    cox_result,
+    curve_frame,
+    curve_point,
+    iv_result,
+    iv_se,
+    mean_difference,
+)
+
+ARM = "_arm"  # 1 for the treated, 0 for every other known assignment (the reference's `d == 1` split)
+COUNT = "_count"
+
+
+def _arm(treatment: str) -> Column:
+    return F.when(F.col(treatment) == 1, F.lit(1)).otherwise(F.lit(0))
+
+
+def _double(name: str) -> Column:
+    return F.col(name).cast("double")
+
+
+# ------------------------------------------------------------------------------------------------ difference in means
+
+
+def outcome_moments(frame: DataFrame, outcomes: Sequence[str], *, by: Sequence[str] = (),
+                    pairs: Mapping[str, str] | None = None, treatment: str = TREATMENT) -> pd.DataFrame:
+    """One Spark aggregation: per arm (and per `by` cell) and outcome, the count of known values, their sum and
+    sum of squares (`n:y`, `s:y`, `q:y`); for each `pairs` entry outcome -> endogenous, the same over the rows
+    where both are known plus the endogenous sums and the cross product (`pn:y`, `ps:y`, `pq:y`, `pds:y`,
+    `pdq:y`, `pyd:y`). The moments add over cells, so the driver forms any union of cells from this frame."""
+    known_arm = F.col(treatment).isNotNull()
+    columns: list[Column] = []
+    for y in outcomes:
+        value = F.when(known_arm, _double(y))
+        columns += [F.count(value).alias(f"n:{y}"), F.sum(value).alias(f"s:{y}"),
+                    F.sum(value * value).alias(f"q:{y}")]
+    for y, d in (pairs or {}).items():
+        both = known_arm & F.col(y).isNotNull() & F.col(d).isNotNull()
+        yv, dv = F.when(both, _double(y)), F.when(both, _double(d))
+        columns += [F.count(yv).alias(f"pn:{y}"), F.sum(yv).alias(f"ps:{y}"), F.sum(yv * yv).alias(f"pq:{y}"),
+                    F.sum(dv).alias(f"pds:{y}"), F.sum(dv * dv).alias(f"pdq:{y}"), F.sum(yv * dv).alias(f"pyd:{y}")]
+    cells = (frame.where(known_arm).withColumn(ARM, _arm(treatment))
+             .groupBy(ARM, *by).agg(F.count(F.lit(1)).alias(COUNT), *columns))
+    return cells.toPandas().fillna({c: 0 for c in cells.columns if c not in (ARM, *by)})
+
+
+def arm_sums(cells: pd.DataFrame, prefix: str, outcome: str) -> dict[int, float]:
+    """{arm: the sum of column `prefix:outcome` over the given cells}."""
+    column = f"{prefix}:{outcome}"
+    return {arm: float(cells.loc[cells[ARM] == arm, column].sum()) for arm in (0, 1)}
+
+
+def difference_in_means_from_moments(n1: float, s1: float, q1: float, n0: float, s0: float, q0: float, *,
+                                     cov_type: str = ITT_COV_TYPE) -> dict:
+    """:func:`jobs.readout.statistics.difference_in_means` from each arm's count, sum and sum of squares
+    (sum (y - m)^2 = q - s^2 / n)."""
+    n1, n0 = int(n1), int(n0)
+    nan = float("nan")
+    m1 = s1 / n1 if n1 else nan
+    m0 = s0 / n0 if n0 else nan
+    ss1 = max(q1 - s1 * s1 / n1, 0.0) if n1 else nan
+    ss0 = max(q0 - s0 * s0 / n0, 0.0) if n0 else nan
+    return mean_difference(m1, m0, *arm_variances(ss1, ss0, n1, n0, cov_type=cov_type), n1, n0)
+
+
+def itt_from_cells(cells: pd.DataFrame, outcome: str, *, cov_type: str = ITT_COV_TYPE) -> dict:
+    """:func:`jobs.readout.statistics.itt` over the union of `cells` (rows of :func:`outcome_moments`)."""
+    n, s, q = (arm_sums(cells, prefix, outcome) for prefix in ("n", "s", "q"))
+    return difference_in_means_from_moments(n[1], s[1], q[1], n[0], s[0], q[0], cov_type=cov_type)
+
+
+def late_from_cells(cells: pd.DataFrame, outcome: str, *, cov_type: str = LATE_COV_TYPE) -> dict:
+    """:func:`jobs.readout.statistics.iv_2sls` (y on (1, d), instruments (1, z), z the 0/1 assignment) from the
+    pair moments of :func:`outcome_moments`. With u = y - b0 - b1 d, each arm's sum of u^2 expands into the
+    moments, and the meat sum u^2 z z' has entries (sum over all, sum over z = 1)."""
+    n, sy, qy, sd, qd, yd = (arm_sums(cells, prefix, outcome) for prefix in ("pn", "ps", "pq", "pds", "pdq", "pyd"))
+    nan = float("nan")
+    total = int(n[0] + n[1])
+    first = difference_in_means_from_moments(n[1], sd[1], qd[1], n[0], sd[0], qd[0], cov_type="HC2")
+    reduced = difference_in_means_from_moments(n[1], sy[1], qy[1], n[0], sy[0], qy[0], cov_type="HC2")
+    zx = np.array([[total, sd[0] + sd[1]], [n[1], sd[1]]])
+    if total < 3 or abs(np.linalg.det(zx)) < 1e-12 * total * total:
+        beta, se = np.array([nan, nan]), nan
+    else:
+        zx_inv = np.linalg.inv(zx)
+        beta = zx_inv @ np.array([sy[0] + sy[1], sy[1]])
+        b0, b1 = beta
+        u2 = {arm: max(qy[arm] + n[arm] * b0 * b0 + b1 * b1 * qd[arm] - 2 * b0 * sy[arm] - 2 * b1 * yd[arm]
+                       + 2 * b0 * b1 * sd[arm], 0.0) for arm in (0, 1)}
+        se = iv_se(zx_inv, np.array([[u2[0] + u2[1], u2[1]], [u2[1], u2[1]]]), total, cov_type=cov_type)
+    return iv_result(float(beta[1]), se, int(n[1]), int(n[0]), first, reduced)
+
+
+# ------------------------------------------------------------------------------------------------ Figure 2
+
+
+def event_month_counts(frame: DataFrame, *, event: str = "new_job", time: str = "months_to_new_job",
+                       followup: str = "followup_months", by: Sequence[str] = ("batch", TREATMENT)) -> pd.DataFrame:
+    """Learners per `by` cell, follow-up and event month (`_time`, null without a dated event), over the rows
+    with a follow-up: what the Figure 2 curves need, O(cells x months^2) rows."""
+    happened = (F.col(event).cast("double") == 1) & F.col(time).isNotNull()
+    counts = (frame.where(F.col(followup).isNotNull())
+              .select(*by, F.col(followup).cast("double").alias("_followup"),
+                      F.when(happened, F.col(time).cast("double")).alias("_time"))
+              .groupBy(*by, "_followup", "_time").agg(F.count(F.lit(1)).alias(COUNT)))
+    return counts.toPandas()
+
+
+def _curve(counts: pd.DataFrame, last: int) -> list[tuple[int, int, int]]:
+    follow = counts["_followup"].to_numpy(dtype="float64")
+    times = counts["_time"].to_numpy(dtype="float64")
+    weight = counts[COUNT].to_numpy(dtype="int64")
+    points = []
+    for month in range(0, last + 1):
+        observed = follow >= month
+        points.append((month, int(weight[observed].sum()),
+                       int(weight[observed & ~np.isnan(times) & (times <= month)].sum())))
+    return points
+
+
+def cumulative_share_from_counts(counts: pd.DataFrame, *, by: Sequence[str] = ("batch", TREATMENT),
+                                 pooled_label: str = "all") -> pd.DataFrame:
+    """:func:`jobs.readout.statistics.cumulative_new_job_share` from :func:`event_month_counts`: the same rows in
+    the same order (groups with a null key left out, as pandas' groupby does; the pooled curves over every
+    batch, up to the shortest of the batches' longest follow-ups)."""
+    keys = list(by)
+    groups: list[tuple[tuple, pd.DataFrame]] = []
+    complete = counts.dropna(subset=keys)
+    for key, group in complete.groupby(keys, sort=True):
+        groups.append((key if isinstance(key, tuple) else (key,), group))
+    pooled_months = None
+    if keys and keys[0] != TREATMENT:
+        reach = counts.dropna(subset=keys[:1]).groupby(keys[0])["_followup"].max()
+        pooled_months = int(reach.min()) if len(reach) else -1
+        rest = counts.dropna(subset=keys[1:])
+        for key, group in rest.groupby(keys[1:], sort=True) if len(keys) > 1 else [((), counts)]:
+            key = key if isinstance(key, tuple) else (key,)
+            groups.append(((pooled_label, *key), group))
+    rows = []
+    for key, group in groups:
+        last = int(group["_followup"].max()) if len(group) else -1
+        if key[0] == pooled_label and pooled_months is not None:
+            last = min(last, pooled_months)
+        rows += [curve_point(dict(zip(keys, key)), month, n_observed, n_with_job)
+                 for month, n_observed, n_with_job in _curve(group, last)]
+    return curve_frame(rows, keys)
+
+
+# ------------------------------------------------------------------------------------------------ Cox on months
+
+
+def duration_counts(frame: DataFrame, *, event: str = "new_job", time: str = "months_to_new_job",
+                    followup: str = "followup_months", treatment: str = TREATMENT,
+                    strata: str | None = "batch") -> pd.DataFrame:
+    """Learners per stratum, arm, duration and event flag (the rows of the reference :func:`cox_itt`: assignment
+    and follow-up known; duration the event month for a dated event, else the follow-up, floored at 0)."""
+    happened = (F.col(event).cast("double") == 1) & F.col(time).isNotNull()
+    duration = F.greatest(F.when(happened, _double(time)).otherwise(_double(followup)), F.lit(0.0))
+    # A null stratum is a stratum of its own, as in the reference (pandas' astype(str) makes it "<NA>").
+    stratum = F.coalesce(F.col(strata).cast("string"), F.lit("<NA>")) if strata else F.lit("")
+    data = frame.where(F.col(treatment).isNotNull() & F.col(followup).isNotNull())
+    counts = (data.select(stratum.alias("_stratum"), _arm(treatment).alias(ARM), duration.alias("_duration"),
+                          happened.cast("int").alias("_event"))
+              .groupBy("_stratum", ARM, "_duration", "_event").agg(F.count(F.lit(1)).alias(COUNT)))
+    return counts.toPandas()
+
+
+def efron_terms(counts: pd.DataFrame) -> pd.DataFrame:
+    """Per stratum and distinct event time: the treated and control risk sets (duration >= t) and events at t."""
+    frames = []
+    for _, group in counts.groupby("_stratum", sort=True):
+        by_time = group.pivot_table(index="_duration", columns=[ARM, "_event"], values=COUNT, aggfunc="sum",
+                                    fill_value=0)
+        at = {(arm, e): (by_time[(arm, e)] if (arm, e) in by_time else pd.Series(0, index=by_time.index))
+              for arm in (0, 1) for e in (0, 1)}
+        leaving = {arm: at[(arm, 0)] + at[(arm, 1)] for arm in (0, 1)}
+        # Risk set at t: everyone whose duration is t or later (a reverse cumulative sum over sorted times).
+        risk = {arm: leaving[arm].sort_index()[::-1].cumsum()[::-1] for arm in (0, 1)}
+        terms = pd.DataFrame({"r1": risk[1], "r0": risk[0], "d1": at[(1, 1)], "d0": at[(0, 1)]})
+        frames.append(terms.loc[(terms["d1"] + terms["d0"]) > 0])
+    if not frames:
+        return pd.DataFrame(columns=["r1", "r0", "d1", "d0"])
+    return pd.concat(frames, ignore_index=True).astype("float64")
+
+
+def efron_derivatives(beta: float, terms: pd.DataFrame) -> tuple[float, float, float]:
+    """Efron's log partial likelihood of one 0/1 covariate and its first two derivatives in beta.
+
+    At a time with risk sums S = r1 e^b + r0, tied-event sums T = d1 e^b + d0 and d = d1 + d0 events, the term is
+    d1 b - sum_{l<d} log(S - l T / d). With c = S d / T the sums over l are closed forms:
+    sum log(c - l) = lgamma(c + 1) - lgamma(c - d + 1), sum 1/(c - l) = psi(c + 1) - psi(c - d + 1),
+    sum 1/(c - l)^2 = psi'(c - d + 1) - psi'(c + 1). The covariate is binary, so x^2 = x and the weighted mean
+    (A - l a) / (B - l b) is a / b + k / (B - l b) with A = r1 e^b, a = d1 e^b / d, B = S, b = T / d,
+    k = (A b - a B) / b."""
+    from scipy.special import gammaln, polygamma, psi
+
+    r1, r0, d1, d0 = (terms[c].to_numpy() for c in ("r1", "r0", "d1", "d0"))
+    e = math.exp(beta)
+    d = d1 + d0
+    S, T = r1 * e + r0, d1 * e + d0
+    b = T / d
+    c = S / b
+    A, a = r1 * e, d1 * e / d
+    k = (A * b - a * S) / b
+    h1 = psi(c + 1) - psi(c - d + 1)  # sum 1/(c - l)
+    h2 = polygamma(1, c - d + 1) - polygamma(1, c + 1)  # sum 1/(c - l)^2
+    loglik = float((d1 * beta - d * np.log(b) - (gammaln(c + 1) - gammaln(c - d + 1))).sum())
+    mean_sum = d * a / b + k / b * h1  # sum_l weighted mean of x
+    square_sum = d * (a / b) ** 2 + 2 * (a / b) * (k / b) * h1 + (k / b) ** 2 * h2
+    gradient = float((d1 - mean_sum).sum())
+    hessian = float(-(mean_sum - square_sum).sum())
+    return loglik, gradient, hessian
+
+
+def cox_fit_from_counts(counts: pd.DataFrame, *, tolerance: float = 1e-10, max_steps: int = 100) -> tuple[float, float]:
+    """(log hazard ratio, SE from the observed information) of the stratified Cox model with one 0/1 covariate,
+    by Newton-Raphson with step halving until the step is below `tolerance`. The likelihood is concave; when it
+    has no maximum (no events in one arm) the fit stops at max_steps with a large |beta| and SE, as lifelines."""
+    terms = efron_terms(counts)
+    if terms.empty:
+        return float("nan"), float("nan")
+    beta = 0.0
+    loglik, gradient, hessian = efron_derivatives(beta, terms)
+    for _ in range(max_steps):
+        if hessian >= 0:
+            break
+        step = -gradient / hessian
+        while True:
+            trial = efron_derivatives(beta + step, terms)
+            if trial[0] >= loglik - 1e-12 * abs(loglik) or abs(step) < tolerance:
+                break
+            step /= 2
+        beta += step
+        loglik, gradient, hessian = trial
+        if abs(step) < tolerance:
+            break
+    se = math.sqrt(-1.0 / hessian) if hessian < 0 else float("nan")
+    return beta, se
+
+
+def cox_itt_from_counts(counts: pd.DataFrame) -> dict:
+    """:func:`jobs.readout.statistics.cox_itt` from :func:`duration_counts`."""
+    beta, se = cox_fit_from_counts(counts)
+    arms = {arm: counts.loc[counts[ARM] == arm] for arm in (0, 1)}
+    n = {arm: int(part[COUNT].sum()) for arm, part in arms.items()}
+    events = {arm: int(part.loc[part["_event"] == 1, COUNT].sum()) for arm, part in arms.items()}
+    return cox_result(beta, se, n[1], n[0], events[1], events[0])
