@@ -608,21 +608,27 @@ def test_benjamini_hochberg_matches_statsmodels_multipletests():
     np.testing.assert_allclose(adjusted[[0, 2, 3]], multipletests([0.01, 0.04, 0.03], method="fdr_bh")[1])
 
 
-def test_subgroup_rows_adjust_over_the_whole_family():
+def test_subgroup_rows_adjust_over_the_whole_family(spark):
     from statsmodels.stats.multitest import multipletests
 
+    from jobs.readout import moments
     from jobs.readout.estimates import subgroup_rows
 
     full, linkedin = simulate(6000, seed=2)
-    rows = pd.DataFrame(subgroup_rows({"full": full, "linkedin": linkedin},
-                                      {"full": r.FULL_ITT_OUTCOMES, "linkedin": r.LINKEDIN_ITT_OUTCOMES},
-                                      snapshot_id="s"))
+    outcomes_of = {"full": r.FULL_ITT_OUTCOMES, "linkedin": r.LINKEDIN_ITT_OUTCOMES}
+    cells = {sample: moments.outcome_moments(spark.createDataFrame(frame), outcomes_of[sample],
+                                             by=r.SUBGROUP_COLUMNS)
+             for sample, frame in (("full", full), ("linkedin", linkedin))}
+    rows = pd.DataFrame(subgroup_rows(cells, outcomes_of, snapshot_id="s"))
     np.testing.assert_allclose(rows.p_adjusted, multipletests(rows.p_value, method="fdr_bh")[1], rtol=1e-12)
     dimensions = set(rows.subgroup.str.split("=").str[0])
     assert dimensions == {"developing_country", "education", "primary_domain", "batch"}
     assert set(rows.outcome) == set(r.FULL_ITT_OUTCOMES) | set(r.LINKEDIN_ITT_OUTCOMES)
-    one = rows.loc[(rows.outcome == "views_all") & (rows.subgroup == "batch=3")].iloc[0]
-    assert one.estimate == pytest.approx(r.itt(full.loc[full.batch == 3], "views_all")["estimate"])
+    for sample, frame in (("full", full), ("linkedin", linkedin)):  # each from its cells = on its rows
+        masks = r.subgroups(frame)
+        for row in rows.loc[rows["sample"] == sample].itertuples():
+            expected = r.itt(frame.loc[masks[row.subgroup]], row.outcome)
+            assert (row.estimate, row.se) == pytest.approx((expected["estimate"], expected["se"]), rel=1e-9)
     masks = r.subgroups(pd.DataFrame({"education_level": ["bachelor degree", "high school diploma", "not mentioned",
                                                           None]}))
     assert masks["education=degree"].tolist() == [True, False, False, False]

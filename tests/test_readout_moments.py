@@ -134,3 +134,64 @@ def test_cox_from_counts_without_events_in_one_arm_reports_a_huge_standard_error
     assert mine["estimate"] < -5 and reference["estimate"] < -5
     assert mine["se"] > 100 and reference["se"] > 100
     assert (mine["n_treatment"], mine["n_control"], mine["baseline"]) == (20, 20, 6 / 20)
+
+
+@pytest.fixture(scope="module")
+def samples_with_gaps():
+    """The tests' two samples: primary_domain and professional_experience_years have missing values."""
+    full, linkedin = simulate(4000, seed=8)
+    return {"full": full, "linkedin": linkedin}
+
+
+def sample_moments(spark, frame: pd.DataFrame, numeric, categorical):
+    spark_frame = spark.createDataFrame(frame)
+    cells = m.outcome_moments(spark_frame, [c for c in numeric if c in frame])
+    return m.indicator_moments(cells, m.level_counts(spark_frame, [c for c in categorical if c in frame]),
+                               numeric, categorical)
+
+
+@pytest.mark.parametrize("sample", ["full", "linkedin"])
+def test_balance_from_moments_equals_the_row_table(spark, samples_with_gaps, sample):
+    frame = samples_with_gaps[sample]
+    numeric = s.BALANCE_NUMERIC + s.BALANCE_LINKEDIN_EXTRA
+    mine = m.balance_from_moments(sample_moments(spark, frame, numeric, s.BALANCE_CATEGORICAL))
+    reference = s.balance_table(frame, numeric, s.BALANCE_CATEGORICAL)
+    assert "primary_domain=(missing)" in set(reference.covariate)
+    pd.testing.assert_frame_equal(mine, reference, check_exact=False, rtol=CLOSED_FORM_RTOL)
+
+
+def test_summary_from_moments_equals_the_row_table(spark, samples_with_gaps):
+    from jobs.readout import adjusted
+
+    full, linkedin = samples_with_gaps["full"], samples_with_gaps["linkedin"]
+    numeric = ("treatment", *s.BALANCE_NUMERIC, *s.BALANCE_LINKEDIN_EXTRA, "new_job", "views_all")
+    mine = m.summary_from_moments(sample_moments(spark, full, numeric, s.BALANCE_CATEGORICAL),
+                                  sample_moments(spark, linkedin, numeric, s.BALANCE_CATEGORICAL))
+    reference = adjusted.summary_statistics(full, linkedin, numeric=numeric, categorical=s.BALANCE_CATEGORICAL)
+    pd.testing.assert_frame_equal(mine, reference, check_exact=False, rtol=CLOSED_FORM_RTOL)
+
+
+@pytest.mark.parametrize("sample, outcome", [("linkedin", "new_job"), ("linkedin", "credential_shared"),
+                                             ("full", "views_all"), ("constant_url", "new_job")])
+def test_lin_itt_from_spark_passes_equals_the_row_regression(spark, samples_with_gaps, sample, outcome):
+    """Gram matrix, then HC2 meat with the leverages, on the executors; the same columns kept, imputed, centred
+    and dropped as the row-level design (missing numbers, a missing category, integer fixed effects, and in the
+    last case a constant column, as has_linkedin_url is in the real LinkedIn sample)."""
+    from jobs.readout import adjusted
+
+    frame = samples_with_gaps["full" if sample == "full" else "linkedin"].copy()
+    if sample == "constant_url":
+        frame["has_linkedin_url"] = 1
+    numeric = adjusted.CONTROLS_NUMERIC_FULL if sample == "full" else adjusted.CONTROLS_NUMERIC_LINKEDIN
+    mine = m.adjusted_itt_from_spark(spark.createDataFrame(frame), outcome, numeric=numeric)
+    reference = adjusted.adjusted_itt(frame, outcome, numeric=numeric)
+    assert reference["n_covariates"] > 10
+    assert_same_result(mine, reference)
+
+
+def test_lpm_from_spark_passes_equals_the_row_regression(spark, samples_with_gaps):
+    from jobs.readout import adjusted
+
+    frame = samples_with_gaps["linkedin"]
+    assert_same_result(m.lpm_from_spark(spark.createDataFrame(frame), "views_all", "new_job"),
+                       adjusted.lpm(frame, "views_all", "new_job"))

@@ -13,6 +13,7 @@ from jobs.readout.adjusted import (
     CONTROLS_CATEGORICAL,
     CONTROLS_NUMERIC_FULL,
     CONTROLS_NUMERIC_LINKEDIN,
+    SUBGROUP_COLUMNS,
     COX_CONTROLS_NUMERIC,
     adjusted_itt,
     attrition,

@@ -34,7 +34,6 @@ from jobs.readout.statistics import (
     TREATMENT,
     Z95,
     _label,
-    balance_table,
     cox_itt,
     employability_scores,
     itt,
@@ -113,23 +112,29 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
     from a table are skipped with a note, so an older snapshot still gets a readout. `match_by_arm` is the
     feature job's match report by arm (attrition).
 
-    The sample ratio, the ITTs (overall, by batch, among those who logged in), the LATEs, the unadjusted Cox
-    models and the Figure 2 curves come from moments Spark aggregates (jobs/readout/moments.py). The covariate-
-    adjusted estimators, balance, summary, attrition and subgroups still run on the rows in pandas."""
+    The sample ratio, balance, summary statistics, attrition, the ITTs (overall, by batch, among those who logged
+    in, by subgroup), the LATEs, the unadjusted Cox models and the Figure 2 curves come from moments Spark
+    aggregates (jobs/readout/moments.py). The covariate-adjusted estimators and the employability terciles still
+    run on the rows in pandas."""
     rows: list[dict] = []
     notes: list[str] = []
     outcomes_of = {LINKEDIN: LINKEDIN_ITT_OUTCOMES, FULL: FULL_ITT_OUTCOMES}
     spark_frames = {FULL: full, LINKEDIN: linkedin}
-    by = {FULL: [], LINKEDIN: [c for c in ("batch", LOGGED_IN) if c in linkedin.columns]}
+    by = {FULL: _present(("has_linkedin_url",), full), LINKEDIN: _present(("batch", LOGGED_IN), linkedin)}
     pairs = {LINKEDIN: {o: LATE_ENDOGENOUS for o in LATE_OUTCOMES
                         if o in linkedin.columns and LATE_ENDOGENOUS in linkedin.columns}, FULL: {}}
-    cells = {sample: moments.outcome_moments(frame, _present(outcomes_of[sample], frame), by=by[sample],
-                                             pairs=pairs[sample])
-             for sample, frame in spark_frames.items()}
+    balance_numeric = {FULL: BALANCE_NUMERIC, LINKEDIN: BALANCE_NUMERIC + BALANCE_LINKEDIN_EXTRA}
+    summary_numeric = (TREATMENT, *BALANCE_NUMERIC, *BALANCE_LINKEDIN_EXTRA, *SUMMARY_OUTCOMES)
+    cells = {sample: moments.outcome_moments(
+        frame, _present(dict.fromkeys([*outcomes_of[sample], *summary_numeric, *balance_numeric[sample]]), frame),
+        by=by[sample], pairs=pairs[sample]) for sample, frame in spark_frames.items()}
+    levels = {sample: moments.level_counts(frame, _present(BALANCE_CATEGORICAL, frame))
+              for sample, frame in spark_frames.items()}
     size = {sample: int(cells[sample][moments.COUNT].sum()) for sample in spark_frames}
-    # Not yet from aggregates: the estimators below that take `samples` read the rows.
-    samples = {FULL: full.toPandas(), LINKEDIN: linkedin.toPandas()}
-    full_rows, linkedin_rows = samples[FULL], samples[LINKEDIN]
+    # Not yet from aggregates: the Cox models with controls and the employability terciles read the LinkedIn
+    # sample's rows (the full table is never collected).
+    needs_rows = size[LINKEDIN] and (cox or (heterogeneity and size[LINKEDIN] >= 300))
+    linkedin_rows = linkedin.toPandas() if needs_rows else None
 
     for sample in spark_frames:
         arm = cells[sample].groupby(moments.ARM)[moments.COUNT].sum()
@@ -140,9 +145,9 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
         rows.append(_row(snapshot_id, "srm", TREATMENT, sample, "all", "chi2_vs_50_50", share))
 
     balances: dict[str, pd.DataFrame] = {}
-    for sample, frame in samples.items():
-        numeric = BALANCE_NUMERIC + (BALANCE_LINKEDIN_EXTRA if sample == LINKEDIN else ())
-        table = balance_table(frame, numeric, BALANCE_CATEGORICAL)
+    for sample in spark_frames:
+        table = moments.balance_from_moments(moments.indicator_moments(
+            cells[sample], levels[sample], balance_numeric[sample], BALANCE_CATEGORICAL))
         balances[sample] = table
         for record in table.to_dict("records"):
             result = {**record, "estimate": record["difference"], "baseline": record["control_mean"],
@@ -150,8 +155,9 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
             rows.append(_row(snapshot_id, "balance", record["covariate"], sample, "all", ESTIMATOR_DIM, result))
 
     # ITT, unadjusted and adjusted (Lin), for every binary outcome (Table 3 OLS rows, Table 6, Table 13).
+    adjusted: dict[tuple[str, str], dict | None] = {}
     for sample in (LINKEDIN, FULL):
-        frame = samples[sample]
+        frame = spark_frames[sample]
         for outcome in outcomes_of[sample]:
             if outcome not in spark_frames[sample].columns:
                 notes.append(f"{sample} sample has no column {outcome}: ITT skipped")
@@ -159,8 +165,9 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
             rows.append(_row(snapshot_id, "itt", outcome, sample, "all", ESTIMATOR_DIM,
                              moments.itt_from_cells(cells[sample], outcome)))
             if size[sample] >= 50:
-                result = _guarded(notes, f"adjusted ITT for {outcome} ({sample})", lambda: adj.adjusted_itt(
-                    frame, outcome, numeric=_controls(sample)))
+                result = _guarded(notes, f"adjusted ITT for {outcome} ({sample})",
+                                  lambda: moments.adjusted_itt_from_spark(frame, outcome, numeric=_controls(sample)))
+                adjusted[(sample, outcome)] = result
                 if result is not None:
                     rows.append(_row(snapshot_id, "itt_adjusted", outcome, sample, "all", ESTIMATOR_LIN, result))
 
@@ -194,39 +201,42 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
                     moments.duration_counts(linkedin, event=event, time=time)))
                 if result is not None:
                     rows.append(_row(snapshot_id, "cox", event, LINKEDIN, "all", "cox_ph_log_hr_strata_batch", result))
-        rows += table3_rows(linkedin_rows, snapshot_id=snapshot_id, notes=notes)
+        rows += table3_rows(linkedin_rows, snapshot_id=snapshot_id, notes=notes,
+                            shared=adjusted.get((LINKEDIN, SHARE_OUTCOME)))
 
-    linkedin, full = linkedin_rows, full_rows
-    if heterogeneity and len(linkedin) >= 300 and "new_job" in linkedin:
-        groups = terciles(employability_scores(linkedin)).to_numpy()
+    if heterogeneity and size[LINKEDIN] >= 300 and "new_job" in linkedin.columns:
+        groups = terciles(employability_scores(linkedin_rows)).to_numpy()
         times = dict(COX_OUTCOMES)
         for tercile in ("low", "medium", "high"):
-            part = linkedin.loc[groups == tercile]
+            part = linkedin_rows.loc[groups == tercile]
             subgroup = f"employability={tercile}"
             for outcome in HETEROGENEITY_OUTCOMES:
-                if outcome not in linkedin:
+                if outcome not in linkedin.columns:
                     continue
                 rows.append(_row(snapshot_id, "itt", outcome, LINKEDIN, subgroup, ESTIMATOR_DIM, itt(part, outcome)))
-                if cox and {times.get(outcome), "followup_months"} <= set(linkedin):
+                if cox and {times.get(outcome), "followup_months"} <= set(linkedin.columns):
                     result = _guarded(notes, f"Cox model for {outcome} ({subgroup})",
                                       lambda: cox_itt(part, outcome, times[outcome]))
                     if result is not None:
                         rows.append(_row(snapshot_id, "cox", outcome, LINKEDIN, subgroup,
                                          "cox_ph_log_hr_strata_batch", result))
     if heterogeneity:
-        rows += subgroup_rows(samples, outcomes_of, snapshot_id=snapshot_id)
+        subgroup_cells = {sample: moments.outcome_moments(frame, _present(outcomes_of[sample], frame),
+                                                          by=_present(adj.SUBGROUP_COLUMNS, frame))
+                          for sample, frame in spark_frames.items()}
+        rows += subgroup_rows(subgroup_cells, outcomes_of, snapshot_id=snapshot_id)
 
     table14_r2: dict[str, float] = {}
-    if TABLE14_REGRESSOR in linkedin and len(linkedin) >= 10:
+    if TABLE14_REGRESSOR in linkedin.columns and size[LINKEDIN] >= 10:
         for view in FULL_ITT_OUTCOMES:
-            if view in linkedin:
-                result = adj.lpm(linkedin, view, TABLE14_REGRESSOR)
+            if view in linkedin.columns:
+                result = moments.lpm_from_spark(linkedin, view, TABLE14_REGRESSOR)
                 table14_r2[view] = result["r_squared"]
                 rows.append(_row(snapshot_id, "views_vs_new_job", view, LINKEDIN, "all", "lpm_ols_hc2", result))
 
-    summary = adj.summary_statistics(full, linkedin, numeric=(TREATMENT, *BALANCE_NUMERIC, *BALANCE_LINKEDIN_EXTRA,
-                                                              *SUMMARY_OUTCOMES),
-                                     categorical=BALANCE_CATEGORICAL)
+    summary = moments.summary_from_moments(
+        *(moments.indicator_moments(cells[sample], levels[sample], summary_numeric, BALANCE_CATEGORICAL)
+          for sample in (FULL, LINKEDIN)))
     for record in summary.to_dict("records"):
         for sample, prefix in ((FULL, "full"), (LINKEDIN, "linkedin")):
             if record[f"{prefix}_n"]:
@@ -241,7 +251,11 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
                                  "ci_high": record["difference"] + Z95 * record["difference_se"],
                                  "p_value": record["p_value"], "n": record["linkedin_n"]}))
 
-    counts = adj.attrition_counts(full, linkedin, match_by_arm)
+    def arm_counts(part: pd.DataFrame) -> dict[int, int]:
+        return {arm: int(part.loc[part[moments.ARM] == arm, moments.COUNT].sum()) for arm in (1, 0)}
+
+    with_url = (arm_counts(cells[FULL].loc[cells[FULL]["has_linkedin_url"] == 1]) if by[FULL] else None)
+    counts = adj.stage_counts(arm_counts(cells[FULL]), with_url, arm_counts(cells[LINKEDIN]), match_by_arm)
     attrition = adj.attrition(counts)
     if match_by_arm is None:
         notes.append("no profile match report by arm for this snapshot: the attrition table shows URL -> matched "
@@ -256,7 +270,7 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
                              "ci_high": record["difference"] + Z95 * record["se"]}))
 
     curves = pd.DataFrame(columns=["batch", TREATMENT, "month", "n_observed", "n_with_job", "share", *CURVE_BANDS])
-    if {"new_job", "months_to_new_job", "followup_months", "batch"} <= set(linkedin):
+    if {"new_job", "months_to_new_job", "followup_months", "batch"} <= set(linkedin.columns):
         curves = moments.cumulative_share_from_counts(moments.event_month_counts(spark_frames[LINKEDIN]))
     else:
         notes.append("LinkedIn sample lacks the survival columns: Figure 2 skipped")
@@ -268,10 +282,11 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
                      table14_r2=table14_r2)
 
 
-def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str]) -> list[dict]:
-    """The 2025 paper's Table 3: credential_shared by OLS with controls (Lin's regression) and the employment
-    outcomes by Cox with controls (two rows each: log hazard ratio, and the effect in pp at the control group's
-    follow-up), in Panel A (the LinkedIn sample) and Panel B (prior job not in scope)."""
+def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str], shared: dict | None) -> list[dict]:
+    """The 2025 paper's Table 3: credential_shared by OLS with controls (Lin's regression: `shared`, the adjusted
+    ITT of the LinkedIn sample, None when it failed) and the employment outcomes by Cox with controls (two rows
+    each: log hazard ratio, and the effect in pp at the control group's follow-up), in Panel A (the LinkedIn
+    sample) and Panel B (prior job not in scope)."""
     rows: list[dict] = []
     panels = [("all", linkedin, [label for label, *_ in TABLE3_SURVIVAL])]
     if "past_job_in_scope" in linkedin:
@@ -281,11 +296,8 @@ def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str]) -
     for subgroup, frame, labels in panels:
         if len(frame) < 50:
             continue
-        if subgroup == "all" and SHARE_OUTCOME in frame:
-            result = _guarded(notes, "Table 3 OLS for credential_shared", lambda: adj.adjusted_itt(
-                frame, SHARE_OUTCOME, numeric=adj.CONTROLS_NUMERIC_LINKEDIN))
-            if result is not None:
-                rows.append(_row(snapshot_id, "table3", SHARE_OUTCOME, LINKEDIN, subgroup, ESTIMATOR_LIN, result))
+        if subgroup == "all" and shared is not None:
+            rows.append(_row(snapshot_id, "table3", SHARE_OUTCOME, LINKEDIN, subgroup, ESTIMATOR_LIN, shared))
         for label, event, time in TABLE3_SURVIVAL:
             if label not in labels or not {event, "followup_months"} <= set(frame):
                 continue
@@ -310,25 +322,26 @@ def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str]) -
     return rows
 
 
-def subgroup_rows(samples: Mapping[str, pd.DataFrame], outcomes_of: Mapping[str, Sequence[str]], *,
+def subgroup_rows(cells_of: Mapping[str, pd.DataFrame], outcomes_of: Mapping[str, Sequence[str]], *,
                   snapshot_id: str) -> list[dict]:
     """Effects by developing country, education (degree or not), primary domain and batch for every outcome
     (difference in means, HC2), with Benjamini-Hochberg adjusted p-values over the whole family of subgroup
-    tests (p_adjusted)."""
+    tests (p_adjusted). `cells_of` holds each sample's :func:`moments.outcome_moments` by the subgroup columns:
+    a subgroup is the union of the cells its mask selects."""
     rows: list[dict] = []
-    for sample, frame in samples.items():
-        if frame.empty:
+    for sample, cells in cells_of.items():
+        if not cells[moments.COUNT].sum():
             continue
-        masks = adj.subgroups(frame)
+        masks = adj.subgroups(cells)
         for outcome in outcomes_of[sample]:
-            if outcome not in frame:
+            if f"n:{outcome}" not in cells:
                 continue
             for name, mask in masks.items():
-                part = frame.loc[mask]
-                if part[TREATMENT].nunique() < 2:
+                part = cells.loc[mask]
+                if (part.groupby(moments.ARM)[moments.COUNT].sum() > 0).sum() < 2:
                     continue
                 rows.append(_row(snapshot_id, "heterogeneity", outcome, sample, name, ESTIMATOR_DIM,
-                                 itt(part, outcome)))
+                                 moments.itt_from_cells(part, outcome)))
     adjusted = adj.benjamini_hochberg([row["p_value"] for row in rows])
     for row, value in zip(rows, adjusted):
         row["p_adjusted"] = float(value)

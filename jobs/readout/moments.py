@@ -17,17 +17,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from jobs.readout.adjusted import (
+    CONTROLS_CATEGORICAL,
+    FIXED_EFFECTS,
+    independent_columns,
+    lin_result,
+    lpm_result,
+    summary_frame,
+    with_unadjusted,
+)
 from jobs.readout.statistics import (
     ITT_COV_TYPE,
+    MISSING_LEVEL,
     LATE_COV_TYPE,
     TREATMENT,
     arm_variances,
+    balance_frame,
     cox_result,
     curve_frame,
     curve_point,
@@ -118,6 +130,64 @@ def late_from_cells(cells: pd.DataFrame, outcome: str, *, cov_type: str = LATE_C
                        + 2 * b0 * b1 * sd[arm], 0.0) for arm in (0, 1)}
         se = iv_se(zx_inv, np.array([[u2[0] + u2[1], u2[1]], [u2[1], u2[1]]]), total, cov_type=cov_type)
     return iv_result(float(beta[1]), se, int(n[1]), int(n[0]), first, reduced)
+
+
+# ------------------------------------------------------------------------------------------------ balance, Table 2
+
+
+def level_counts(frame: DataFrame, columns: Sequence[str], *, treatment: str = TREATMENT) -> pd.DataFrame:
+    """Learners per arm and level of each categorical column (null kept as a level), in one pass: rows
+    (`_column`, `_level`, ARM, COUNT)."""
+    if not columns:
+        return pd.DataFrame(columns=["_column", "_level", ARM, COUNT])
+    pairs = F.explode(F.array(*[F.struct(F.lit(name).alias("_column"), F.col(name).cast("string").alias("_level"))
+                                for name in columns]))
+    counts = (frame.where(F.col(treatment).isNotNull())
+              .select(_arm(treatment).alias(ARM), pairs.alias("_pair"))
+              .groupBy(ARM, F.col("_pair._column").alias("_column"), F.col("_pair._level").alias("_level"))
+              .agg(F.count(F.lit(1)).alias(COUNT)))
+    return counts.toPandas()
+
+
+def indicator_moments(cells: pd.DataFrame, levels: pd.DataFrame, numeric: Sequence[str],
+                      categorical: Sequence[str]) -> dict[str, dict[int, tuple[float, float, float]]]:
+    """{covariate: {arm: (n, sum, sum of squares)}} for the indicators of
+    :func:`jobs.readout.statistics.balance_indicators`: a numeric column over its known values; a 0/1 indicator
+    per level of a categorical column (sorted), and `covariate=(missing)` when a value is null, over every row."""
+    moments: dict[str, dict[int, tuple[float, float, float]]] = {}
+    for name in numeric:
+        if f"n:{name}" in cells:
+            n, s, q = (arm_sums(cells, prefix, name) for prefix in ("n", "s", "q"))
+            moments[name] = {arm: (n[arm], s[arm], q[arm]) for arm in (0, 1)}
+    rows = {arm: float(cells.loc[cells[ARM] == arm, COUNT].sum()) for arm in (0, 1)}
+    for name in categorical:
+        column = levels.loc[levels["_column"] == name]
+        if column.empty:
+            continue
+        named = sorted(column["_level"].dropna().unique())
+        for level, label in [*((level, level) for level in named), (None, MISSING_LEVEL)]:
+            matches = column["_level"].isna() if level is None else column["_level"] == level
+            if level is None and not matches.any():
+                continue
+            count = {arm: float(column.loc[matches & (column[ARM] == arm), COUNT].sum()) for arm in (0, 1)}
+            moments[f"{name}={label}"] = {arm: (rows[arm], count[arm], count[arm]) for arm in (0, 1)}
+    return moments
+
+
+def balance_from_moments(moments: Mapping[str, Mapping[int, tuple[float, float, float]]]) -> pd.DataFrame:
+    """:func:`jobs.readout.statistics.balance_table` from :func:`indicator_moments`."""
+    return balance_frame({name: difference_in_means_from_moments(*arms[1], *arms[0], cov_type="HC2")
+                          for name, arms in moments.items()})
+
+
+def summary_from_moments(full: Mapping[str, Mapping[int, tuple]], linkedin: Mapping[str, Mapping[int, tuple]]
+                         ) -> pd.DataFrame:
+    """:func:`jobs.readout.adjusted.summary_statistics` from the two samples' :func:`indicator_moments`, the arms
+    pooled."""
+    def pooled(moments: Mapping[str, Mapping[int, tuple]]) -> dict[str, tuple[float, float, float]]:
+        return {name: tuple(arms[0][i] + arms[1][i] for i in range(3)) for name, arms in moments.items()}
+
+    return summary_frame(pooled(full), pooled(linkedin))
 
 
 # ------------------------------------------------------------------------------------------------ Figure 2
@@ -274,3 +344,166 @@ def cox_itt_from_counts(counts: pd.DataFrame) -> dict:
     n = {arm: int(part[COUNT].sum()) for arm, part in arms.items()}
     events = {arm: int(part.loc[part["_event"] == 1, COUNT].sum()) for arm, part in arms.items()}
     return cox_result(beta, se, n[1], n[0], events[1], events[0])
+
+
+# ------------------------------------------------------------------------------------------------ least squares
+
+
+@dataclass(frozen=True)
+class DesignColumn:
+    """One covariate column of a design that the executors build row by row from global parameters: `kind` is
+    "value" (the numeric column, a missing value imputed with `mean`), "missing" (1 where the column is null) or
+    "level" (1 where the column's text equals `level`; `level` None: where it is null); `centre` is subtracted."""
+
+    kind: str
+    name: str
+    level: str | None = None
+    mean: float = 0.0
+    centre: float = 0.0
+
+
+def design_matrix(batch: pd.DataFrame, columns: Sequence[DesignColumn], *, treatment: str | None = None
+                  ) -> np.ndarray:
+    """The rows of `batch` as the design (1, x), or Lin's (1, d, x, d * x) with d the `treatment` column."""
+    built = []
+    for column in columns:
+        if column.kind == "value":
+            values = _float_array(batch[column.name])
+            values = np.where(np.isnan(values), column.mean, values)
+        elif column.kind == "missing" or column.level is None:
+            values = batch[column.name].isna().to_numpy(dtype="float64")
+        else:
+            values = (batch[column.name].astype("string") == column.level).fillna(False).to_numpy(dtype="float64")
+        built.append(values - column.centre)
+    ones = np.ones(len(batch))
+    x = np.column_stack(built) if built else np.empty((len(batch), 0))
+    if treatment is None:
+        return np.column_stack([ones, x])
+    d = _float_array(batch[treatment])
+    return np.column_stack([ones, d, x, d[:, None] * x])
+
+
+def _float_array(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def partition_sums(frame: DataFrame, columns: Sequence[Column], compute, size: int) -> np.ndarray:
+    """The sum over the rows of `frame` of `compute(batch)` (an array of `size` numbers per pandas batch of the
+    `columns`), added up on the executors: the driver receives one array per partition."""
+    def partials(batches):
+        total = np.zeros(size)
+        for batch in batches:
+            if len(batch):
+                total += compute(batch)
+        yield pd.DataFrame({"sums": [total.tolist()]})
+
+    parts = frame.select(*columns).mapInPandas(partials, "sums array<double>").collect()
+    return np.sum([np.asarray(row["sums"], dtype="float64") for row in parts], axis=0) if parts else np.zeros(size)
+
+
+def covariate_columns(cells: pd.DataFrame, ranges: Mapping[str, tuple], levels: pd.DataFrame,
+                      numeric: Sequence[str], categorical: Sequence[str]) -> tuple[list[DesignColumn], list[str]]:
+    """The columns (and names) of :func:`jobs.readout.adjusted.covariate_design` from the moments of the rows:
+    a numeric column with its mean imputed and a `=(missing)` indicator when some are missing, every level but
+    the first of a categorical column; constant columns dropped; each centred on its mean over the rows."""
+    rows = float(cells[COUNT].sum())
+    columns: list[tuple[str, DesignColumn]] = []
+    for name in numeric:
+        n, total = (sum(arm_sums(cells, prefix, name).values()) for prefix in ("n", "s"))
+        if n == 0:
+            continue
+        mean = total / n
+        if n < rows:
+            columns.append((f"{name}=(missing)", DesignColumn("missing", name, centre=(rows - n) / rows)))
+        low, high = ranges[name]
+        if low < high:
+            columns.append((name, DesignColumn("value", name, mean=mean, centre=mean)))
+    for name in categorical:
+        part = levels.loc[levels["_column"] == name]
+        known = part.loc[part["_level"].notna()].groupby("_level")[COUNT].sum()
+        missing = float(part.loc[part["_level"].isna(), COUNT].sum())
+        found = [(level, level, float(known[level])) for level in sorted(known.index)]
+        if missing:
+            found.append((None, MISSING_LEVEL, missing))
+        for level, label, count in found[1:]:  # the first level is the reference
+            if 0 < count < rows:
+                columns.append((f"{name}={label}", DesignColumn("level", name, level=level, centre=count / rows)))
+    return [column for _, column in columns], [name for name, _ in columns]
+
+
+def ols_hc2(frame: DataFrame, outcome: str, columns: Sequence[DesignColumn], *, treatment: str | None = None
+            ) -> dict:
+    """OLS of `outcome` on :func:`design_matrix` with the HC2 covariance, in two passes over the rows: the Gram
+    matrix X'X and X'y, then (with (X'X)^-1 and the coefficients broadcast) the meat sum u_i^2 / (1 - h_ii) x_i x_i'
+    and the residual sum of squares. Columns linearly dependent on earlier ones are dropped
+    (:func:`jobs.readout.adjusted.independent_columns`, on the Gram matrix). The driver holds k x k matrices."""
+    # Categories arrive as text whatever their type, numbers as doubles (an int column with nulls would otherwise
+    # arrive as floats and print as "1.0").
+    text = {column.name for column in columns if column.kind == "level"}
+    names = dict.fromkeys([outcome, *([treatment] if treatment else []), *(column.name for column in columns)])
+    needed = [F.col(name).cast("string" if name in text else "double").alias(name) for name in names]
+    k = 1 + len(columns) if treatment is None else 2 + 2 * len(columns)
+
+    def gram(batch: pd.DataFrame) -> np.ndarray:
+        x = design_matrix(batch, columns, treatment=treatment)
+        y = _float_array(batch[outcome])
+        return np.concatenate([(x.T @ x).ravel(), x.T @ y])
+
+    sums = partition_sums(frame, needed, gram, k * k + k)
+    full_gram, full_xy = sums[:k * k].reshape(k, k), sums[k * k:]
+    keep = independent_columns(full_gram)
+    result = {"keep": keep, "n": int(round(full_gram[0, 0]))}
+    if not keep or result["n"] <= len(keep) + 1 or (treatment is not None and keep[:2] != [0, 1]):
+        return result
+    gram_inv = np.linalg.inv(full_gram[np.ix_(keep, keep)])
+    beta = gram_inv @ full_xy[keep]
+    kept = len(keep)
+
+    def meat(batch: pd.DataFrame) -> np.ndarray:
+        x = design_matrix(batch, columns, treatment=treatment)[:, keep]
+        residual = _float_array(batch[outcome]) - x @ beta
+        leverage = ((x @ gram_inv) * x).sum(axis=1)
+        weight = residual**2 / np.clip(1.0 - leverage, 1e-12, None)
+        return np.concatenate([((x * weight[:, None]).T @ x).ravel(), [residual @ residual]])
+
+    sums = partition_sums(frame, needed, meat, kept * kept + 1)
+    result.update(params=beta, cov=gram_inv @ sums[:kept * kept].reshape(kept, kept) @ gram_inv, rss=float(sums[-1]))
+    return result
+
+
+def column_ranges(frame: DataFrame, columns: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """{column: (min, max)} of the known values, in one pass (a column without any is (None, None))."""
+    if not columns:
+        return {}
+    row = frame.agg(*[F.min(_double(c)).alias(f"min:{c}") for c in columns],
+                    *[F.max(_double(c)).alias(f"max:{c}") for c in columns]).first()
+    return {c: (row[f"min:{c}"], row[f"max:{c}"]) for c in columns}
+
+
+def adjusted_itt_from_spark(frame: DataFrame, outcome: str, *, numeric: Sequence[str],
+                            categorical: Sequence[str] = CONTROLS_CATEGORICAL,
+                            fixed_effects: Sequence[str] = FIXED_EFFECTS, treatment: str = TREATMENT) -> dict:
+    """:func:`jobs.readout.adjusted.adjusted_itt` from Spark passes: the moments, ranges and levels of the
+    covariates over the rows where the outcome and the assignment are known, then :func:`ols_hc2` of Lin's design
+    (covariates centred on those moments' means)."""
+    data = frame.where(F.col(outcome).isNotNull() & F.col(treatment).isNotNull())
+    numeric = [name for name in numeric if name in frame.columns]
+    categorical = [name for name in (*categorical, *fixed_effects) if name in frame.columns]
+    cells = outcome_moments(data, list(dict.fromkeys([outcome, *numeric])), treatment=treatment)
+    levels = level_counts(data, categorical, treatment=treatment)
+    columns, _ = covariate_columns(cells, column_ranges(data, numeric), levels, numeric, categorical)
+    fit = ols_hc2(data, outcome, columns, treatment=treatment)
+    n = {arm: int(cells.loc[cells[ARM] == arm, COUNT].sum()) for arm in (0, 1)}
+    result = lin_result(fit.get("params"), fit.get("cov"), n[1], n[0], len(fit["keep"]))
+    return with_unadjusted(result, itt_from_cells(cells, outcome))
+
+
+def lpm_from_spark(frame: DataFrame, outcome: str, regressor: str) -> dict:
+    """:func:`jobs.readout.adjusted.lpm` from Spark passes (:func:`ols_hc2` of outcome on (1, regressor))."""
+    data = frame.where(F.col(outcome).isNotNull() & F.col(regressor).isNotNull())
+    total = data.agg(F.count(F.lit(1)).alias("n"), F.sum(_double(outcome)).alias("s"),
+                     F.sum(_double(outcome) * _double(outcome)).alias("q")).first()
+    fit = ols_hc2(data, outcome, [DesignColumn("value", regressor)])
+    n = int(total["n"])
+    tss = max(float(total["q"] or 0.0) - float(total["s"] or 0.0) ** 2 / n, 0.0) if n else 0.0
+    return lpm_result(fit["params"], fit["cov"], fit["rss"], tss, n)

@@ -238,11 +238,18 @@ def balance_table(frame: pd.DataFrame, numeric: Iterable[str] = BALANCE_NUMERIC,
     a category) the treatment mean, control mean, their difference with its SE (Neyman / HC2:
     sqrt(s1^2/n1 + s0^2/n0) over the non-missing values), the N per arm with the covariate known, the two-sided
     normal p-value and the standardized mean difference (difference / sqrt((s1^2 + s0^2) / 2), as the gate)."""
-    rows = []
     d = frame[treatment].to_numpy()
+    results = {}
     for name, values in balance_indicators(frame, numeric, categorical).items():
         known = values.notna().to_numpy()
-        result = difference_in_means(values.to_numpy()[known], d[known], cov_type="HC2")
+        results[name] = difference_in_means(values.to_numpy()[known], d[known], cov_type="HC2")
+    return balance_frame(results)
+
+
+def balance_frame(results: dict[str, dict]) -> pd.DataFrame:
+    """The rows of :func:`balance_table` from each covariate's :func:`difference_in_means` (HC2)."""
+    rows = []
+    for name, result in results.items():
         v1 = result["treatment_mean_se"] ** 2 * result["n_treatment"]
         v0 = result["baseline_se"] ** 2 * result["n_control"]
         pooled = math.sqrt((v1 + v0) / 2) if np.isfinite(v1 + v0) else float("nan")
