@@ -195,3 +195,37 @@ def test_lpm_from_spark_passes_equals_the_row_regression(spark, samples_with_gap
     frame = samples_with_gaps["linkedin"]
     assert_same_result(m.lpm_from_spark(spark.createDataFrame(frame), "views_all", "new_job"),
                        adjusted.lpm(frame, "views_all", "new_job"))
+
+
+def test_lin_and_lpm_fits_of_a_sample_in_one_pass_equal_the_row_regressions(spark, samples_with_gaps):
+    """Every outcome's Lin design (its own rows, imputation, levels and centring) and the LPMs share the two passes
+    of one ols_hc2_fits: each fit equals its row-level regression."""
+    from jobs.readout import adjusted
+
+    frame = samples_with_gaps["linkedin"].copy()
+    frame.loc[::17, "views_all"] = np.nan  # rows that one outcome knows and the others do not
+    spark_frame = spark.createDataFrame(frame)
+    outcomes = ["new_job", "credential_shared", "views_all"]
+    numeric = adjusted.CONTROLS_NUMERIC_LINKEDIN
+    designs = m.lin_designs(spark_frame, outcomes, numeric=numeric)
+    fits = m.ols_hc2_fits(spark_frame, [fit for _, fit in designs.values()]
+                          + [m.lpm_fit("views_all", "new_job"), m.lpm_fit("views_linkedin", "new_job")])
+    for (outcome, (cells, _)), fit in zip(designs.items(), fits):
+        assert_same_result(m.lin_itt_of_fit(cells, outcome, fit), adjusted.adjusted_itt(frame, outcome, numeric=numeric))
+    for view, fit in zip(("views_all", "views_linkedin"), fits[len(designs):]):
+        assert_same_result(m.lpm_of_fit(fit), adjusted.lpm(frame, view, "new_job"))
+
+
+def test_duration_counts_of_several_events_in_one_pass_equal_each_events(spark):
+    frame = tied_survival_frame(600, seed=3, null_batch=True)
+    frame["new_job_in_scope"] = frame["new_job"].where(frame.index % 3 > 0, 0)
+    frame["months_to_new_job_in_scope"] = frame["months_to_new_job"].where(frame["new_job_in_scope"] == 1)
+    spark_frame = spark.createDataFrame(frame)
+    both = m.event_duration_counts(spark_frame, [("new_job", "months_to_new_job"),
+                                                 ("new_job_in_scope", "months_to_new_job_in_scope")])
+    key = ["_stratum", m.ARM, "_duration", "_event"]
+    for event in ("new_job", "new_job_in_scope"):
+        alone = m.duration_counts(spark_frame, event=event, time=f"months_to_{event}")
+        pd.testing.assert_frame_equal(both[event].sort_values(key).reset_index(drop=True),
+                                      alone.sort_values(key).reset_index(drop=True))
+    assert not both["new_job"].equals(both["new_job_in_scope"])

@@ -114,13 +114,28 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
 
     The sample ratio, balance, summary statistics, attrition, the ITTs (overall, by batch, among those who logged
     in, by subgroup), the LATEs, the unadjusted Cox models and the Figure 2 curves come from moments Spark
-    aggregates (jobs/readout/moments.py). The covariate-adjusted estimators and the employability terciles still
-    run on the rows in pandas."""
+    aggregates (jobs/readout/moments.py), Lin's adjusted ITTs and the Table 14 LPMs from two passes over each
+    sample (all their fits at once). The Cox models with controls and the employability terciles still run on the
+    LinkedIn sample's rows in pandas."""
+    # Every estimator reads the two samples again (about a dozen aggregations): cached, they are read once.
+    full, linkedin = full.persist(), linkedin.persist()
+    try:
+        return _estimates(full, linkedin, snapshot_id=snapshot_id, cox=cox, heterogeneity=heterogeneity,
+                          match_by_arm=match_by_arm)
+    finally:
+        full.unpersist()
+        linkedin.unpersist()
+
+
+def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: bool, heterogeneity: bool,
+               match_by_arm: Sequence[Mapping] | None) -> Estimates:
     rows: list[dict] = []
     notes: list[str] = []
     outcomes_of = {LINKEDIN: LINKEDIN_ITT_OUTCOMES, FULL: FULL_ITT_OUTCOMES}
     spark_frames = {FULL: full, LINKEDIN: linkedin}
-    by = {FULL: _present(("has_linkedin_url",), full), LINKEDIN: _present(("batch", LOGGED_IN), linkedin)}
+    # The subgroups' cells are folded into the same aggregation: the moments add over cells.
+    by = {FULL: _present(("has_linkedin_url", *adj.SUBGROUP_COLUMNS), full),
+          LINKEDIN: _present(dict.fromkeys(("batch", LOGGED_IN, *adj.SUBGROUP_COLUMNS)), linkedin)}
     pairs = {LINKEDIN: {o: LATE_ENDOGENOUS for o in LATE_OUTCOMES
                         if o in linkedin.columns and LATE_ENDOGENOUS in linkedin.columns}, FULL: {}}
     balance_numeric = {FULL: BALANCE_NUMERIC, LINKEDIN: BALANCE_NUMERIC + BALANCE_LINKEDIN_EXTRA}
@@ -154,19 +169,36 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
                       "baseline_se": record["control_mean_se"]}
             rows.append(_row(snapshot_id, "balance", record["covariate"], sample, "all", ESTIMATOR_DIM, result))
 
+    # Lin's adjusted ITTs and the Table 14 LPMs: every fit of a sample in the same two passes over its rows.
+    table14_views = (_present(FULL_ITT_OUTCOMES, linkedin)
+                     if TABLE14_REGRESSOR in linkedin.columns and size[LINKEDIN] >= 10 else [])
+    fits: dict[str, dict] = {}
+    for sample, frame in spark_frames.items():
+        lin = _present(outcomes_of[sample], frame) if size[sample] >= 50 else []
+        extra = [moments.lpm_fit(view, TABLE14_REGRESSOR) for view in table14_views] if sample == LINKEDIN else []
+        if not lin and not extra:
+            continue
+        designs = _guarded(notes, f"adjusted ITTs ({sample})",
+                           lambda: moments.lin_designs(frame, lin, numeric=_controls(sample))) or {}
+        results = moments.ols_hc2_fits(frame, [fit for _, fit in designs.values()] + extra)
+        fits[sample] = {("lin", outcome): (cells_of, result)
+                        for (outcome, (cells_of, _)), result in zip(designs.items(), results)}
+        fits[sample].update({("lpm", fit.outcome): (None, result)
+                             for fit, result in zip(extra, results[len(designs):])})
+
     # ITT, unadjusted and adjusted (Lin), for every binary outcome (Table 3 OLS rows, Table 6, Table 13).
     adjusted: dict[tuple[str, str], dict | None] = {}
     for sample in (LINKEDIN, FULL):
-        frame = spark_frames[sample]
         for outcome in outcomes_of[sample]:
             if outcome not in spark_frames[sample].columns:
                 notes.append(f"{sample} sample has no column {outcome}: ITT skipped")
                 continue
             rows.append(_row(snapshot_id, "itt", outcome, sample, "all", ESTIMATOR_DIM,
                              moments.itt_from_cells(cells[sample], outcome)))
-            if size[sample] >= 50:
+            if ("lin", outcome) in fits.get(sample, {}):
+                cells_of, fit = fits[sample][("lin", outcome)]
                 result = _guarded(notes, f"adjusted ITT for {outcome} ({sample})",
-                                  lambda: moments.adjusted_itt_from_spark(frame, outcome, numeric=_controls(sample)))
+                                  lambda: moments.lin_itt_of_fit(cells_of, outcome, fit))
                 adjusted[(sample, outcome)] = result
                 if result is not None:
                     rows.append(_row(snapshot_id, "itt_adjusted", outcome, sample, "all", ESTIMATOR_LIN, result))
@@ -195,10 +227,13 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
     if cox and size[LINKEDIN] == 0:
         notes.append("the LinkedIn sample is empty: no Cox models")
     elif cox:
-        for event, time in COX_OUTCOMES:
-            if {event, time, "followup_months"} <= set(linkedin.columns):
-                result = _guarded(notes, f"Cox model for {event}", lambda: moments.cox_itt_from_counts(
-                    moments.duration_counts(linkedin, event=event, time=time)))
+        events = [(event, time) for event, time in COX_OUTCOMES
+                  if {event, time, "followup_months"} <= set(linkedin.columns)]
+        durations = _guarded(notes, "Cox models", lambda: moments.event_duration_counts(linkedin, events)) or {}
+        for event, _ in events:
+            if event in durations:
+                result = _guarded(notes, f"Cox model for {event}",
+                                  lambda: moments.cox_itt_from_counts(durations[event]))
                 if result is not None:
                     rows.append(_row(snapshot_id, "cox", event, LINKEDIN, "all", "cox_ph_log_hr_strata_batch", result))
         rows += table3_rows(linkedin_rows, snapshot_id=snapshot_id, notes=notes,
@@ -221,18 +256,13 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
                         rows.append(_row(snapshot_id, "cox", outcome, LINKEDIN, subgroup,
                                          "cox_ph_log_hr_strata_batch", result))
     if heterogeneity:
-        subgroup_cells = {sample: moments.outcome_moments(frame, _present(outcomes_of[sample], frame),
-                                                          by=_present(adj.SUBGROUP_COLUMNS, frame))
-                          for sample, frame in spark_frames.items()}
-        rows += subgroup_rows(subgroup_cells, outcomes_of, snapshot_id=snapshot_id)
+        rows += subgroup_rows(cells, outcomes_of, snapshot_id=snapshot_id)
 
     table14_r2: dict[str, float] = {}
-    if TABLE14_REGRESSOR in linkedin.columns and size[LINKEDIN] >= 10:
-        for view in FULL_ITT_OUTCOMES:
-            if view in linkedin.columns:
-                result = moments.lpm_from_spark(linkedin, view, TABLE14_REGRESSOR)
-                table14_r2[view] = result["r_squared"]
-                rows.append(_row(snapshot_id, "views_vs_new_job", view, LINKEDIN, "all", "lpm_ols_hc2", result))
+    for view in table14_views:
+        result = moments.lpm_of_fit(fits[LINKEDIN][("lpm", view)][1])
+        table14_r2[view] = result["r_squared"]
+        rows.append(_row(snapshot_id, "views_vs_new_job", view, LINKEDIN, "all", "lpm_ols_hc2", result))
 
     summary = moments.summary_from_moments(
         *(moments.indicator_moments(cells[sample], levels[sample], summary_numeric, BALANCE_CATEGORICAL)

@@ -50,6 +50,7 @@ from jobs.readout.statistics import (
 
 ARM = "_arm"  # 1 for the treated, 0 for every other known assignment (the reference's `d == 1` split)
 COUNT = "_count"
+OUTCOME = "_outcome"  # the key of a row counted once per outcome (or event) it knows
 
 
 def _arm(treatment: str) -> Column:
@@ -64,11 +65,13 @@ def _double(name: str) -> Column:
 
 
 def outcome_moments(frame: DataFrame, outcomes: Sequence[str], *, by: Sequence[str] = (),
-                    pairs: Mapping[str, str] | None = None, treatment: str = TREATMENT) -> pd.DataFrame:
+                    pairs: Mapping[str, str] | None = None, extremes: Sequence[str] = (),
+                    treatment: str = TREATMENT) -> pd.DataFrame:
     """One Spark aggregation: per arm (and per `by` cell) and outcome, the count of known values, their sum and
     sum of squares (`n:y`, `s:y`, `q:y`); for each `pairs` entry outcome -> endogenous, the same over the rows
     where both are known plus the endogenous sums and the cross product (`pn:y`, `ps:y`, `pq:y`, `pds:y`,
-    `pdq:y`, `pyd:y`). The moments add over cells, so the driver forms any union of cells from this frame."""
+    `pdq:y`, `pyd:y`); for each `extremes` column its least and greatest known value (`min:x`, `max:x`, null in a
+    cell without any). The moments add over cells, so the driver forms any union of cells from this frame."""
     known_arm = F.col(treatment).isNotNull()
     columns: list[Column] = []
     for y in outcomes:
@@ -80,9 +83,12 @@ def outcome_moments(frame: DataFrame, outcomes: Sequence[str], *, by: Sequence[s
         yv, dv = F.when(both, _double(y)), F.when(both, _double(d))
         columns += [F.count(yv).alias(f"pn:{y}"), F.sum(yv).alias(f"ps:{y}"), F.sum(yv * yv).alias(f"pq:{y}"),
                     F.sum(dv).alias(f"pds:{y}"), F.sum(dv * dv).alias(f"pdq:{y}"), F.sum(yv * dv).alias(f"pyd:{y}")]
+    for x in extremes:
+        columns += [F.min(_double(x)).alias(f"min:{x}"), F.max(_double(x)).alias(f"max:{x}")]
     cells = (frame.where(known_arm).withColumn(ARM, _arm(treatment))
              .groupBy(ARM, *by).agg(F.count(F.lit(1)).alias(COUNT), *columns))
-    return cells.toPandas().fillna({c: 0 for c in cells.columns if c not in (ARM, *by)})
+    additive = [c for c in cells.columns if c not in (ARM, *by) and not c.startswith(("min:", "max:"))]
+    return cells.toPandas().fillna({c: 0 for c in additive})
 
 
 def arm_sums(cells: pd.DataFrame, prefix: str, outcome: str) -> dict[int, float]:
@@ -135,16 +141,17 @@ def late_from_cells(cells: pd.DataFrame, outcome: str, *, cov_type: str = LATE_C
 # ------------------------------------------------------------------------------------------------ balance, Table 2
 
 
-def level_counts(frame: DataFrame, columns: Sequence[str], *, treatment: str = TREATMENT) -> pd.DataFrame:
-    """Learners per arm and level of each categorical column (null kept as a level), in one pass: rows
-    (`_column`, `_level`, ARM, COUNT)."""
+def level_counts(frame: DataFrame, columns: Sequence[str], *, by: Sequence[str] = (),
+                 treatment: str = TREATMENT) -> pd.DataFrame:
+    """Learners per arm (and `by` cell) and level of each categorical column (null kept as a level), in one pass:
+    rows (*by, `_column`, `_level`, ARM, COUNT)."""
     if not columns:
-        return pd.DataFrame(columns=["_column", "_level", ARM, COUNT])
+        return pd.DataFrame(columns=[*by, "_column", "_level", ARM, COUNT])
     pairs = F.explode(F.array(*[F.struct(F.lit(name).alias("_column"), F.col(name).cast("string").alias("_level"))
                                 for name in columns]))
     counts = (frame.where(F.col(treatment).isNotNull())
-              .select(_arm(treatment).alias(ARM), pairs.alias("_pair"))
-              .groupBy(ARM, F.col("_pair._column").alias("_column"), F.col("_pair._level").alias("_level"))
+              .select(*by, _arm(treatment).alias(ARM), pairs.alias("_pair"))
+              .groupBy(*by, ARM, F.col("_pair._column").alias("_column"), F.col("_pair._level").alias("_level"))
               .agg(F.count(F.lit(1)).alias(COUNT)))
     return counts.toPandas()
 
@@ -253,15 +260,31 @@ def duration_counts(frame: DataFrame, *, event: str = "new_job", time: str = "mo
                     strata: str | None = "batch") -> pd.DataFrame:
     """Learners per stratum, arm, duration and event flag (the rows of the reference :func:`cox_itt`: assignment
     and follow-up known; duration the event month for a dated event, else the follow-up, floored at 0)."""
-    happened = (F.col(event).cast("double") == 1) & F.col(time).isNotNull()
-    duration = F.greatest(F.when(happened, _double(time)).otherwise(_double(followup)), F.lit(0.0))
+    return event_duration_counts(frame, [(event, time)], followup=followup, treatment=treatment,
+                                 strata=strata)[event]
+
+
+def event_duration_counts(frame: DataFrame, events: Sequence[tuple[str, str]], *, followup: str = "followup_months",
+                          treatment: str = TREATMENT, strata: str | None = "batch") -> dict[str, pd.DataFrame]:
+    """{event: its :func:`duration_counts`} for every (event flag, months-to column) pair, in one aggregation (each
+    row counted once per event under an `_outcome` key)."""
+    if not events:
+        return {}
+    def per_event(event: str, time: str) -> Column:
+        happened = (F.col(event).cast("double") == 1) & F.col(time).isNotNull()
+        duration = F.greatest(F.when(happened, _double(time)).otherwise(_double(followup)), F.lit(0.0))
+        return F.struct(F.lit(event).alias(OUTCOME), duration.alias("_duration"), happened.cast("int").alias("_event"))
+
     # A null stratum is a stratum of its own, as in the reference (pandas' astype(str) makes it "<NA>").
     stratum = F.coalesce(F.col(strata).cast("string"), F.lit("<NA>")) if strata else F.lit("")
     data = frame.where(F.col(treatment).isNotNull() & F.col(followup).isNotNull())
-    counts = (data.select(stratum.alias("_stratum"), _arm(treatment).alias(ARM), duration.alias("_duration"),
-                          happened.cast("int").alias("_event"))
-              .groupBy("_stratum", ARM, "_duration", "_event").agg(F.count(F.lit(1)).alias(COUNT)))
-    return counts.toPandas()
+    counts = (data.select(stratum.alias("_stratum"), _arm(treatment).alias(ARM),
+                          F.explode(F.array(*[per_event(event, time) for event, time in events])).alias("_row"))
+              .groupBy(F.col(f"_row.{OUTCOME}").alias(OUTCOME), "_stratum", ARM,
+                       F.col("_row._duration").alias("_duration"), F.col("_row._event").alias("_event"))
+              .agg(F.count(F.lit(1)).alias(COUNT))).toPandas()
+    return {event: counts.loc[counts[OUTCOME] == event].drop(columns=OUTCOME).reset_index(drop=True)
+            for event, _ in events}
 
 
 def efron_terms(counts: pd.DataFrame) -> pd.DataFrame:
@@ -431,79 +454,145 @@ def covariate_columns(cells: pd.DataFrame, ranges: Mapping[str, tuple], levels: 
     return [column for _, column in columns], [name for name, _ in columns]
 
 
-def ols_hc2(frame: DataFrame, outcome: str, columns: Sequence[DesignColumn], *, treatment: str | None = None
-            ) -> dict:
-    """OLS of `outcome` on :func:`design_matrix` with the HC2 covariance, in two passes over the rows: the Gram
-    matrix X'X and X'y, then (with (X'X)^-1 and the coefficients broadcast) the meat sum u_i^2 / (1 - h_ii) x_i x_i'
-    and the residual sum of squares. Columns linearly dependent on earlier ones are dropped
-    (:func:`jobs.readout.adjusted.independent_columns`, on the Gram matrix). The driver holds k x k matrices."""
+@dataclass(frozen=True)
+class LeastSquares:
+    """One OLS fit of :func:`ols_hc2_fits`: `outcome` on :func:`design_matrix` of `columns` (Lin's interacted design
+    when `treatment` is given), over the rows where every `known` column is known."""
+
+    outcome: str
+    columns: tuple[DesignColumn, ...]
+    known: tuple[str, ...]
+    treatment: str | None = None
+
+    @property
+    def size(self) -> int:
+        return 1 + len(self.columns) if self.treatment is None else 2 + 2 * len(self.columns)
+
+    def rows(self, batch: pd.DataFrame) -> pd.DataFrame:
+        return batch.loc[batch[list(self.known)].notna().all(axis=1).to_numpy()]
+
+    def design(self, batch: pd.DataFrame) -> np.ndarray:
+        return design_matrix(batch, self.columns, treatment=self.treatment)
+
+
+def ols_hc2_fits(frame: DataFrame, fits: Sequence[LeastSquares]) -> list[dict]:
+    """Several OLS fits with the HC2 covariance in two passes over the rows of `frame` whatever their number: the
+    Gram matrices X'X, X'y and y'y of every fit, then (with each fit's (X'X)^-1 and coefficients broadcast) the
+    meat sums u_i^2 / (1 - h_ii) x_i x_i' and the residual sums of squares. Columns linearly dependent on earlier
+    ones are dropped (:func:`jobs.readout.adjusted.independent_columns`, on the Gram matrix). Per fit: `keep`,
+    `n`, `yy` and `xy`, and when it is estimable `params`, `cov`, `rss`. The driver holds k x k matrices."""
+    if not fits:
+        return []
     # Categories arrive as text whatever their type, numbers as doubles (an int column with nulls would otherwise
     # arrive as floats and print as "1.0").
-    text = {column.name for column in columns if column.kind == "level"}
-    names = dict.fromkeys([outcome, *([treatment] if treatment else []), *(column.name for column in columns)])
+    text = {column.name for fit in fits for column in fit.columns if column.kind == "level"}
+    names = dict.fromkeys(name for fit in fits for name in (
+        fit.outcome, *fit.known, *([fit.treatment] if fit.treatment else []), *(c.name for c in fit.columns)))
     needed = [F.col(name).cast("string" if name in text else "double").alias(name) for name in names]
-    k = 1 + len(columns) if treatment is None else 2 + 2 * len(columns)
 
     def gram(batch: pd.DataFrame) -> np.ndarray:
-        x = design_matrix(batch, columns, treatment=treatment)
-        y = _float_array(batch[outcome])
-        return np.concatenate([(x.T @ x).ravel(), x.T @ y])
+        parts = []
+        for fit in fits:
+            rows = fit.rows(batch)
+            x, y = fit.design(rows), _float_array(rows[fit.outcome])
+            parts += [(x.T @ x).ravel(), x.T @ y, [y @ y]]
+        return np.concatenate(parts)
 
-    sums = partition_sums(frame, needed, gram, k * k + k)
-    full_gram, full_xy = sums[:k * k].reshape(k, k), sums[k * k:]
-    keep = independent_columns(full_gram)
-    result = {"keep": keep, "n": int(round(full_gram[0, 0]))}
-    if not keep or result["n"] <= len(keep) + 1 or (treatment is not None and keep[:2] != [0, 1]):
-        return result
-    gram_inv = np.linalg.inv(full_gram[np.ix_(keep, keep)])
-    beta = gram_inv @ full_xy[keep]
-    kept = len(keep)
+    sums = partition_sums(frame, needed, gram, sum(fit.size * fit.size + fit.size + 1 for fit in fits))
+    results, solved, start = [], [], 0
+    for fit in fits:
+        k = fit.size
+        full_gram, full_xy = sums[start:start + k * k].reshape(k, k), sums[start + k * k:start + k * k + k]
+        yy = float(sums[start + k * k + k])
+        start += k * k + k + 1
+        keep = independent_columns(full_gram)
+        result = {"keep": keep, "n": int(round(full_gram[0, 0])), "xy": full_xy, "yy": yy}
+        results.append(result)
+        if keep and result["n"] > len(keep) + 1 and (fit.treatment is None or keep[:2] == [0, 1]):
+            gram_inv = np.linalg.inv(full_gram[np.ix_(keep, keep)])
+            solved.append((fit, result, gram_inv, gram_inv @ full_xy[keep]))
+    if not solved:
+        return results
 
     def meat(batch: pd.DataFrame) -> np.ndarray:
-        x = design_matrix(batch, columns, treatment=treatment)[:, keep]
-        residual = _float_array(batch[outcome]) - x @ beta
-        leverage = ((x @ gram_inv) * x).sum(axis=1)
-        weight = residual**2 / np.clip(1.0 - leverage, 1e-12, None)
-        return np.concatenate([((x * weight[:, None]).T @ x).ravel(), [residual @ residual]])
+        parts = []
+        for fit, result, gram_inv, beta in solved:
+            rows = fit.rows(batch)
+            x = fit.design(rows)[:, result["keep"]]
+            residual = _float_array(rows[fit.outcome]) - x @ beta
+            leverage = ((x @ gram_inv) * x).sum(axis=1)
+            weight = residual**2 / np.clip(1.0 - leverage, 1e-12, None)
+            parts += [((x * weight[:, None]).T @ x).ravel(), [residual @ residual]]
+        return np.concatenate(parts)
 
-    sums = partition_sums(frame, needed, meat, kept * kept + 1)
-    result.update(params=beta, cov=gram_inv @ sums[:kept * kept].reshape(kept, kept) @ gram_inv, rss=float(sums[-1]))
-    return result
+    sums = partition_sums(frame, needed, meat, sum(len(r["keep"]) ** 2 + 1 for _, r, _, _ in solved))
+    start = 0
+    for _, result, gram_inv, beta in solved:
+        kept = len(result["keep"])
+        middle = sums[start:start + kept * kept].reshape(kept, kept)
+        result.update(params=beta, cov=gram_inv @ middle @ gram_inv, rss=float(sums[start + kept * kept]))
+        start += kept * kept + 1
+    return results
 
 
-def column_ranges(frame: DataFrame, columns: Sequence[str]) -> dict[str, tuple[float, float]]:
-    """{column: (min, max)} of the known values, in one pass (a column without any is (None, None))."""
-    if not columns:
-        return {}
-    row = frame.agg(*[F.min(_double(c)).alias(f"min:{c}") for c in columns],
-                    *[F.max(_double(c)).alias(f"max:{c}") for c in columns]).first()
-    return {c: (row[f"min:{c}"], row[f"max:{c}"]) for c in columns}
 
-
-def adjusted_itt_from_spark(frame: DataFrame, outcome: str, *, numeric: Sequence[str],
-                            categorical: Sequence[str] = CONTROLS_CATEGORICAL,
-                            fixed_effects: Sequence[str] = FIXED_EFFECTS, treatment: str = TREATMENT) -> dict:
-    """:func:`jobs.readout.adjusted.adjusted_itt` from Spark passes: the moments, ranges and levels of the
-    covariates over the rows where the outcome and the assignment are known, then :func:`ols_hc2` of Lin's design
-    (covariates centred on those moments' means)."""
-    data = frame.where(F.col(outcome).isNotNull() & F.col(treatment).isNotNull())
+def lin_designs(frame: DataFrame, outcomes: Sequence[str], *, numeric: Sequence[str],
+                categorical: Sequence[str] = CONTROLS_CATEGORICAL, fixed_effects: Sequence[str] = FIXED_EFFECTS,
+                treatment: str = TREATMENT) -> dict[str, tuple[pd.DataFrame, LeastSquares]]:
+    """{outcome: (its cells, its Lin fit)} for :func:`jobs.readout.adjusted.adjusted_itt` of every outcome, from two
+    aggregations whatever their number: each row is counted once per outcome it knows (an `_outcome` key), so the
+    moments, ranges and levels of the covariates over the rows where an outcome and the assignment are known come
+    out per outcome; the covariates are then imputed, dropped and centred on those (:func:`covariate_columns`)."""
     numeric = [name for name in numeric if name in frame.columns]
     categorical = [name for name in (*categorical, *fixed_effects) if name in frame.columns]
-    cells = outcome_moments(data, list(dict.fromkeys([outcome, *numeric])), treatment=treatment)
-    levels = level_counts(data, categorical, treatment=treatment)
-    columns, _ = covariate_columns(cells, column_ranges(data, numeric), levels, numeric, categorical)
-    fit = ols_hc2(data, outcome, columns, treatment=treatment)
+    if not outcomes:
+        return {}
+    per_outcome = (frame.where(F.col(treatment).isNotNull())
+                   .select(*dict.fromkeys([treatment, *outcomes, *numeric, *categorical]),
+                           F.explode(F.array(*[F.when(F.col(y).isNotNull(), F.lit(y)) for y in outcomes]))
+                           .alias(OUTCOME))
+                   .where(F.col(OUTCOME).isNotNull()))
+    cells = outcome_moments(per_outcome, list(dict.fromkeys([*outcomes, *numeric])), by=[OUTCOME],
+                            extremes=numeric, treatment=treatment)
+    levels = level_counts(per_outcome, categorical, by=[OUTCOME], treatment=treatment)
+    designs = {}
+    for outcome in outcomes:
+        mine = cells.loc[cells[OUTCOME] == outcome]
+        ranges = {name: (mine[f"min:{name}"].min(), mine[f"max:{name}"].max()) for name in numeric}
+        columns, _ = covariate_columns(mine, ranges, levels.loc[levels[OUTCOME] == outcome], numeric, categorical)
+        designs[outcome] = (mine, LeastSquares(outcome, tuple(columns), (outcome, treatment), treatment))
+    return designs
+
+
+def lin_itt_of_fit(cells: pd.DataFrame, outcome: str, fit: Mapping) -> dict:
+    """:func:`jobs.readout.adjusted.adjusted_itt` from the outcome's cells (:func:`lin_designs`) and its fit."""
     n = {arm: int(cells.loc[cells[ARM] == arm, COUNT].sum()) for arm in (0, 1)}
     result = lin_result(fit.get("params"), fit.get("cov"), n[1], n[0], len(fit["keep"]))
     return with_unadjusted(result, itt_from_cells(cells, outcome))
 
 
-def lpm_from_spark(frame: DataFrame, outcome: str, regressor: str) -> dict:
-    """:func:`jobs.readout.adjusted.lpm` from Spark passes (:func:`ols_hc2` of outcome on (1, regressor))."""
-    data = frame.where(F.col(outcome).isNotNull() & F.col(regressor).isNotNull())
-    total = data.agg(F.count(F.lit(1)).alias("n"), F.sum(_double(outcome)).alias("s"),
-                     F.sum(_double(outcome) * _double(outcome)).alias("q")).first()
-    fit = ols_hc2(data, outcome, [DesignColumn("value", regressor)])
-    n = int(total["n"])
-    tss = max(float(total["q"] or 0.0) - float(total["s"] or 0.0) ** 2 / n, 0.0) if n else 0.0
+def adjusted_itt_from_spark(frame: DataFrame, outcome: str, *, numeric: Sequence[str],
+                            categorical: Sequence[str] = CONTROLS_CATEGORICAL,
+                            fixed_effects: Sequence[str] = FIXED_EFFECTS, treatment: str = TREATMENT) -> dict:
+    """:func:`jobs.readout.adjusted.adjusted_itt` from Spark passes (:func:`lin_designs`, :func:`ols_hc2_fits`)."""
+    cells, fit = lin_designs(frame, [outcome], numeric=numeric, categorical=categorical,
+                             fixed_effects=fixed_effects, treatment=treatment)[outcome]
+    return lin_itt_of_fit(cells, outcome, ols_hc2_fits(frame, [fit])[0])
+
+
+def lpm_fit(outcome: str, regressor: str) -> LeastSquares:
+    """The :func:`ols_hc2_fits` fit of :func:`jobs.readout.adjusted.lpm`: outcome on (1, regressor)."""
+    return LeastSquares(outcome, (DesignColumn("value", regressor),), (outcome, regressor))
+
+
+def lpm_of_fit(fit: Mapping) -> dict:
+    """:func:`jobs.readout.adjusted.lpm` from its :func:`ols_hc2_fits` result (the total sum of squares from the
+    fit's n, sum y (the intercept's X'y) and y'y)."""
+    n, total = fit["n"], float(fit["xy"][0])
+    tss = max(fit["yy"] - total * total / n, 0.0) if n else 0.0
     return lpm_result(fit["params"], fit["cov"], fit["rss"], tss, n)
+
+
+def lpm_from_spark(frame: DataFrame, outcome: str, regressor: str) -> dict:
+    """:func:`jobs.readout.adjusted.lpm` from Spark passes (:func:`ols_hc2_fits`)."""
+    return lpm_of_fit(ols_hc2_fits(frame, [lpm_fit(outcome, regressor)])[0])
