@@ -140,11 +140,22 @@ def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: b
                         if o in linkedin.columns and LATE_ENDOGENOUS in linkedin.columns}, FULL: {}}
     balance_numeric = {FULL: BALANCE_NUMERIC, LINKEDIN: BALANCE_NUMERIC + BALANCE_LINKEDIN_EXTRA}
     summary_numeric = (TREATMENT, *BALANCE_NUMERIC, *BALANCE_LINKEDIN_EXTRA, *SUMMARY_OUTCOMES)
-    cells = {sample: moments.outcome_moments(
-        frame, _present(dict.fromkeys([*outcomes_of[sample], *summary_numeric, *balance_numeric[sample]]), frame),
-        by=by[sample], pairs=pairs[sample]) for sample, frame in spark_frames.items()}
-    levels = {sample: moments.level_counts(frame, _present(BALANCE_CATEGORICAL, frame))
-              for sample, frame in spark_frames.items()}
+    # One aggregation of the moments and one of the levels per sample: every row counted once, and once more per
+    # outcome it knows for the adjusted ITTs' covariates (moments.per_outcome_rows).
+    covariates = {sample: moments.lin_covariates(frame, numeric=_controls(sample))
+                  for sample, frame in spark_frames.items()}
+    per_outcome_cells, per_outcome_levels = {}, {}
+    for sample, frame in spark_frames.items():
+        numeric, categorical = covariates[sample]
+        rows_by_outcome = moments.per_outcome_rows(frame, _present(outcomes_of[sample], frame))
+        per_outcome_cells[sample] = moments.outcome_moments(rows_by_outcome, _present(dict.fromkeys(
+            [*outcomes_of[sample], *summary_numeric, *balance_numeric[sample], *numeric]), frame),
+            by=[moments.OUTCOME, *by[sample]], pairs=pairs[sample], extremes=numeric)
+        per_outcome_levels[sample] = moments.level_counts(
+            rows_by_outcome, _present(dict.fromkeys([*BALANCE_CATEGORICAL, *categorical]), frame),
+            by=[moments.OUTCOME])
+    cells = {sample: moments.rows_of(per_outcome_cells[sample]) for sample in spark_frames}
+    levels = {sample: moments.rows_of(per_outcome_levels[sample]) for sample in spark_frames}
     size = {sample: int(cells[sample][moments.COUNT].sum()) for sample in spark_frames}
     # Not yet from aggregates: the Cox models with controls and the employability terciles read the LinkedIn
     # sample's rows (the full table is never collected).
@@ -178,8 +189,9 @@ def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: b
         extra = [moments.lpm_fit(view, TABLE14_REGRESSOR) for view in table14_views] if sample == LINKEDIN else []
         if not lin and not extra:
             continue
-        designs = _guarded(notes, f"adjusted ITTs ({sample})",
-                           lambda: moments.lin_designs(frame, lin, numeric=_controls(sample))) or {}
+        designs = _guarded(notes, f"adjusted ITTs ({sample})", lambda: moments.lin_designs_of_cells(
+            per_outcome_cells[sample], per_outcome_levels[sample], lin, numeric=covariates[sample][0],
+            categorical=covariates[sample][1])) or {}
         results = moments.ols_hc2_fits(frame, [fit for _, fit in designs.values()] + extra)
         fits[sample] = {("lin", outcome): (cells_of, result)
                         for (outcome, (cells_of, _)), result in zip(designs.items(), results)}

@@ -536,32 +536,58 @@ def ols_hc2_fits(frame: DataFrame, fits: Sequence[LeastSquares]) -> list[dict]:
 
 
 
+ALL_ROWS = "*"  # the `_outcome` key under which every row is counted once
+
+
+def per_outcome_rows(frame: DataFrame, outcomes: Sequence[str]) -> DataFrame:
+    """The rows of `frame` with an `_outcome` key: each row once under ALL_ROWS and once more under each of
+    `outcomes` it knows, so one aggregation by `_outcome` gives the moments over every row and, per outcome, over
+    the rows where it is known."""
+    keys = [F.lit(ALL_ROWS), *[F.when(F.col(y).isNotNull(), F.lit(y)) for y in outcomes]]
+    return frame.select("*", F.explode(F.array(*keys)).alias(OUTCOME)).where(F.col(OUTCOME).isNotNull())
+
+
+def rows_of(cells: pd.DataFrame, outcome: str = ALL_ROWS) -> pd.DataFrame:
+    """The cells (or level counts) of :func:`per_outcome_rows` under one `_outcome` key, without the key."""
+    return cells.loc[cells[OUTCOME] == outcome].drop(columns=OUTCOME).reset_index(drop=True)
+
+
+def lin_covariates(frame: DataFrame, *, numeric: Sequence[str], categorical: Sequence[str] = CONTROLS_CATEGORICAL,
+                   fixed_effects: Sequence[str] = FIXED_EFFECTS) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) covariates of Lin's design that `frame` has."""
+    return ([name for name in numeric if name in frame.columns],
+            [name for name in (*categorical, *fixed_effects) if name in frame.columns])
+
+
+def lin_designs_of_cells(cells: pd.DataFrame, levels: pd.DataFrame, outcomes: Sequence[str], *,
+                         numeric: Sequence[str], categorical: Sequence[str], treatment: str = TREATMENT
+                         ) -> dict[str, tuple[pd.DataFrame, LeastSquares]]:
+    """{outcome: (its cells, its Lin fit)} for :func:`jobs.readout.adjusted.adjusted_itt` of every outcome from the
+    moments (with the `numeric` covariates' extremes) and level counts of :func:`per_outcome_rows`: the covariates
+    imputed, dropped and centred on their moments over the rows where the outcome and the assignment are known
+    (:func:`covariate_columns`)."""
+    designs = {}
+    for outcome in outcomes:
+        mine = rows_of(cells, outcome)
+        ranges = {name: (mine[f"min:{name}"].min(), mine[f"max:{name}"].max()) for name in numeric}
+        columns, _ = covariate_columns(mine, ranges, rows_of(levels, outcome), numeric, categorical)
+        designs[outcome] = (mine, LeastSquares(outcome, tuple(columns), (outcome, treatment), treatment))
+    return designs
+
+
 def lin_designs(frame: DataFrame, outcomes: Sequence[str], *, numeric: Sequence[str],
                 categorical: Sequence[str] = CONTROLS_CATEGORICAL, fixed_effects: Sequence[str] = FIXED_EFFECTS,
                 treatment: str = TREATMENT) -> dict[str, tuple[pd.DataFrame, LeastSquares]]:
-    """{outcome: (its cells, its Lin fit)} for :func:`jobs.readout.adjusted.adjusted_itt` of every outcome, from two
-    aggregations whatever their number: each row is counted once per outcome it knows (an `_outcome` key), so the
-    moments, ranges and levels of the covariates over the rows where an outcome and the assignment are known come
-    out per outcome; the covariates are then imputed, dropped and centred on those (:func:`covariate_columns`)."""
-    numeric = [name for name in numeric if name in frame.columns]
-    categorical = [name for name in (*categorical, *fixed_effects) if name in frame.columns]
-    if not outcomes:
-        return {}
-    per_outcome = (frame.where(F.col(treatment).isNotNull())
-                   .select(*dict.fromkeys([treatment, *outcomes, *numeric, *categorical]),
-                           F.explode(F.array(*[F.when(F.col(y).isNotNull(), F.lit(y)) for y in outcomes]))
-                           .alias(OUTCOME))
-                   .where(F.col(OUTCOME).isNotNull()))
-    cells = outcome_moments(per_outcome, list(dict.fromkeys([*outcomes, *numeric])), by=[OUTCOME],
-                            extremes=numeric, treatment=treatment)
-    levels = level_counts(per_outcome, categorical, by=[OUTCOME], treatment=treatment)
-    designs = {}
-    for outcome in outcomes:
-        mine = cells.loc[cells[OUTCOME] == outcome]
-        ranges = {name: (mine[f"min:{name}"].min(), mine[f"max:{name}"].max()) for name in numeric}
-        columns, _ = covariate_columns(mine, ranges, levels.loc[levels[OUTCOME] == outcome], numeric, categorical)
-        designs[outcome] = (mine, LeastSquares(outcome, tuple(columns), (outcome, treatment), treatment))
-    return designs
+    """:func:`lin_designs_of_cells` from two aggregations of :func:`per_outcome_rows` whatever the number of
+    outcomes (the readout folds them into its moments and levels aggregations)."""
+    numeric, categorical = lin_covariates(frame, numeric=numeric, categorical=categorical,
+                                          fixed_effects=fixed_effects)
+    rows = per_outcome_rows(frame, outcomes)
+    cells = outcome_moments(rows, list(dict.fromkeys([*outcomes, *numeric])), by=[OUTCOME], extremes=numeric,
+                            treatment=treatment)
+    levels = level_counts(rows, categorical, by=[OUTCOME], treatment=treatment)
+    return lin_designs_of_cells(cells, levels, outcomes, numeric=numeric, categorical=categorical,
+                                treatment=treatment)
 
 
 def lin_itt_of_fit(cells: pd.DataFrame, outcome: str, fit: Mapping) -> dict:
