@@ -396,11 +396,14 @@ def keep_match_report(report: Path, target: Path) -> None:
     temporary.replace(target)
 
 
-def build_readout(config: Config, *, snapshot_id: str | None = None) -> Any:
+def build_readout(config: Config, *, snapshot_id: str | None = None, spark: Any = None) -> Any:
+    """The analyst readout of a published snapshot, estimated in `spark` or else a session started here."""
+    from credsignal.core.spark import spark_session
     from jobs import readout
 
     with writing(config, "readout"):
-        return readout.build_readout(config.lake, snapshot=snapshot_id)
+        return readout.build_readout(spark or spark_session(config, app_name="credsignal-readout"), config.lake,
+                                     snapshot=snapshot_id)
 
 
 # ----------------------------------------------------------------------------------- snapshots, retention
@@ -493,5 +496,5 @@ def _run_pipeline(config: Config, *, run_id: str) -> PipelineReport:
     report.validation = validate_staged(spark, config, run_id=run_id, as_of=config.as_of)
     alert_and_block(report.validation)
     report.snapshot = publish_staged(config, run_id=run_id, as_of=config.as_of)
-    report.readout = build_readout(config, snapshot_id=report.snapshot.snapshot_id)
+    report.readout = build_readout(config, snapshot_id=report.snapshot.snapshot_id, spark=spark)
     return report

@@ -331,9 +331,8 @@ def test_hazard_ratio_of_saturates_instead_of_overflowing(log_hr, expected):
     assert r.hazard_ratio_of(log_hr) == pytest.approx(expected)
 
 
-def test_cox_itt_near_separation_renders_in_the_report():
-    """A tiny LinkedIn sample where only control learners find a job: lifelines converges to a huge log HR
-    SE, whose interval end used to overflow math.exp when the HTML was written."""
+def separated_survival_frame() -> pd.DataFrame:
+    """40 learners, one batch; 6 of the 20 controls and none of the treated find a job (in month 3)."""
     n = 40
     d = np.arange(n) % 2
     event = (d == 0) & (np.arange(n) < 12)
@@ -341,7 +340,13 @@ def test_cox_itt_near_separation_renders_in_the_report():
                           "months_to_new_job": pd.array(np.where(event, 3, 0), dtype="Int32"),
                           "followup_months": 10})
     frame.loc[~event, "months_to_new_job"] = pd.NA
-    result = r.cox_itt(frame)
+    return frame
+
+
+def test_cox_itt_near_separation_renders_in_the_report():
+    """A tiny LinkedIn sample where only control learners find a job: lifelines converges to a huge log HR
+    SE, whose interval end used to overflow math.exp when the HTML was written."""
+    result = r.cox_itt(separated_survival_frame())
     from jobs.readout import estimates, render
 
     rows = pd.DataFrame([estimates._row("s", "cox", "new_job", "linkedin", "all", "cox_ph", result)])
@@ -604,21 +609,27 @@ def test_benjamini_hochberg_matches_statsmodels_multipletests():
     np.testing.assert_allclose(adjusted[[0, 2, 3]], multipletests([0.01, 0.04, 0.03], method="fdr_bh")[1])
 
 
-def test_subgroup_rows_adjust_over_the_whole_family():
+def test_subgroup_rows_adjust_over_the_whole_family(spark):
     from statsmodels.stats.multitest import multipletests
 
+    from jobs.readout import moments
     from jobs.readout.estimates import subgroup_rows
 
     full, linkedin = simulate(6000, seed=2)
-    rows = pd.DataFrame(subgroup_rows({"full": full, "linkedin": linkedin},
-                                      {"full": r.FULL_ITT_OUTCOMES, "linkedin": r.LINKEDIN_ITT_OUTCOMES},
-                                      snapshot_id="s"))
+    outcomes_of = {"full": r.FULL_ITT_OUTCOMES, "linkedin": r.LINKEDIN_ITT_OUTCOMES}
+    cells = {sample: moments.outcome_moments(spark.createDataFrame(frame), outcomes_of[sample],
+                                             by=r.SUBGROUP_COLUMNS)
+             for sample, frame in (("full", full), ("linkedin", linkedin))}
+    rows = pd.DataFrame(subgroup_rows(cells, outcomes_of, snapshot_id="s"))
     np.testing.assert_allclose(rows.p_adjusted, multipletests(rows.p_value, method="fdr_bh")[1], rtol=1e-12)
     dimensions = set(rows.subgroup.str.split("=").str[0])
     assert dimensions == {"developing_country", "education", "primary_domain", "batch"}
     assert set(rows.outcome) == set(r.FULL_ITT_OUTCOMES) | set(r.LINKEDIN_ITT_OUTCOMES)
-    one = rows.loc[(rows.outcome == "views_all") & (rows.subgroup == "batch=3")].iloc[0]
-    assert one.estimate == pytest.approx(r.itt(full.loc[full.batch == 3], "views_all")["estimate"])
+    for sample, frame in (("full", full), ("linkedin", linkedin)):  # each from its cells = on its rows
+        masks = r.subgroups(frame)
+        for row in rows.loc[rows["sample"] == sample].itertuples():
+            expected = r.itt(frame.loc[masks[row.subgroup]], row.outcome)
+            assert (row.estimate, row.se) == pytest.approx((expected["estimate"], expected["se"]), rel=1e-9)
     masks = r.subgroups(pd.DataFrame({"education_level": ["bachelor degree", "high school diploma", "not mentioned",
                                                           None]}))
     assert masks["education=degree"].tolist() == [True, False, False, False]
@@ -735,9 +746,9 @@ def published(tmp_path_factory, spark):
     return lake, full, linkedin, old
 
 
-def test_build_readout_end_to_end(published):
+def test_build_readout_end_to_end(spark, published):
     lake, full, linkedin, _ = published
-    result = r.build_readout(lake)
+    result = r.build_readout(spark, lake)
     assert result.snapshot_id == "20260102T000000Z-run1"
     out = lake / "curated" / "_snapshots" / "20260102T000000Z-run1" / "_readout"
     assert result.output_dir == out and (out / "readout_estimates" / "part-00000.parquet").is_file()
@@ -841,22 +852,22 @@ def fast_charts(monkeypatch):
     monkeypatch.setattr(plots, "plot_forest", lambda estimates, sample: TINY_PNG)
 
 
-def test_build_readout_for_an_old_snapshot_and_rebuild(published, fast_charts):
+def test_build_readout_for_an_old_snapshot_and_rebuild(spark, published, fast_charts):
     lake, _, _, old = published
-    first = r.build_readout(lake, snapshot="20260101T000000Z-run0", cox=False)
+    first = r.build_readout(spark, lake, snapshot="20260101T000000Z-run0", cox=False)
     assert first.output_dir == old / "_readout" and first.n_full == 3000 and first.n_linkedin == 800
     assert not (first.estimates.analysis == "cox").any()
     assert any("no data_quality_report" in note for note in first.notes)
-    again = r.build_readout(lake, snapshot="20260101T000000Z-run0", cox=False)  # replaces the previous readout
+    again = r.build_readout(spark, lake, snapshot="20260101T000000Z-run0", cox=False)  # replaces the previous readout
     pd.testing.assert_frame_equal(pd.read_parquet(again.estimates_path), first.estimates)
     assert sorted(p.name for p in old.iterdir()) == ["_readout", "learner_outcomes_full", "learner_outcomes_linkedin"]
     # The live links still point at the newest snapshot.
     assert os.readlink(lake / "curated" / "_current") == str(Path("_snapshots") / "20260102T000000Z-run1")
 
 
-def test_failed_write_leaves_the_previous_readout(published, fast_charts, monkeypatch):
+def test_failed_write_leaves_the_previous_readout(spark, published, fast_charts, monkeypatch):
     lake, _, _, old = published
-    r.build_readout(lake, snapshot="20260101T000000Z-run0", cox=False)
+    r.build_readout(spark, lake, snapshot="20260101T000000Z-run0", cox=False)
     before = (old / "_readout" / "readout.html").read_text()
 
     def broken(*args, **kwargs):
@@ -864,12 +875,12 @@ def test_failed_write_leaves_the_previous_readout(published, fast_charts, monkey
 
     with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="disk full"):
         patch.setattr(pd.DataFrame, "to_parquet", broken)  # fails inside the temporary folder
-        r.build_readout(lake, snapshot="20260101T000000Z-run0", cox=False)
+        r.build_readout(spark, lake, snapshot="20260101T000000Z-run0", cox=False)
     assert (old / "_readout" / "readout.html").read_text() == before
     assert not [p for p in old.iterdir() if p.name.startswith(".")]
 
 
-def test_main_prints_where_it_wrote(published, fast_charts, capsys):
+def test_main_prints_where_it_wrote(spark, published, fast_charts, capsys):
     lake, *_ = published
     assert r.main(["--lake", str(lake), "--no-cox"]) == 0
     printed = capsys.readouterr().out

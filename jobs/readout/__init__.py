@@ -2,17 +2,18 @@
 
     python -m jobs.readout --lake DIR [--snapshot ID] [--no-cox]
 
-Modules: `statistics` (unadjusted estimators), `adjusted` (Lin, Cox with controls, LPM, Table 2, subgroups with
+Modules: `moments` (what Spark aggregates, and the unadjusted estimators from it), `statistics` (the row-level
+unadjusted estimators: test oracles, balance, employability), `adjusted` (Lin, Cox with controls, LPM, Table 2, subgroups with
 Benjamini-Hochberg, attrition), `estimates` (every number as rows of readout_estimates), `plots` (PNG charts),
 `render` (the page, laid out by credsignal/core/templates/readout.html.j2), `build` (reading a snapshot, writing the readout,
-the command line). Every estimator is a pure function of a pandas frame, arrays or counts; docs/readout.md gives
-the formulas.
+the command line). docs/readout.md gives the formulas.
 """
 
 from jobs.readout.adjusted import (
     CONTROLS_CATEGORICAL,
     CONTROLS_NUMERIC_FULL,
     CONTROLS_NUMERIC_LINKEDIN,
+    SUBGROUP_COLUMNS,
     COX_CONTROLS_NUMERIC,
     adjusted_itt,
     attrition,

@@ -148,12 +148,21 @@ def lin_itt(y: np.ndarray, d: np.ndarray, x: np.ndarray, *, cov_type: str = "HC2
     xc = x - x.mean(axis=0) if len(y) else x
     design = np.column_stack([np.ones(len(y)), d, xc, d[:, None] * xc])
     keep = independent_columns(design.T @ design)
-    nan = float("nan")
+    n1, n0 = int((d == 1).sum()), int((d != 1).sum())
     if keep[:2] != [0, 1] or len(y) <= len(keep) + 1:
-        return {"estimate": nan, "se": nan, "n_treatment": int((d == 1).sum()), "n_control": int((d != 1).sum())}
+        return lin_result(None, None, n1, n0, len(keep))
     fit = ols_robust(y, design[:, keep], cov_type=cov_type)
-    a, b = fit["params"][:2]
-    cov = fit["cov"][:2, :2]
+    return lin_result(fit["params"], fit["cov"], n1, n0, len(keep))
+
+
+def lin_result(params: np.ndarray | None, cov: np.ndarray | None, n1: int, n0: int, kept: int) -> dict:
+    """The result of :func:`lin_itt` from the coefficients and covariance of the regression on the `kept`
+    columns (intercept and assignment first); None when the assignment did not survive the dependence check."""
+    nan = float("nan")
+    if params is None:
+        return {"estimate": nan, "se": nan, "n_treatment": n1, "n_control": n0}
+    a, b = params[:2]
+    cov = cov[:2, :2]
     se = math.sqrt(cov[1, 1])
     if a != 0:
         gradient = np.array([-100.0 * b / a**2, 100.0 / a])
@@ -163,10 +172,9 @@ def lin_itt(y: np.ndarray, d: np.ndarray, x: np.ndarray, *, cov_type: str = "HC2
     return {
         "estimate": float(b), "se": se, "baseline": float(a), "baseline_se": math.sqrt(cov[0, 0]),
         "treatment_mean": float(a + b), "treatment_mean_se": math.sqrt(cov[0, 0] + cov[1, 1] + 2 * cov[0, 1]),
-        "effect_pct": effect_pct, "effect_pct_se": effect_pct_se,
-        "n_treatment": int((d == 1).sum()), "n_control": int((d != 1).sum()),
+        "effect_pct": effect_pct, "effect_pct_se": effect_pct_se, "n_treatment": n1, "n_control": n0,
         "ci_low": b - Z95 * se, "ci_high": b + Z95 * se, "p_value": _normal_p(b / se) if se else nan,
-        "n_covariates": (len(keep) - 2),
+        "n_covariates": (kept - 2),
     }
 
 
@@ -179,8 +187,12 @@ def adjusted_itt(frame: pd.DataFrame, outcome: str, *, numeric: Iterable[str] = 
     data = frame.loc[frame[outcome].notna() & frame[treatment].notna()]
     x, _ = covariate_design(data, numeric, [*categorical, *fixed_effects])
     y, d = _floats(data[outcome]), _floats(data[treatment])
-    result = lin_itt(y, d, x)
-    unadjusted = difference_in_means(y, d)
+    return with_unadjusted(lin_itt(y, d, x), difference_in_means(y, d))
+
+
+def with_unadjusted(result: dict, unadjusted: dict) -> dict:
+    """A Lin result with the unadjusted difference in means on the same rows and the variance reduction
+    1 - se_adj^2 / se_unadj^2."""
     result["unadjusted_estimate"], result["unadjusted_se"] = unadjusted["estimate"], unadjusted["se"]
     result["variance_reduction"] = (1.0 - result["se"] ** 2 / unadjusted["se"] ** 2
                                     if unadjusted["se"] and np.isfinite(result["se"]) else float("nan"))
@@ -310,22 +322,28 @@ def lpm(frame: pd.DataFrame, outcome: str, regressor: str, *, cov_type: str = "H
     data = frame.loc[frame[outcome].notna() & frame[regressor].notna()]
     y, x = _floats(data[outcome]), _floats(data[regressor])
     fit = ols_robust(y, np.column_stack([np.ones(len(y)), x]), cov_type=cov_type)
-    b, se = float(fit["params"][1]), math.sqrt(fit["cov"][1, 1])
+    return lpm_result(fit["params"], fit["cov"], fit["rss"], fit["tss"], fit["n"])
+
+
+def lpm_result(params: np.ndarray, cov: np.ndarray, rss: float, tss: float, n: int) -> dict:
+    """The result of :func:`lpm` from the fit's coefficients, covariance and sums of squares."""
+    b, se = float(params[1]), math.sqrt(cov[1, 1])
     return {"estimate": b, "se": se, "ci_low": b - Z95 * se, "ci_high": b + Z95 * se,
-            "p_value": _normal_p(b / se) if se else float("nan"), "baseline": float(fit["params"][0]),
-            "r_squared": 1 - fit["rss"] / fit["tss"] if fit["tss"] else float("nan"), "n": fit["n"]}
+            "p_value": _normal_p(b / se) if se else float("nan"), "baseline": float(params[0]),
+            "r_squared": 1 - rss / tss if tss else float("nan"), "n": n}
 
 
 # ------------------------------------------------------------------------------------------------ Table 2
 
 
-def mean_and_se(values: np.ndarray) -> tuple[float, float, int, float]:
-    """(mean, SE of the mean = s / sqrt(n), n, sample variance) of the non-missing values."""
-    values = values[~np.isnan(values)]
-    n = values.size
-    mean = float(values.mean()) if n else float("nan")
-    variance = float(values.var(ddof=1)) if n > 1 else float("nan")
-    return mean, math.sqrt(variance / n) if n > 1 else float("nan"), n, variance
+def mean_and_se_of_moments(n: float, total: float, squares: float) -> tuple[float, float]:
+    """(mean, SE of the mean) from the count, sum and sum of squares of the non-missing values."""
+    if n < 1:
+        return float("nan"), float("nan")
+    mean = total / n
+    if n < 2:
+        return mean, float("nan")
+    return mean, math.sqrt(max(squares - total * mean, 0.0) / (n - 1) / n)
 
 
 def subsample_difference(whole: np.ndarray, part: np.ndarray) -> dict:
@@ -335,18 +353,25 @@ def subsample_difference(whole: np.ndarray, part: np.ndarray) -> dict:
     n_whole, mean_part - mean_whole = (1 - pi) (mean_part - mean_rest), SE = (1 - pi) sqrt(s_part^2 / n_part +
     s_rest^2 / n_rest)."""
     whole, part = whole[~np.isnan(whole)], part[~np.isnan(part)]
-    n_w, n_p = whole.size, part.size
+    return subsample_difference_of_moments(whole.size, float(whole.sum()), float((whole**2).sum()),
+                                           part.size, float(part.sum()), float((part**2).sum()))
+
+
+def subsample_difference_of_moments(n_w: float, sum_w: float, squares_w: float, n_p: float, sum_p: float,
+                                    squares_p: float) -> dict:
+    """:func:`subsample_difference` from the count, sum and sum of squares of the whole and of the part."""
     n_r = n_w - n_p
     nan = float("nan")
     if n_p < 2 or n_r < 2:
         return {"estimate": nan, "se": nan}
-    sum_r = whole.sum() - part.sum()
-    squares_r = (whole**2).sum() - (part**2).sum()
+    sum_r = sum_w - sum_p
+    squares_r = squares_w - squares_p
     mean_r = sum_r / n_r
     variance_r = max((squares_r - n_r * mean_r**2) / (n_r - 1), 0.0)
+    variance_p = max(squares_p - sum_p * sum_p / n_p, 0.0) / (n_p - 1)
     share = n_p / n_w
-    difference = part.mean() - whole.mean()
-    se = (1 - share) * math.sqrt(part.var(ddof=1) / n_p + variance_r / n_r)
+    difference = sum_p / n_p - sum_w / n_w
+    se = (1 - share) * math.sqrt(variance_p / n_p + variance_r / n_r)
     return {"estimate": float(difference), "se": se, "ci_low": difference - Z95 * se, "ci_high": difference + Z95 * se,
             "p_value": _normal_p(difference / se) if se else nan}
 
@@ -356,19 +381,30 @@ def summary_statistics(full: pd.DataFrame, linkedin: pd.DataFrame, *, numeric: S
     """Table 2: for each variable (one row per level of a category), its mean and SE in the full and in the
     LinkedIn sample and the difference LinkedIn - full with :func:`subsample_difference`'s SE. A variable only
     the LinkedIn sample has gets no full-sample figures."""
-    in_full = balance_indicators(full, numeric, categorical)
-    in_linkedin = balance_indicators(linkedin, numeric, categorical)
+    def moments_of(values: pd.Series) -> tuple[float, float, float]:
+        known = values.to_numpy(dtype="float64")
+        known = known[~np.isnan(known)]
+        return float(known.size), float(known.sum()), float((known**2).sum())
+
+    return summary_frame({name: moments_of(v) for name, v in balance_indicators(full, numeric, categorical).items()},
+                         {name: moments_of(v) for name, v in balance_indicators(linkedin, numeric, categorical).items()})
+
+
+def summary_frame(full: Mapping[str, tuple[float, float, float]], linkedin: Mapping[str, tuple[float, float, float]]
+                  ) -> pd.DataFrame:
+    """The rows of :func:`summary_statistics` from each variable's (count, sum, sum of squares) of its known
+    values in the full and in the LinkedIn sample."""
     rows = []
-    for name, values in in_linkedin.items():
-        part = values.to_numpy(dtype="float64")
-        mean_l, se_l, n_l, _ = mean_and_se(part)
-        row = {"variable": name, "linkedin_mean": mean_l, "linkedin_se": se_l, "linkedin_n": n_l,
+    for name, part in linkedin.items():
+        mean_l, se_l = mean_and_se_of_moments(*part)
+        row = {"variable": name, "linkedin_mean": mean_l, "linkedin_se": se_l, "linkedin_n": int(part[0]),
                "full_mean": float("nan"), "full_se": float("nan"), "full_n": 0,
                "difference": float("nan"), "difference_se": float("nan"), "p_value": float("nan")}
-        if name in in_full:
-            whole = in_full[name].to_numpy(dtype="float64")
-            row["full_mean"], row["full_se"], row["full_n"], _ = mean_and_se(whole)
-            difference = subsample_difference(whole, part)
+        if name in full:
+            whole = full[name]
+            row["full_mean"], row["full_se"] = mean_and_se_of_moments(*whole)
+            row["full_n"] = int(whole[0])
+            difference = subsample_difference_of_moments(*whole, *part)
             row.update(difference=difference["estimate"], difference_se=difference["se"],
                        p_value=difference.get("p_value", float("nan")))
         rows.append(row)
@@ -376,6 +412,9 @@ def summary_statistics(full: pd.DataFrame, linkedin: pd.DataFrame, *, numeric: S
 
 
 # ------------------------------------------------------------------------------------------------ heterogeneity
+
+
+SUBGROUP_COLUMNS = ("developing_country", "education_level", "primary_domain", "batch")
 
 
 def subgroups(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -465,9 +504,17 @@ def attrition_counts(full: pd.DataFrame, linkedin: pd.DataFrame, match_by_arm: S
         arms = _floats(frame[treatment])
         return {1: int((arms == 1).sum()), 0: int((arms == 0).sum())}
 
-    counts = {"randomized": by_arm(full)}
-    if "has_linkedin_url" in full:
-        counts["url_at_randomization"] = by_arm(full.loc[full["has_linkedin_url"] == 1])
+    with_url = by_arm(full.loc[full["has_linkedin_url"] == 1]) if "has_linkedin_url" in full else None
+    return stage_counts(by_arm(full), with_url, by_arm(linkedin), match_by_arm)
+
+
+def stage_counts(randomized: dict[int, int], with_url: dict[int, int] | None, matched: dict[int, int],
+                 match_by_arm: Sequence[Mapping] | None = None) -> dict[str, dict[int, int]]:
+    """:func:`attrition_counts` from the arm counts of the full table, of its learners with a URL (None when the
+    table has no has_linkedin_url) and of the LinkedIn table."""
+    counts = {"randomized": randomized}
+    if with_url is not None:
+        counts["url_at_randomization"] = with_url
     if match_by_arm:
         fetched = {1: 0, 0: 0}
         parsed = {1: 0, 0: 0}
@@ -480,5 +527,5 @@ def attrition_counts(full: pd.DataFrame, linkedin: pd.DataFrame, match_by_arm: S
             if record["match"] == "matched":
                 parsed[arm] += int(record["count"])
         counts["fetched"], counts["parsed_ok"] = fetched, parsed
-    counts["matched"] = by_arm(linkedin)
+    counts["matched"] = matched
     return counts

@@ -8,7 +8,7 @@ and Cox, in percentage points), Table 6 (views, adjusted), Table 12 (balance), T
 Table 14 (views vs new job), Figure 2 with 95% bands, Lin-adjusted ITTs, subgroup effects with Benjamini-Hochberg,
 the LATE of sharing and the employability terciles.
 
-Inputs are read with pandas exactly as an analyst reads them, from one snapshot of the publish contract::
+Inputs are read by Spark from one snapshot of the publish contract::
 
     lake/curated/_snapshots/<snapshot_id>/<table>/part-*.parquet
     lake/curated/_current -> _snapshots/<snapshot_id>          (the live snapshot)
@@ -25,8 +25,9 @@ folder and renamed into place)::
     readout.html                           self-contained: inline CSS, PNG charts as base64 data URIs
     figure2_new_job_by_month.png, itt_effects.png, forest_linkedin.png, forest_full.png
 
-The estimators live in jobs/readout/statistics.py and jobs/readout/adjusted.py (pure functions of pandas frames,
-arrays or counts, checked against statsmodels / lifelines / closed forms in tests/test_readout.py); the page in
+The estimators live in jobs/readout/moments.py (from Spark aggregates), jobs/readout/statistics.py and
+jobs/readout/adjusted.py (checked against statsmodels / lifelines / closed forms in tests/test_readout.py and
+tests/test_readout_moments.py); the page in
 jobs/readout/render.py with its template and stylesheet; docs/readout.md gives the formulas.
 
     python -m jobs.readout --lake DIR [--snapshot ID]
@@ -47,8 +48,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from pyspark.sql import SparkSession
 
 from credsignal.core import lake
+from credsignal.core.config import Config
+from credsignal.core.spark import spark_session
 from jobs.readout import plots
 from jobs.readout.estimates import ESTIMATOR_COX_PP, ESTIMATOR_LIN, estimate_all
 from jobs.readout.render import render_html
@@ -166,6 +170,17 @@ def read_match_by_arm(path: Path) -> list[dict] | None:
     return payload.get("profile_match_by_arm")
 
 
+def published_snapshot(lake_root: Path, snapshot: str | None = None) -> tuple[str, Path]:
+    """(id, folder) of the snapshot to read, the live one when `snapshot` is None; FileNotFoundError when it
+    lacks one of the two curated tables."""
+    snapshot_id = snapshot or current_snapshot_id(lake_root)
+    source = snapshot_dir(lake_root, snapshot_id)
+    for table in (FULL_TABLE, LINKEDIN_TABLE):
+        if not (source / table).exists():
+            raise FileNotFoundError(f"snapshot {snapshot_id} has no table {table} (looked in {source / table})")
+    return snapshot_id, source
+
+
 def _write_atomically(target: Path, write) -> None:
     """Write into a temporary sibling folder, then swap it in with renames (same file system)."""
     temporary = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
@@ -190,23 +205,21 @@ def _write_atomically(target: Path, write) -> None:
         shutil.rmtree(previous, ignore_errors=True)
 
 
-def build_readout(lake_root: Path, *, snapshot: str | None = None, cox: bool = True) -> ReadoutResult:
-    """Compute the readout of one published snapshot (the live one when `snapshot` is None) and write it to
-    `curated/_snapshots/<id>/_readout/`: readout_estimates and readout_curves Parquet, readout.html, PNGs."""
+def build_readout(spark: SparkSession, lake_root: Path, *, snapshot: str | None = None,
+                  cox: bool = True) -> ReadoutResult:
+    """Compute the readout of one published snapshot (the live one when `snapshot` is None) in `spark` and write
+    it to `curated/_snapshots/<id>/_readout/`: readout_estimates and readout_curves Parquet, readout.html, PNGs."""
     lake_root = Path(lake_root)
-    snapshot_id = snapshot or current_snapshot_id(lake_root)
-    source = snapshot_dir(lake_root, snapshot_id)
-    for table in (FULL_TABLE, LINKEDIN_TABLE):
-        if not (source / table).exists():
-            raise FileNotFoundError(f"snapshot {snapshot_id} has no table {table} (looked in {source / table})")
-    full = pd.read_parquet(source / FULL_TABLE)
-    linkedin = pd.read_parquet(source / LINKEDIN_TABLE)
+    snapshot_id, source = published_snapshot(lake_root, snapshot)
+    full = spark.read.parquet(str(source / FULL_TABLE))
+    linkedin = spark.read.parquet(str(source / LINKEDIN_TABLE))
     quality = read_quality_report(source)
     match_by_arm = read_match_by_arm(lake.snapshot_match_report(lake_root, snapshot_id))
-    log.info("readout of snapshot %s: %d full rows, %d LinkedIn rows", snapshot_id, len(full), len(linkedin))
-
     result = estimate_all(full, linkedin, snapshot_id=snapshot_id, cox=cox, match_by_arm=match_by_arm)
     estimates, curves, notes = result.rows, result.curves, result.notes
+    srm_counts = estimates.loc[estimates["analysis"] == "srm"].set_index("sample")[["n_treatment", "n_control"]]
+    rows = {sample: int(srm_counts.loc[sample].sum()) for sample in (FULL, LINKEDIN)}
+    log.info("readout of snapshot %s: %d full rows, %d LinkedIn rows", snapshot_id, rows[FULL], rows[LINKEDIN])
     gate = gate_figures(quality)
     if quality is None:
         notes.append("no data_quality_report in this snapshot: the gate's SRM and balance figures are not shown")
@@ -225,7 +238,7 @@ def build_readout(lake_root: Path, *, snapshot: str | None = None, cox: bool = T
     for sample in (LINKEDIN, FULL):
         if ((estimates["analysis"] == "heterogeneity") & (estimates["sample"] == sample)).any():
             charts[f"forest_{sample}"] = plots.plot_forest(estimates, sample)
-    page = render_html(snapshot_id, result, gate, charts, counts={FULL: len(full), LINKEDIN: len(linkedin)},
+    page = render_html(snapshot_id, result, gate, charts, counts=rows,
                        notes=notes)
 
     def write(folder: Path) -> None:
@@ -244,7 +257,7 @@ def build_readout(lake_root: Path, *, snapshot: str | None = None, cox: bool = T
     _write_atomically(target, write)
     return ReadoutResult(snapshot_id=snapshot_id, output_dir=target,
                          estimates_path=target / ESTIMATES_TABLE / PART_FILE, html_path=target / HTML_FILE,
-                         estimates=estimates, curves=curves, notes=notes, n_full=len(full), n_linkedin=len(linkedin))
+                         estimates=estimates, curves=curves, notes=notes, n_full=rows[FULL], n_linkedin=rows[LINKEDIN])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -255,10 +268,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = build_readout(args.lake, snapshot=args.snapshot, cox=not args.no_cox)
+        published_snapshot(args.lake, args.snapshot)  # before starting a session for nothing
     except FileNotFoundError as error:
         print(f"readout: {error}", file=sys.stderr)
         return 2
+    # The Spark master and the rest of the session's settings come from the environment, as for every job.
+    spark = spark_session(Config.from_env(), app_name="credsignal-readout")
+    result = build_readout(spark, args.lake, snapshot=args.snapshot, cox=not args.no_cox)
     print(f"wrote {result.html_path}")
     print(f"wrote {result.estimates_path}")
     print(result.summary())

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pyspark.sql import DataFrame
+
 from jobs.readout import adjusted as adj
+from jobs.readout import moments
 from jobs.readout.statistics import (
     BALANCE_CATEGORICAL,
     BALANCE_LINKEDIN_EXTRA,
@@ -31,13 +34,10 @@ from jobs.readout.statistics import (
     TREATMENT,
     Z95,
     _label,
-    balance_table,
     cox_itt,
-    cumulative_new_job_share,
     employability_scores,
     itt,
-    late,
-    sample_ratio,
+    sample_ratio_of_counts,
     terciles,
 )
 
@@ -102,105 +102,183 @@ def _controls(sample: str) -> tuple[str, ...]:
     return adj.CONTROLS_NUMERIC_LINKEDIN if sample == LINKEDIN else adj.CONTROLS_NUMERIC_FULL
 
 
-def estimate_all(full: pd.DataFrame, linkedin: pd.DataFrame, *, snapshot_id: str = "", cox: bool = True,
+def _present(outcomes: Sequence[str], frame: DataFrame) -> list[str]:
+    return [name for name in outcomes if name in frame.columns]
+
+
+def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "", cox: bool = True,
                  heterogeneity: bool = True, match_by_arm: Sequence[Mapping] | None = None) -> Estimates:
-    """Every number of the readout. Outcomes or covariates missing from a table are skipped with a note, so an
-    older snapshot still gets a readout. `match_by_arm` is the feature job's match report by arm (attrition)."""
+    """Every number of the readout from the two curated tables as Spark DataFrames. Outcomes or covariates missing
+    from a table are skipped with a note, so an older snapshot still gets a readout. `match_by_arm` is the
+    feature job's match report by arm (attrition).
+
+    The sample ratio, balance, summary statistics, attrition, the ITTs (overall, by batch, among those who logged
+    in, by subgroup), the LATEs, the unadjusted Cox models and the Figure 2 curves come from moments Spark
+    aggregates (jobs/readout/moments.py), Lin's adjusted ITTs and the Table 14 LPMs from two passes over each
+    sample (all their fits at once). The Cox models with controls and the employability terciles still run on the
+    LinkedIn sample's rows in pandas."""
+    # Every estimator reads the two samples again (about a dozen aggregations): cached, they are read once.
+    full, linkedin = full.persist(), linkedin.persist()
+    try:
+        return _estimates(full, linkedin, snapshot_id=snapshot_id, cox=cox, heterogeneity=heterogeneity,
+                          match_by_arm=match_by_arm)
+    finally:
+        full.unpersist()
+        linkedin.unpersist()
+
+
+def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: bool, heterogeneity: bool,
+               match_by_arm: Sequence[Mapping] | None) -> Estimates:
     rows: list[dict] = []
     notes: list[str] = []
-    samples = {FULL: full, LINKEDIN: linkedin}
     outcomes_of = {LINKEDIN: LINKEDIN_ITT_OUTCOMES, FULL: FULL_ITT_OUTCOMES}
+    spark_frames = {FULL: full, LINKEDIN: linkedin}
+    # The subgroups' cells are folded into the same aggregation: the moments add over cells.
+    by = {FULL: _present(("has_linkedin_url", *adj.SUBGROUP_COLUMNS), full),
+          LINKEDIN: _present(dict.fromkeys(("batch", LOGGED_IN, *adj.SUBGROUP_COLUMNS)), linkedin)}
+    pairs = {LINKEDIN: {o: LATE_ENDOGENOUS for o in LATE_OUTCOMES
+                        if o in linkedin.columns and LATE_ENDOGENOUS in linkedin.columns}, FULL: {}}
+    balance_numeric = {FULL: BALANCE_NUMERIC, LINKEDIN: BALANCE_NUMERIC + BALANCE_LINKEDIN_EXTRA}
+    summary_numeric = (TREATMENT, *BALANCE_NUMERIC, *BALANCE_LINKEDIN_EXTRA, *SUMMARY_OUTCOMES)
+    # One aggregation of the moments and one of the levels per sample: every row counted once, and once more per
+    # outcome it knows for the adjusted ITTs' covariates (moments.per_outcome_rows).
+    covariates = {sample: moments.lin_covariates(frame, numeric=_controls(sample))
+                  for sample, frame in spark_frames.items()}
+    per_outcome_cells, per_outcome_levels = {}, {}
+    for sample, frame in spark_frames.items():
+        numeric, categorical = covariates[sample]
+        rows_by_outcome = moments.per_outcome_rows(frame, _present(outcomes_of[sample], frame))
+        per_outcome_cells[sample] = moments.outcome_moments(rows_by_outcome, _present(dict.fromkeys(
+            [*outcomes_of[sample], *summary_numeric, *balance_numeric[sample], *numeric]), frame),
+            by=[moments.OUTCOME, *by[sample]], pairs=pairs[sample], extremes=numeric)
+        per_outcome_levels[sample] = moments.level_counts(
+            rows_by_outcome, _present(dict.fromkeys([*BALANCE_CATEGORICAL, *categorical]), frame),
+            by=[moments.OUTCOME])
+    cells = {sample: moments.rows_of(per_outcome_cells[sample]) for sample in spark_frames}
+    levels = {sample: moments.rows_of(per_outcome_levels[sample]) for sample in spark_frames}
+    size = {sample: int(cells[sample][moments.COUNT].sum()) for sample in spark_frames}
+    # Not yet from aggregates: the Cox models with controls and the employability terciles read the LinkedIn
+    # sample's rows (the full table is never collected).
+    needs_rows = size[LINKEDIN] and (cox or (heterogeneity and size[LINKEDIN] >= 300))
+    linkedin_rows = linkedin.toPandas() if needs_rows else None
 
-    for sample, frame in samples.items():
-        srm = sample_ratio(frame)
+    for sample in spark_frames:
+        arm = cells[sample].groupby(moments.ARM)[moments.COUNT].sum()
+        srm = sample_ratio_of_counts(int(arm.get(1, 0)), int(arm.get(0, 0)))
         share = {"estimate": srm["share_treated"], "baseline": 0.5, "n_treatment": srm["n_treatment"],
                  "n_control": srm["n_control"], "p_value": srm["p_value"],
                  "se": math.sqrt(0.25 / max(1, srm["n_treatment"] + srm["n_control"]))}
         rows.append(_row(snapshot_id, "srm", TREATMENT, sample, "all", "chi2_vs_50_50", share))
 
     balances: dict[str, pd.DataFrame] = {}
-    for sample, frame in samples.items():
-        numeric = BALANCE_NUMERIC + (BALANCE_LINKEDIN_EXTRA if sample == LINKEDIN else ())
-        table = balance_table(frame, numeric, BALANCE_CATEGORICAL)
+    for sample in spark_frames:
+        table = moments.balance_from_moments(moments.indicator_moments(
+            cells[sample], levels[sample], balance_numeric[sample], BALANCE_CATEGORICAL))
         balances[sample] = table
         for record in table.to_dict("records"):
             result = {**record, "estimate": record["difference"], "baseline": record["control_mean"],
                       "baseline_se": record["control_mean_se"]}
             rows.append(_row(snapshot_id, "balance", record["covariate"], sample, "all", ESTIMATOR_DIM, result))
 
+    # Lin's adjusted ITTs and the Table 14 LPMs: every fit of a sample in the same two passes over its rows.
+    table14_views = (_present(FULL_ITT_OUTCOMES, linkedin)
+                     if TABLE14_REGRESSOR in linkedin.columns and size[LINKEDIN] >= 10 else [])
+    fits: dict[str, dict] = {}
+    for sample, frame in spark_frames.items():
+        lin = _present(outcomes_of[sample], frame) if size[sample] >= 50 else []
+        extra = [moments.lpm_fit(view, TABLE14_REGRESSOR) for view in table14_views] if sample == LINKEDIN else []
+        if not lin and not extra:
+            continue
+        designs = _guarded(notes, f"adjusted ITTs ({sample})", lambda: moments.lin_designs_of_cells(
+            per_outcome_cells[sample], per_outcome_levels[sample], lin, numeric=covariates[sample][0],
+            categorical=covariates[sample][1])) or {}
+        results = moments.ols_hc2_fits(frame, [fit for _, fit in designs.values()] + extra)
+        fits[sample] = {("lin", outcome): (cells_of, result)
+                        for (outcome, (cells_of, _)), result in zip(designs.items(), results)}
+        fits[sample].update({("lpm", fit.outcome): (None, result)
+                             for fit, result in zip(extra, results[len(designs):])})
+
     # ITT, unadjusted and adjusted (Lin), for every binary outcome (Table 3 OLS rows, Table 6, Table 13).
+    adjusted: dict[tuple[str, str], dict | None] = {}
     for sample in (LINKEDIN, FULL):
-        frame = samples[sample]
         for outcome in outcomes_of[sample]:
-            if outcome not in frame:
+            if outcome not in spark_frames[sample].columns:
                 notes.append(f"{sample} sample has no column {outcome}: ITT skipped")
                 continue
-            rows.append(_row(snapshot_id, "itt", outcome, sample, "all", ESTIMATOR_DIM, itt(frame, outcome)))
-            if len(frame) >= 50:
-                result = _guarded(notes, f"adjusted ITT for {outcome} ({sample})", lambda: adj.adjusted_itt(
-                    frame, outcome, numeric=_controls(sample)))
+            rows.append(_row(snapshot_id, "itt", outcome, sample, "all", ESTIMATOR_DIM,
+                             moments.itt_from_cells(cells[sample], outcome)))
+            if ("lin", outcome) in fits.get(sample, {}):
+                cells_of, fit = fits[sample][("lin", outcome)]
+                result = _guarded(notes, f"adjusted ITT for {outcome} ({sample})",
+                                  lambda: moments.lin_itt_of_fit(cells_of, outcome, fit))
+                adjusted[(sample, outcome)] = result
                 if result is not None:
                     rows.append(_row(snapshot_id, "itt_adjusted", outcome, sample, "all", ESTIMATOR_LIN, result))
 
-    if SHARE_OUTCOME in linkedin and "batch" in linkedin:
-        for batch, group in linkedin.groupby("batch", sort=True):
+    if SHARE_OUTCOME in linkedin.columns and "batch" in linkedin.columns:
+        linked = cells[LINKEDIN]
+        batches = sorted(linked["batch"].dropna().unique())
+        for batch in batches:
             rows.append(_row(snapshot_id, "itt", SHARE_OUTCOME, LINKEDIN, f"batch={_label(batch)}", ESTIMATOR_DIM,
-                             itt(group, SHARE_OUTCOME)))
-        if LOGGED_IN in linkedin:
-            logged = linkedin.loc[linkedin[LOGGED_IN] == 1]
+                             moments.itt_from_cells(linked.loc[linked["batch"] == batch], SHARE_OUTCOME)))
+        if LOGGED_IN in linkedin.columns:
+            logged = linked.loc[linked[LOGGED_IN] == 1]
             rows.append(_row(snapshot_id, "itt", SHARE_OUTCOME, LINKEDIN, f"{LOGGED_IN}=1", ESTIMATOR_DIM,
-                             itt(logged, SHARE_OUTCOME)))
-            for batch, group in logged.groupby("batch", sort=True):
+                             moments.itt_from_cells(logged, SHARE_OUTCOME)))
+            for batch in sorted(logged["batch"].dropna().unique()):
                 rows.append(_row(snapshot_id, "itt", SHARE_OUTCOME, LINKEDIN,
-                                 f"{LOGGED_IN}=1 & batch={_label(batch)}", ESTIMATOR_DIM, itt(group, SHARE_OUTCOME)))
+                                 f"{LOGGED_IN}=1 & batch={_label(batch)}", ESTIMATOR_DIM,
+                                 moments.itt_from_cells(logged.loc[logged["batch"] == batch], SHARE_OUTCOME)))
 
-    for outcome in LATE_OUTCOMES:
-        if outcome in linkedin and LATE_ENDOGENOUS in linkedin:
-            result = late(linkedin, outcome)
-            rows.append(_row(snapshot_id, "late", outcome, LINKEDIN, "all", f"2sls_{LATE_COV_TYPE.lower()}", result))
-            if result["first_stage_f"] < 10:
-                notes.append(f"weak first stage for the LATE on {outcome}: robust F = {result['first_stage_f']:.1f}")
+    for outcome in pairs[LINKEDIN]:
+        result = moments.late_from_cells(cells[LINKEDIN], outcome)
+        rows.append(_row(snapshot_id, "late", outcome, LINKEDIN, "all", f"2sls_{LATE_COV_TYPE.lower()}", result))
+        if result["first_stage_f"] < 10:
+            notes.append(f"weak first stage for the LATE on {outcome}: robust F = {result['first_stage_f']:.1f}")
 
-    if cox and linkedin.empty:
+    if cox and size[LINKEDIN] == 0:
         notes.append("the LinkedIn sample is empty: no Cox models")
     elif cox:
-        for event, time in COX_OUTCOMES:
-            if {event, time, "followup_months"} <= set(linkedin):
-                result = _guarded(notes, f"Cox model for {event}", lambda: cox_itt(linkedin, event, time))
+        events = [(event, time) for event, time in COX_OUTCOMES
+                  if {event, time, "followup_months"} <= set(linkedin.columns)]
+        durations = _guarded(notes, "Cox models", lambda: moments.event_duration_counts(linkedin, events)) or {}
+        for event, _ in events:
+            if event in durations:
+                result = _guarded(notes, f"Cox model for {event}",
+                                  lambda: moments.cox_itt_from_counts(durations[event]))
                 if result is not None:
                     rows.append(_row(snapshot_id, "cox", event, LINKEDIN, "all", "cox_ph_log_hr_strata_batch", result))
-        rows += table3_rows(linkedin, snapshot_id=snapshot_id, notes=notes)
+        rows += table3_rows(linkedin_rows, snapshot_id=snapshot_id, notes=notes,
+                            shared=adjusted.get((LINKEDIN, SHARE_OUTCOME)))
 
-    if heterogeneity and len(linkedin) >= 300 and "new_job" in linkedin:
-        groups = terciles(employability_scores(linkedin)).to_numpy()
+    if heterogeneity and size[LINKEDIN] >= 300 and "new_job" in linkedin.columns:
+        groups = terciles(employability_scores(linkedin_rows)).to_numpy()
         times = dict(COX_OUTCOMES)
         for tercile in ("low", "medium", "high"):
-            part = linkedin.loc[groups == tercile]
+            part = linkedin_rows.loc[groups == tercile]
             subgroup = f"employability={tercile}"
             for outcome in HETEROGENEITY_OUTCOMES:
-                if outcome not in linkedin:
+                if outcome not in linkedin.columns:
                     continue
                 rows.append(_row(snapshot_id, "itt", outcome, LINKEDIN, subgroup, ESTIMATOR_DIM, itt(part, outcome)))
-                if cox and {times.get(outcome), "followup_months"} <= set(linkedin):
+                if cox and {times.get(outcome), "followup_months"} <= set(linkedin.columns):
                     result = _guarded(notes, f"Cox model for {outcome} ({subgroup})",
                                       lambda: cox_itt(part, outcome, times[outcome]))
                     if result is not None:
                         rows.append(_row(snapshot_id, "cox", outcome, LINKEDIN, subgroup,
                                          "cox_ph_log_hr_strata_batch", result))
     if heterogeneity:
-        rows += subgroup_rows(samples, outcomes_of, snapshot_id=snapshot_id)
+        rows += subgroup_rows(cells, outcomes_of, snapshot_id=snapshot_id)
 
     table14_r2: dict[str, float] = {}
-    if TABLE14_REGRESSOR in linkedin and len(linkedin) >= 10:
-        for view in FULL_ITT_OUTCOMES:
-            if view in linkedin:
-                result = adj.lpm(linkedin, view, TABLE14_REGRESSOR)
-                table14_r2[view] = result["r_squared"]
-                rows.append(_row(snapshot_id, "views_vs_new_job", view, LINKEDIN, "all", "lpm_ols_hc2", result))
+    for view in table14_views:
+        result = moments.lpm_of_fit(fits[LINKEDIN][("lpm", view)][1])
+        table14_r2[view] = result["r_squared"]
+        rows.append(_row(snapshot_id, "views_vs_new_job", view, LINKEDIN, "all", "lpm_ols_hc2", result))
 
-    summary = adj.summary_statistics(full, linkedin, numeric=(TREATMENT, *BALANCE_NUMERIC, *BALANCE_LINKEDIN_EXTRA,
-                                                              *SUMMARY_OUTCOMES),
-                                     categorical=BALANCE_CATEGORICAL)
+    summary = moments.summary_from_moments(
+        *(moments.indicator_moments(cells[sample], levels[sample], summary_numeric, BALANCE_CATEGORICAL)
+          for sample in (FULL, LINKEDIN)))
     for record in summary.to_dict("records"):
         for sample, prefix in ((FULL, "full"), (LINKEDIN, "linkedin")):
             if record[f"{prefix}_n"]:
@@ -215,7 +293,11 @@ def estimate_all(full: pd.DataFrame, linkedin: pd.DataFrame, *, snapshot_id: str
                                  "ci_high": record["difference"] + Z95 * record["difference_se"],
                                  "p_value": record["p_value"], "n": record["linkedin_n"]}))
 
-    counts = adj.attrition_counts(full, linkedin, match_by_arm)
+    def arm_counts(part: pd.DataFrame) -> dict[int, int]:
+        return {arm: int(part.loc[part[moments.ARM] == arm, moments.COUNT].sum()) for arm in (1, 0)}
+
+    with_url = (arm_counts(cells[FULL].loc[cells[FULL]["has_linkedin_url"] == 1]) if by[FULL] else None)
+    counts = adj.stage_counts(arm_counts(cells[FULL]), with_url, arm_counts(cells[LINKEDIN]), match_by_arm)
     attrition = adj.attrition(counts)
     if match_by_arm is None:
         notes.append("no profile match report by arm for this snapshot: the attrition table shows URL -> matched "
@@ -230,8 +312,8 @@ def estimate_all(full: pd.DataFrame, linkedin: pd.DataFrame, *, snapshot_id: str
                              "ci_high": record["difference"] + Z95 * record["se"]}))
 
     curves = pd.DataFrame(columns=["batch", TREATMENT, "month", "n_observed", "n_with_job", "share", *CURVE_BANDS])
-    if {"new_job", "months_to_new_job", "followup_months", "batch"} <= set(linkedin):
-        curves = cumulative_new_job_share(linkedin)
+    if {"new_job", "months_to_new_job", "followup_months", "batch"} <= set(linkedin.columns):
+        curves = moments.cumulative_share_from_counts(moments.event_month_counts(spark_frames[LINKEDIN]))
     else:
         notes.append("LinkedIn sample lacks the survival columns: Figure 2 skipped")
 
@@ -242,10 +324,11 @@ def estimate_all(full: pd.DataFrame, linkedin: pd.DataFrame, *, snapshot_id: str
                      table14_r2=table14_r2)
 
 
-def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str]) -> list[dict]:
-    """The 2025 paper's Table 3: credential_shared by OLS with controls (Lin's regression) and the employment
-    outcomes by Cox with controls (two rows each: log hazard ratio, and the effect in pp at the control group's
-    follow-up), in Panel A (the LinkedIn sample) and Panel B (prior job not in scope)."""
+def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str], shared: dict | None) -> list[dict]:
+    """The 2025 paper's Table 3: credential_shared by OLS with controls (Lin's regression: `shared`, the adjusted
+    ITT of the LinkedIn sample, None when it failed) and the employment outcomes by Cox with controls (two rows
+    each: log hazard ratio, and the effect in pp at the control group's follow-up), in Panel A (the LinkedIn
+    sample) and Panel B (prior job not in scope)."""
     rows: list[dict] = []
     panels = [("all", linkedin, [label for label, *_ in TABLE3_SURVIVAL])]
     if "past_job_in_scope" in linkedin:
@@ -255,11 +338,8 @@ def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str]) -
     for subgroup, frame, labels in panels:
         if len(frame) < 50:
             continue
-        if subgroup == "all" and SHARE_OUTCOME in frame:
-            result = _guarded(notes, "Table 3 OLS for credential_shared", lambda: adj.adjusted_itt(
-                frame, SHARE_OUTCOME, numeric=adj.CONTROLS_NUMERIC_LINKEDIN))
-            if result is not None:
-                rows.append(_row(snapshot_id, "table3", SHARE_OUTCOME, LINKEDIN, subgroup, ESTIMATOR_LIN, result))
+        if subgroup == "all" and shared is not None:
+            rows.append(_row(snapshot_id, "table3", SHARE_OUTCOME, LINKEDIN, subgroup, ESTIMATOR_LIN, shared))
         for label, event, time in TABLE3_SURVIVAL:
             if label not in labels or not {event, "followup_months"} <= set(frame):
                 continue
@@ -284,25 +364,26 @@ def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str]) -
     return rows
 
 
-def subgroup_rows(samples: Mapping[str, pd.DataFrame], outcomes_of: Mapping[str, Sequence[str]], *,
+def subgroup_rows(cells_of: Mapping[str, pd.DataFrame], outcomes_of: Mapping[str, Sequence[str]], *,
                   snapshot_id: str) -> list[dict]:
     """Effects by developing country, education (degree or not), primary domain and batch for every outcome
     (difference in means, HC2), with Benjamini-Hochberg adjusted p-values over the whole family of subgroup
-    tests (p_adjusted)."""
+    tests (p_adjusted). `cells_of` holds each sample's :func:`moments.outcome_moments` by the subgroup columns:
+    a subgroup is the union of the cells its mask selects."""
     rows: list[dict] = []
-    for sample, frame in samples.items():
-        if frame.empty:
+    for sample, cells in cells_of.items():
+        if not cells[moments.COUNT].sum():
             continue
-        masks = adj.subgroups(frame)
+        masks = adj.subgroups(cells)
         for outcome in outcomes_of[sample]:
-            if outcome not in frame:
+            if f"n:{outcome}" not in cells:
                 continue
             for name, mask in masks.items():
-                part = frame.loc[mask]
-                if part[TREATMENT].nunique() < 2:
+                part = cells.loc[mask]
+                if (part.groupby(moments.ARM)[moments.COUNT].sum() > 0).sum() < 2:
                     continue
                 rows.append(_row(snapshot_id, "heterogeneity", outcome, sample, name, ESTIMATOR_DIM,
-                                 itt(part, outcome)))
+                                 moments.itt_from_cells(part, outcome)))
     adjusted = adj.benjamini_hochberg([row["p_value"] for row in rows])
     for row, value in zip(rows, adjusted):
         row["p_adjusted"] = float(value)

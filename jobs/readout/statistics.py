@@ -85,19 +85,29 @@ def difference_in_means(y: np.ndarray, d: np.ndarray, *, cov_type: str = ITT_COV
     nan = float("nan")
     m1 = float(y1.mean()) if n1 else nan
     m0 = float(y0.mean()) if n0 else nan
-    if n1 >= 2 and n0 >= 2:
-        ss1, ss0 = float(((y1 - m1) ** 2).sum()), float(((y0 - m0) ** 2).sum())
-        if cov_type == "HC2":
-            v1, v0 = ss1 / (n1 - 1) / n1, ss0 / (n0 - 1) / n0
-        elif cov_type == "HC1":
-            scale = (n1 + n0) / (n1 + n0 - 2)
-            v1, v0 = scale * ss1 / n1**2, scale * ss0 / n0**2
-        elif cov_type == "HC0":
-            v1, v0 = ss1 / n1**2, ss0 / n0**2
-        else:
-            raise ValueError(f"unsupported cov_type {cov_type!r}")
-    else:
-        v1 = v0 = nan
+    ss1 = float(((y1 - m1) ** 2).sum()) if n1 else nan
+    ss0 = float(((y0 - m0) ** 2).sum()) if n0 else nan
+    return mean_difference(m1, m0, *arm_variances(ss1, ss0, n1, n0, cov_type=cov_type), n1, n0)
+
+
+def arm_variances(ss1: float, ss0: float, n1: int, n0: int, *, cov_type: str = ITT_COV_TYPE) -> tuple[float, float]:
+    """(V1, V0), the variances of the arms' means of :func:`difference_in_means` from each arm's sum of squared
+    deviations and count; NaN unless both arms have two values."""
+    if n1 < 2 or n0 < 2:
+        return float("nan"), float("nan")
+    if cov_type == "HC2":
+        return ss1 / (n1 - 1) / n1, ss0 / (n0 - 1) / n0
+    if cov_type == "HC1":
+        scale = (n1 + n0) / (n1 + n0 - 2)
+        return scale * ss1 / n1**2, scale * ss0 / n0**2
+    if cov_type == "HC0":
+        return ss1 / n1**2, ss0 / n0**2
+    raise ValueError(f"unsupported cov_type {cov_type!r}")
+
+
+def mean_difference(m1: float, m0: float, v1: float, v0: float, n1: int, n0: int) -> dict:
+    """The result of :func:`difference_in_means` from the arms' means and the variances of those means."""
+    nan = float("nan")
     diff = m1 - m0
     se = math.sqrt(v1 + v0) if np.isfinite(v1 + v0) else nan
     if np.isfinite(m0) and m0 != 0:
@@ -148,21 +158,29 @@ def iv_2sls(y: np.ndarray, d: np.ndarray, z: np.ndarray, *, cov_type: str = LATE
         zx_inv = np.linalg.inv(zx)
         beta = zx_inv @ (Z.T @ y)
         u = y - X @ beta
-        meat = (Z * (u**2)[:, None]).T @ Z
-        if cov_type == "HC1":
-            scale = n / (n - 2)
-        elif cov_type == "HC0":
-            scale = 1.0
-        else:
-            raise ValueError(f"unsupported cov_type {cov_type!r}")
-        cov = scale * zx_inv @ meat @ zx_inv.T
-        se = float(math.sqrt(cov[1, 1])) if cov[1, 1] >= 0 else nan
-    estimate = float(beta[1])
+        se = iv_se(zx_inv, (Z * (u**2)[:, None]).T @ Z, n, cov_type=cov_type)
+    return iv_result(float(beta[1]), se, int((z == 1).sum()), int((z != 1).sum()), first, reduced)
+
+
+def iv_se(zx_inv: np.ndarray, meat: np.ndarray, n: int, *, cov_type: str = LATE_COV_TYPE) -> float:
+    """SE of the slope of :func:`iv_2sls` from (Z'X)^-1 and the meat sum u_i^2 z_i z_i'."""
+    if cov_type == "HC1":
+        scale = n / (n - 2)
+    elif cov_type == "HC0":
+        scale = 1.0
+    else:
+        raise ValueError(f"unsupported cov_type {cov_type!r}")
+    cov = scale * zx_inv @ meat @ zx_inv.T
+    return float(math.sqrt(cov[1, 1])) if cov[1, 1] >= 0 else float("nan")
+
+
+def iv_result(estimate: float, se: float, n1: int, n0: int, first: dict, reduced: dict) -> dict:
+    """The result of :func:`iv_2sls` from its slope and SE and the first-stage and reduced-form differences."""
+    nan = float("nan")
     first_f = (first["estimate"] / first["se"]) ** 2 if first["se"] else nan
     return {
         "estimate": estimate, "se": se, "ci_low": estimate - Z95 * se, "ci_high": estimate + Z95 * se,
-        "p_value": _normal_p(estimate / se) if se else nan,
-        "n_treatment": int((z == 1).sum()), "n_control": int((z != 1).sum()),
+        "p_value": _normal_p(estimate / se) if se else nan, "n_treatment": n1, "n_control": n0,
         "baseline": reduced["baseline"], "baseline_se": reduced["baseline_se"],
         "treatment_mean": reduced["treatment_mean"], "treatment_mean_se": reduced["treatment_mean_se"],
         "first_stage": first["estimate"], "first_stage_se": first["se"], "first_stage_f": first_f,
@@ -183,8 +201,11 @@ def sample_ratio(frame: pd.DataFrame, *, treatment: str = TREATMENT) -> dict:
     """Arm counts against the planned 50/50 (sample-ratio mismatch): chi-square with 1 df,
     X^2 = (n1 - n0)^2 / (n1 + n0), the same test as the quality gate's `srm:overall` (2025 paper, Table 12's N
     per arm; Table 2's treatment share)."""
-    n1 = int((frame[treatment] == 1).sum())
-    n0 = int((frame[treatment] == 0).sum())
+    return sample_ratio_of_counts(int((frame[treatment] == 1).sum()), int((frame[treatment] == 0).sum()))
+
+
+def sample_ratio_of_counts(n1: int, n0: int) -> dict:
+    """:func:`sample_ratio` from the arm counts."""
     n = n1 + n0
     statistic = (n1 - n0) ** 2 / n if n else 0.0
     return {"n_treatment": n1, "n_control": n0, "share_treated": n1 / n if n else float("nan"),
@@ -217,11 +238,18 @@ def balance_table(frame: pd.DataFrame, numeric: Iterable[str] = BALANCE_NUMERIC,
     a category) the treatment mean, control mean, their difference with its SE (Neyman / HC2:
     sqrt(s1^2/n1 + s0^2/n0) over the non-missing values), the N per arm with the covariate known, the two-sided
     normal p-value and the standardized mean difference (difference / sqrt((s1^2 + s0^2) / 2), as the gate)."""
-    rows = []
     d = frame[treatment].to_numpy()
+    results = {}
     for name, values in balance_indicators(frame, numeric, categorical).items():
         known = values.notna().to_numpy()
-        result = difference_in_means(values.to_numpy()[known], d[known], cov_type="HC2")
+        results[name] = difference_in_means(values.to_numpy()[known], d[known], cov_type="HC2")
+    return balance_frame(results)
+
+
+def balance_frame(results: dict[str, dict]) -> pd.DataFrame:
+    """The rows of :func:`balance_table` from each covariate's :func:`difference_in_means` (HC2)."""
+    rows = []
+    for name, result in results.items():
         v1 = result["treatment_mean_se"] ** 2 * result["n_treatment"]
         v0 = result["baseline_se"] ** 2 * result["n_control"]
         pooled = math.sqrt((v1 + v0) / 2) if np.isfinite(v1 + v0) else float("nan")
@@ -282,13 +310,20 @@ def cumulative_new_job_share(frame: pd.DataFrame, *, event: str = "new_job", tim
             last = min(last, pooled_months)
         for month in range(0, last + 1):
             observed = follow >= month
-            n_observed = int(observed.sum())
-            n_with_job = int((observed & with_event & (times <= month)).sum())
-            share = n_with_job / n_observed if n_observed else float("nan")
-            se = math.sqrt(share * (1 - share) / n_observed) if n_observed else float("nan")
-            rows.append({**{k: v for k, v in zip(keys, key)}, "month": month, "n_observed": n_observed,
-                         "n_with_job": n_with_job, "share": share, "se": se,
-                         "ci_low": max(0.0, share - Z95 * se), "ci_high": min(1.0, share + Z95 * se)})
+            rows.append(curve_point(dict(zip(keys, key)), month, int(observed.sum()),
+                                    int((observed & with_event & (times <= month)).sum())))
+    return curve_frame(rows, keys)
+
+
+def curve_point(key: dict, month: int, n_observed: int, n_with_job: int) -> dict:
+    """One row of :func:`cumulative_new_job_share`: the share with a job by `month` and its normal band."""
+    share = n_with_job / n_observed if n_observed else float("nan")
+    se = math.sqrt(share * (1 - share) / n_observed) if n_observed else float("nan")
+    return {**key, "month": month, "n_observed": n_observed, "n_with_job": n_with_job, "share": share, "se": se,
+            "ci_low": max(0.0, share - Z95 * se), "ci_high": min(1.0, share + Z95 * se)}
+
+
+def curve_frame(rows: list[dict], keys: Sequence[str]) -> pd.DataFrame:
     result = pd.DataFrame(rows, columns=[*keys, "month", "n_observed", "n_with_job", "share", *CURVE_BANDS])
     if keys and keys[0] != TREATMENT:
         result[keys[0]] = result[keys[0]].map(_label).astype(str)
@@ -314,18 +349,21 @@ def cox_itt(frame: pd.DataFrame, event: str = "new_job", time: str = "months_to_
         model_frame["stratum"] = data[strata].astype(str).to_numpy()
     fitter = CoxPHFitter()
     fitter.fit(model_frame, duration_col="duration", event_col="event", strata=["stratum"] if strata else None)
-    beta = float(fitter.params_["treatment"])
-    se = float(fitter.standard_errors_["treatment"])
-    hazard_ratio = hazard_ratio_of(beta)
     d = model_frame["treatment"].to_numpy() == 1
     events = model_frame["event"].to_numpy()
+    return cox_result(float(fitter.params_["treatment"]), float(fitter.standard_errors_["treatment"]),
+                      int(d.sum()), int((~d).sum()), int(events[d].sum()), int(events[~d].sum()))
+
+
+def cox_result(beta: float, se: float, n1: int, n0: int, events1: int, events0: int) -> dict:
+    """The result of :func:`cox_itt` from the log hazard ratio, its SE and the arms' counts of learners and events."""
+    hazard_ratio = hazard_ratio_of(beta)
     return {
         "estimate": beta, "se": se, "ci_low": beta - Z95 * se, "ci_high": beta + Z95 * se,
         "p_value": _normal_p(beta / se) if se else float("nan"), "hazard_ratio": hazard_ratio,
         "effect_pct": 100.0 * (hazard_ratio - 1.0), "effect_pct_se": 100.0 * hazard_ratio * se,
-        "baseline": float(events[~d].mean()) if (~d).any() else float("nan"),
-        "treatment_mean": float(events[d].mean()) if d.any() else float("nan"),
-        "n_treatment": int(d.sum()), "n_control": int((~d).sum()),
+        "baseline": events0 / n0 if n0 else float("nan"), "treatment_mean": events1 / n1 if n1 else float("nan"),
+        "n_treatment": n1, "n_control": n0,
     }
 
 
