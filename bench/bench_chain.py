@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments.parse_args(argv)
 
     from credsignal import pipeline
-    from credsignal.core.spark import spark_session, stop_session_and_jvm
+    from credsignal.core.spark import spark_session
 
     stages = Stages()
     if args.scale:
@@ -247,9 +247,6 @@ def main(argv: list[str] | None = None) -> int:
         outcome = pipeline.validate_staged(spark, config, run_id=run_id, as_of=config.as_of)
         record["blocked"] = bool(outcome.blocked)
         record["failures"] = [f"{f.check}: {f.observed}" for f in outcome.of_severity("failure")][:10]
-    # The later stages read staged Parquet without Spark, and under Airflow each is a task of its own with no JVM
-    # beside it; ending the JVM here keeps its heap out of their memory at 10x, as in the DAG.
-    stop_session_and_jvm(spark)
     snapshot_id = None
     if not outcome.blocked:
         with stages.stage("publish") as record:
@@ -257,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             snapshot_id = snapshot.snapshot_id
             record["rows"] = snapshot.rows
         with stages.stage("readout"):
-            pipeline.build_readout(config, snapshot_id=snapshot_id)
+            pipeline.build_readout(spark, config, snapshot_id=snapshot_id)
 
     landing_mib = sum(p.stat().st_size for p in args.landing.rglob("*") if p.is_file()) / 2**20
     result = {

@@ -396,12 +396,16 @@ def keep_match_report(report: Path, target: Path) -> None:
     temporary.replace(target)
 
 
-def build_readout(config: Config, *, snapshot_id: str | None = None, spark: Any = None) -> Any:
-    """The analyst readout of a published snapshot, estimated in `spark` or else a session started here."""
+def build_readout(spark: Any, config: Config, *, snapshot_id: str | None = None) -> Any:
+    """The analyst readout of a published snapshot (the live one when `snapshot_id` is None), estimated in `spark` or
+    else a session started here, or through spark-submit when the `credsignal_spark` connection is defined."""
     from credsignal.core.spark import spark_session
     from jobs import readout
 
     with writing(config, "readout"):
+        if spark_submit_configured():
+            argv = ["--lake", str(config.lake.resolve()), *(["--snapshot", snapshot_id] if snapshot_id else [])]
+            return readout.ReadoutResult.from_json(submitted(config, "jobs.readout", argv, name="credsignal-readout"))
         return readout.build_readout(spark or spark_session(config, app_name="credsignal-readout"), config.lake,
                                      snapshot=snapshot_id)
 
@@ -496,5 +500,5 @@ def _run_pipeline(config: Config, *, run_id: str) -> PipelineReport:
     report.validation = validate_staged(spark, config, run_id=run_id, as_of=config.as_of)
     alert_and_block(report.validation)
     report.snapshot = publish_staged(config, run_id=run_id, as_of=config.as_of)
-    report.readout = build_readout(config, snapshot_id=report.snapshot.snapshot_id, spark=spark)
+    report.readout = build_readout(spark, config, snapshot_id=report.snapshot.snapshot_id)
     return report

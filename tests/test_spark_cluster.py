@@ -359,60 +359,81 @@ def _frame(folder: Path, key: Sequence[str] | None = None):
     return frame.sort_values(list(key), kind="mergesort").reset_index(drop=True)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1500)
-def test_parse_job_on_standalone_cluster_matches_local_mode(spark, launched_spark_cluster, small_lake, spark_cluster,
-                                                            tmp_path, monkeypatch):
-    """The same path with the parse job (parsers, lexicons and UDFs from the zip on the executor): the silver
-    tables written through the cluster equal those the lake fixture wrote in-process."""
-    from dataclasses import replace
+def _tables(root: Path) -> dict[str, object]:
+    """Every table of the restricted zone under the lake `root` (bronze/<source>, quarantine/<source>,
+    silver/<table>) in a canonical row order."""
+    return {str(folder.relative_to(root)): _frame(folder)
+            for zone in ("bronze", "quarantine", "silver") for folder in sorted((root / zone).glob("*"))
+            if folder.is_dir() and any(folder.rglob("*.parquet"))}
 
-    from pandas.testing import assert_frame_equal
 
-    cluster_lake = tmp_path / "lake"
-    monkeypatch.setenv(CONN_VAR, f"{spark_cluster.master_url}?executor-memory=1536m")
-    submit_job("jobs.parse", ["--landing", str(small_lake.landing), "--lake", str(cluster_lake)],
-               config=replace(small_lake, lake=cluster_lake), artifacts_dir=tmp_path / "artifacts", timeout=600)
-    assert "credsignal-parse" in [app.get("name") for app in spark_cluster.state().get("completedapps", [])]
-
-    tables = sorted(p.name for p in (small_lake.lake / "silver").iterdir())
-    assert tables and tables == sorted(p.name for p in (cluster_lake / "silver").iterdir())
-    for table in tables:
-        local, remote = _frame(small_lake.lake / "silver" / table), _frame(cluster_lake / "silver" / table)
-        assert len(local) > 0 or table == "profile_parse_failures"
-        assert_frame_equal(local, remote, check_exact=True)
+def _without_snapshot_id(frame):
+    return frame.drop(columns=["snapshot_id"]).sort_values(list(frame.columns.drop("snapshot_id")),
+                                                           kind="mergesort").reset_index(drop=True)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1500)  # a safety net: a few minutes on a quiet 2-core machine
-def test_feature_job_on_standalone_cluster_matches_local_mode(spark, launched_spark_cluster, small_lake, spark_cluster,
-                                                              tmp_path, monkeypatch):
+@pytest.mark.timeout(2400)  # a safety net: each stage is a spark-submit application with its own driver
+def test_every_spark_stage_through_spark_submit_matches_local_mode(spark, launched_spark_cluster, small_lake,
+                                                                   spark_cluster, tmp_path, monkeypatch):
+    """A user who outgrows one machine defines the credsignal_spark connection and changes nothing else: the
+    pipeline's ingest, parse, features, validate and readout then each run as a spark-submit application on the
+    standalone cluster, and what they write equals what the same steps wrote in-process (the small_lake fixture's
+    ingest and parse, then features, validate, publish and readout here)."""
+    import shutil
+
     from pandas.testing import assert_frame_equal
 
-    from jobs import features  # after the session exists: the module builds Columns at import
+    from credsignal import pipeline
+    from credsignal.core import privacy
+    from jobs import publish
 
-    local_out, cluster_out = tmp_path / "local", tmp_path / "cluster"
-    features.run(spark, small_lake, as_of=AS_OF, write_to=local_out)
+    local = small_lake
+    local_outcome_run = "local"
+    pipeline.derive_features(spark, local, run_id=local_outcome_run, as_of=AS_OF)
+    local_outcome = pipeline.validate_staged(spark, local, run_id=local_outcome_run, as_of=AS_OF)
+    local_snapshot = pipeline.publish_staged(local, run_id=local_outcome_run, as_of=AS_OF)
+    local_readout = pipeline.build_readout(spark, local, snapshot_id=local_snapshot.snapshot_id)
+
+    cluster = replace(small_lake, lake=tmp_path / "lake")
+    for key_file in (lake.pseudonym_key_file, lake.pseudonym_key_id_file):  # both lakes key learners alike
+        key_file(cluster.lake).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(key_file(local.lake), key_file(cluster.lake))
+    assert privacy.pseudonym_key(cluster.lake) == privacy.pseudonym_key(local.lake)
 
     # The URI form of the connection, with one extra: executors as big as the worker allows (default 1g).
     monkeypatch.setenv(CONN_VAR, f"{spark_cluster.master_url}?executor-memory=1536m")
     assert spark_connection_defined()
-    submit_job("jobs.features",
-               ["--lake", str(small_lake.lake), "--as-of", AS_OF.isoformat(), "--out", str(cluster_out)],
-               config=small_lake, name="credsignal-features-it", artifacts_dir=tmp_path / "artifacts", timeout=900)
+    accounts = [pipeline.ingest_account(result) for result in pipeline.ingest_exports(None, cluster)]
+    parsed = pipeline.parse_crawls(None, cluster, pipeline.crawls_to_parse(cluster))
+    pipeline.derive_features(None, cluster, run_id="cluster", as_of=AS_OF)
+    outcome = pipeline.validate_staged(None, cluster, run_id="cluster", as_of=AS_OF)
+    snapshot = pipeline.publish_staged(cluster, run_id="cluster", as_of=AS_OF)
+    readout = pipeline.build_readout(None, cluster, snapshot_id=snapshot.snapshot_id)
 
-    # It ran on the cluster (not in a local[*] driver): the master lists the finished application, named by the
-    # job's session builder.
-    state = spark_cluster.state()
-    assert "credsignal-features" in [app.get("name") for app in state.get("completedapps", [])], state
+    # Each step ran on the cluster, not in a local[*] driver: the master lists the finished applications, named by
+    # the jobs' session builders.
+    finished = {app.get("name") for app in spark_cluster.state().get("completedapps", [])}
+    assert {"credsignal-ingest", "credsignal-parse", "credsignal-features", "credsignal-validate",
+            "credsignal-readout"} <= finished, finished
 
+    assert {account["source"] for account in accounts} == set(lake.PLATFORM_SOURCES)
+    assert all(account["rows_in"] > 0 for account in accounts)
+    local_tables, cluster_tables = _tables(local.lake), _tables(cluster.lake)
+    assert {f"bronze/{source}" for source in lake.PLATFORM_SOURCES} <= set(local_tables)
+    assert list(cluster_tables) == list(local_tables)
+    for name in local_tables:
+        assert_frame_equal(local_tables[name], cluster_tables[name], check_exact=True, obj=name)
+    assert parsed == {"2023-09": json.loads(lake.parse_report(local.lake, "2023-09").read_text())["by_status"]}
+    assert [(f.table, f.check, f.severity, f.observed) for f in outcome.findings] == [
+        (f.table, f.check, f.severity, f.observed) for f in local_outcome.findings]
     for table in FEATURE_TABLES:
-        local, remote = _frame(local_out / table, ["learner_key"]), _frame(cluster_out / table, ["learner_key"])
-        assert len(local) > 0
-        assert_frame_equal(local, remote, check_exact=True)
-    local_report = json.loads(lake.match_report(local_out).read_text())
-    cluster_report = json.loads(lake.match_report(cluster_out).read_text())
-    assert cluster_report == local_report
+        assert_frame_equal(publish.read_published(local.lake, table).sort_values("learner_key").reset_index(drop=True),
+                           publish.read_published(cluster.lake, table).sort_values("learner_key").reset_index(drop=True),
+                           check_exact=True, obj=table)
+    assert_frame_equal(_without_snapshot_id(local_readout.estimates), _without_snapshot_id(readout.estimates),
+                       check_exact=False, rtol=1e-9, obj="readout_estimates")
+    assert readout.n_full == local_readout.n_full and readout.n_linkedin == local_readout.n_linkedin
 
 
 @pytest.mark.slow

@@ -305,7 +305,7 @@ def readout_for_run(published: Mapping[str, Any], context: Mapping[str, Any] | N
 
     from credsignal import pipeline
     config = config_from_airflow()
-    result = pipeline.build_readout(config, snapshot_id=published["snapshot_id"])
+    result = pipeline.build_readout(None, config, snapshot_id=published["snapshot_id"])
     log.info("%s", result.summary())
     lineage.declare(context, inputs=[
         lineage.table(config.lake, lake.curated_table(config.lake, table), rows=published["rows"].get(table))

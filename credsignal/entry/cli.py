@@ -57,7 +57,7 @@ def _cmd_readout(args: argparse.Namespace) -> int:
     from credsignal.pipeline import build_readout
 
     config = Config.from_env(lake=args.lake)
-    result = build_readout(config, snapshot_id=args.snapshot)
+    result = build_readout(None, config, snapshot_id=args.snapshot)
     print(result.summary())
     return 0
 

@@ -53,6 +53,7 @@ from pyspark.sql import SparkSession
 from credsignal.core import lake
 from credsignal.core.config import Config
 from credsignal.core.spark import spark_session
+from credsignal.core.storage import write_json_atomically
 from jobs.readout import plots
 from jobs.readout.estimates import ESTIMATOR_COX_PP, ESTIMATOR_LIN, estimate_all
 from jobs.readout.render import render_html
@@ -110,6 +111,19 @@ class ReadoutResult:
     notes: list[str] = field(default_factory=list)
     n_full: int = 0
     n_linkedin: int = 0
+
+    def to_json(self) -> dict:
+        """What the pipeline needs back from a spark-submit run of `main`; the tables are read again from the files."""
+        return {"snapshot_id": self.snapshot_id, "output_dir": str(self.output_dir), "notes": list(self.notes),
+                "n_full": self.n_full, "n_linkedin": self.n_linkedin}
+
+    @classmethod
+    def from_json(cls, payload: dict) -> "ReadoutResult":
+        target = Path(payload["output_dir"])
+        return cls(snapshot_id=payload["snapshot_id"], output_dir=target,
+                   estimates_path=target / ESTIMATES_TABLE / PART_FILE, html_path=target / HTML_FILE,
+                   estimates=pd.read_parquet(target / ESTIMATES_TABLE), curves=pd.read_parquet(target / CURVES_TABLE),
+                   notes=list(payload["notes"]), n_full=payload["n_full"], n_linkedin=payload["n_linkedin"])
 
     def summary(self) -> str:
         lines = [f"readout of snapshot {self.snapshot_id}: {self.n_full:,} learners (full), "
@@ -265,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lake", type=Path, required=True, help="lake root (holds curated/)")
     parser.add_argument("--snapshot", default=None, help="snapshot id (default: the live one, curated/_current)")
     parser.add_argument("--no-cox", action="store_true", help="skip the Cox models")
+    parser.add_argument("--result", type=Path, help="write the result's summary here as JSON (for the submitter)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -278,6 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {result.html_path}")
     print(f"wrote {result.estimates_path}")
     print(result.summary())
+    if args.result:
+        write_json_atomically(args.result, result.to_json())
     return 0
 
 
