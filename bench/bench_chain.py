@@ -156,18 +156,36 @@ def url_balance(config: Config, snapshot_id: str) -> dict[str, dict[str, float]]
 
 
 def tile_staged(spark, staged: Path, copies: int) -> dict[str, int]:
-    """The staged feature tables repeated `copies` times, copy k > 0 of each learner re-keyed (scale_bronze.tiled):
-    the same distributions and arm shares at N x the rows, rewritten the way the feature job writes them."""
+    """The staged feature tables repeated `copies` times, copy k > 0 of each learner re-keyed (scale_bronze.tiled),
+    rewritten the way the feature job writes them. Odd copies swap the arms: a chance imbalance of the 1x sample,
+    repeated N times, would be N times as significant and block the sample-ratio gate; swapped, the arms are exactly
+    balanced. The effects then cancel, so the N x estimates time the readout and are not meant to be read."""
+    from pyspark.sql import functions as F
+
     from jobs.features.job import write_curated
     from scale_bronze import tiled
 
     rows = {}
     for table in PLANTED_OUTCOMES:
         original, written = staged / table, staged / f".{table}-x{copies}"
-        write_curated(tiled(spark.read.parquet(str(original)), table, copies), written)
+        frame = spark.read.parquet(str(original))
+        copy_number = F.when(F.col("learner_key").contains("~"), F.split("learner_key", "~")[0].cast("int")).otherwise(0)
+        repeated = tiled(frame, table, copies)
+        swapped = repeated.withColumn("treatment", F.when(copy_number % 2 == 1, 1 - F.col("treatment"))
+                                      .otherwise(F.col("treatment")).cast(frame.schema["treatment"].dataType))
+        write_curated(swapped.select(*frame.columns), written)
         shutil.rmtree(original)
         written.rename(original)
         rows[table] = spark.read.parquet(str(original)).count()
+    # The match report's counts by arm, which the readout's attrition table reads, repeated and swapped alike.
+    report_path = lake.match_report(staged)
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    kept, swapped_copies = (copies + 1) // 2, copies // 2
+    count = {(row["match"], row["treatment"]): row["count"] for row in report["profile_match_by_arm"]}
+    report["profile_match_by_arm"] = [
+        {**row, "count": kept * row["count"] + swapped_copies * count.get((row["match"], 1 - row["treatment"]), 0)}
+        for row in report["profile_match_by_arm"]]
+    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return rows
 
 
@@ -182,9 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments.add_argument("--driver-memory", default="8g")
     arguments.add_argument("--shuffle-partitions", type=int, default=8)
     arguments.add_argument("--cwur", type=Path, default=REPO_ROOT.parent / "shared" / "reference" / "cwurData.csv")
-    arguments.add_argument("--from-stage", choices=["ingest", "features"], default="ingest",
+    arguments.add_argument("--from-stage", choices=["ingest", "features", "validate"], default="ingest",
                            help="features: keep --lake's bronze and silver from an earlier run of the same landing "
-                                "zone and time only the stages from the feature job on")
+                                "zone and time only the stages from the feature job on; validate: also keep the "
+                                "feature tables that run staged")
     arguments.add_argument("--render-workers", type=int, default=os.cpu_count() or 1,
                            help="processes rendering the crawl's pages (same bytes whatever the number)")
     arguments.add_argument("--tile", type=int, default=1,
@@ -238,8 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         with stages.stage("parse") as record:
             parsed = pipeline.parse_crawls(spark, config, pipeline.crawls_to_parse(config))
             record["crawls"] = parsed
-    with stages.stage("features") as record:
-        record["rows"] = pipeline.derive_features(spark, config, run_id=run_id, as_of=config.as_of).get("rows")
+    if args.from_stage != "validate":  # validate: the run's staged tables are there from an earlier bench run
+        with stages.stage("features") as record:
+            record["rows"] = pipeline.derive_features(spark, config, run_id=run_id, as_of=config.as_of).get("rows")
     if args.tile > 1:
         with stages.stage("tile staged (not the pipeline)", copies=args.tile) as record:
             record["rows"] = tile_staged(spark, pipeline.staging_dir(config, run_id), args.tile)
