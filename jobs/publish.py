@@ -58,7 +58,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from credsignal.core import lake as lake_layout
-from credsignal.core.storage import lake_lock
+from credsignal.core.storage import lake_lock, write_json_atomically
 
 log = logging.getLogger(__name__)
 
@@ -196,17 +196,6 @@ def _fsync_path(path: Path, *, directory: bool = False) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _write_json_atomically(path: Path, payload: object) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_path(path.parent, directory=True)
 
 
 def _symlink_atomically(link: Path, target: str) -> None:
@@ -388,7 +377,7 @@ def _record(lake_root: Path, action: str, info: SnapshotInfo, previous: str | No
     manifest["history"].append({"action": action, "snapshot_id": info.snapshot_id, "run_id": info.run_id,
                                 "as_of": info.as_of.isoformat(), "previous": previous,
                                 "at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-    _write_json_atomically(lake_layout.published_manifest(lake_root), manifest)
+    write_json_atomically(lake_layout.published_manifest(lake_root), manifest)
 
 
 def _promote(lake_root: Path, info: SnapshotInfo) -> None:
@@ -505,7 +494,7 @@ def publish(
                 info = same
                 action = "republish"
             else:
-                _write_json_atomically(tmp / lake_layout.SNAPSHOT_MANIFEST, info.to_json())
+                write_json_atomically(tmp / lake_layout.SNAPSHOT_MANIFEST, info.to_json())
                 fault(f"snapshot:{snapshot_id}")
                 os.rename(tmp, root / snapshot_id)
                 _fsync_path(root, directory=True)

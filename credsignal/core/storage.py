@@ -31,11 +31,20 @@ log = logging.getLogger(__name__)
 
 def write_json_atomically(target: Path, payload: Any) -> None:
     """Write `payload` as JSON to `target` through a temporary file renamed over it: a reader sees the whole file
-    or none."""
+    or none, and after a crash the file is the old one or the new one (both the file and its folder are fsynced)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
-    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True, default=str)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(temporary, target)
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def overwrite_partitions(
