@@ -672,6 +672,15 @@ def test_attrition_difference_matches_ols_hc0_on_indicators():
     assert row.p_value == pytest.approx(reference.pvalues[1], rel=1e-6)
 
 
+def test_attrition_of_counts_that_do_not_nest_has_no_standard_error():
+    counts = {"url_at_randomization": {1: 800, 0: 780}, "matched": {1: 810, 0: 690}}
+    row = r.attrition(counts).iloc[0]
+    assert not row.nested and row.share_treatment == pytest.approx(810 / 800)
+    assert np.isnan(row.se) and np.isnan(row.p_value)
+    assert r.attrition({"randomized": {1: 10, 0: 10}, "matched": {1: 10, 0: 0}}).iloc[0].nested
+    assert r.attrition({"randomized": {1: 10, 0: 0}, "matched": {1: 5, 0: 0}}).iloc[0].nested  # no controls: NaN share
+
+
 def test_attrition_counts_from_tables_and_the_match_report_by_arm():
     full, linkedin = simulate(2000, seed=6)
     report = [{"match": "matched", "treatment": 1, "count": 5}, {"match": "matched", "treatment": 0, "count": 4},

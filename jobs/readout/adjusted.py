@@ -472,7 +472,8 @@ def attrition(counts: Mapping[str, Mapping[int, int]]) -> pd.DataFrame:
     order; a stage without counts is skipped). For each stage after the first: the share of the previous stage's
     learners who reach it in each arm, their difference (treatment - control) with the Neyman SE and a two-sided
     normal p - the test of differential attrition. A last row compares `matched` with `url_at_randomization`
-    (the paper's matched share of those who gave URLs, about 90%)."""
+    (the paper's matched share of those who gave URLs, about 90%). When a stage holds more learners of an arm than
+    the stage before (counts that do not nest), the row's `nested` is False and its SE and p-value are NaN."""
     present = [stage for stage in ATTRITION_STAGES if stage in counts]
     rows = []
     pairs = list(zip(present, present[1:]))
@@ -486,9 +487,12 @@ def attrition(counts: Mapping[str, Mapping[int, int]]) -> pd.DataFrame:
             row[f"n_{label}"], row[f"base_{label}"] = reached, base
             row[f"share_{label}"] = reached / base if base else float("nan")
         s1, s0 = row["share_treatment"], row["share_control"]
+        # A share above 1 means the counts do not nest (the match report disagrees with the tables): the
+        # binomial variance has no meaning there, so the row keeps its counts and shares without an SE.
+        row["nested"] = not any(share > 1 or share < 0 for share in (s1, s0))
         variance = (s1 * (1 - s1) / row["base_treatment"] if row["base_treatment"] else float("nan")) + (
             s0 * (1 - s0) / row["base_control"] if row["base_control"] else float("nan"))
-        se = math.sqrt(variance) if np.isfinite(variance) else float("nan")
+        se = math.sqrt(variance) if row["nested"] and np.isfinite(variance) else float("nan")
         row.update(difference=s1 - s0, se=se, p_value=_normal_p((s1 - s0) / se) if se else float("nan"))
         rows.append(row)
     return pd.DataFrame(rows)

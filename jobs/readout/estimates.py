@@ -303,6 +303,11 @@ def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: b
         notes.append("no profile match report by arm for this snapshot: the attrition table shows URL -> matched "
                      "only (the fetched and parsed stages need the feature job's report)")
     for record in attrition.to_dict("records"):
+        if not record["nested"]:
+            notes.append(f"attrition: more learners reached {record['stage']} than {record['from_stage']} in an arm "
+                         f"(treatment {record['n_treatment']}/{record['base_treatment']}, control "
+                         f"{record['n_control']}/{record['base_control']}): the match report by arm disagrees with "
+                         f"the tables; no SE for that row")
         rows.append(_row(snapshot_id, "attrition", record["stage"], FULL, f"from={record['from_stage']}",
                          "difference_in_shares_neyman", {
                              "estimate": record["difference"], "se": record["se"], "p_value": record["p_value"],
