@@ -254,14 +254,14 @@ def derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
 
 def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
                      lineage_conf: Mapping[str, str] | None) -> dict[str, Any]:
-    from credsignal.core import privacy, spark_submit as submit
+    from credsignal.core import privacy
     from credsignal.core.spark import spark_session
     from jobs import features
 
     require_experiment(config, as_of=as_of)
     staged = staging_dir(config, run_id)
     shutil.rmtree(staged, ignore_errors=True)
-    if submit.spark_connection_defined():
+    if spark_submit_configured():
         privacy.pseudonym_key(config.lake)  # fails here, not in the driver, when the lake's key is missing
         argv = ["--lake", str(config.lake.resolve()), "--as-of", as_of.isoformat(), "--out", str(staged.resolve()),
                 "--experiment-id", config.experiment_id,
@@ -269,9 +269,8 @@ def _derive_features(spark: Any, config: Config, *, run_id: str, as_of: date,
                 "--degree-reference-year", str(config.degree_reference_year)]
         if config.cwur_path is not None:
             argv += ["--cwur", str(Path(config.cwur_path).resolve())]
-        submit.submit_job("jobs.features", argv, config=config, name=f"credsignal-features-{safe_run_id(run_id)}",
-                          lineage_conf=lineage_conf)
-        summary = json.loads(lake.match_report(staged).read_text())
+        summary = submitted(config, "jobs.features", argv, name=f"credsignal-features-{safe_run_id(run_id)}",
+                            lineage_conf=lineage_conf)
     else:
         summary = features.run(spark or spark_session(config, app_name="credsignal-features"), config, as_of=as_of,
                                write_to=staged, cwur_path=config.cwur_path)

@@ -25,7 +25,7 @@ from credsignal.core.contracts import (
     PSEUDONYMOUS_KEYS,
     bronze_schema,
 )
-from credsignal.core.storage import replace_directory
+from credsignal.core.storage import replace_directory, write_json_atomically
 from jobs.features.columns import conform
 from jobs.features.platform import (
     learner_covariates,
@@ -327,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="years_since_latest_degree counts from this year (paper: 2023)")
     parser.add_argument("--cwur", type=Path, help="CWUR table (default: the ranker's default location)")
     parser.add_argument("--spark-master")
+    parser.add_argument("--result", type=Path, help="write the run's summary here as JSON (for the submitter)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = Config.from_env(lake=args.lake, as_of=args.as_of, experiment_id=args.experiment_id,
@@ -336,4 +337,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                   experience_reference_date=args.experience_reference_date, experiment_start=args.experiment_start,
                   cwur_path=args.cwur)
     print(json.dumps(summary, indent=2))
+    if args.result:
+        write_json_atomically(args.result, summary)
     return 0
