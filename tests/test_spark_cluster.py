@@ -437,6 +437,31 @@ def test_every_spark_stage_through_spark_submit_matches_local_mode(spark, launch
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_one_source_ingested_through_spark_submit_matches_local_mode(small_lake, tmp_path, monkeypatch):
+    """The DAG ingests each source in a task of its own (pipeline.ingest_source): with the connection defined,
+    that is one spark-submit application per source (here on a local master), and it writes that source's bronze,
+    quarantine and day reports exactly as the in-process ingest of the small_lake fixture did, and nothing else."""
+    from pandas.testing import assert_frame_equal
+
+    from credsignal import pipeline
+
+    source = "app_sessions"  # the fixture's landing plants malformed lines there: quarantine is not empty
+    submitted = replace(small_lake, lake=tmp_path / "lake")
+    monkeypatch.setenv(CONN_VAR, "spark://local%5B1%5D")
+    result = pipeline.ingest_source(None, submitted, source)
+
+    local_tables, submitted_tables = _tables(small_lake.lake), _tables(submitted.lake)
+    assert list(submitted_tables) == [name for name in local_tables if name.endswith(f"/{source}")]
+    for name, table in submitted_tables.items():
+        assert_frame_equal(local_tables[name], table, check_exact=True, obj=name)
+    assert result.source == source and result.days and result.total().rows_quarantined > 0
+    for day in result.days:
+        report = lake.ingest_report(submitted.lake, source, day)
+        assert report.read_text() == lake.ingest_report(small_lake.lake, source, day).read_text(), report.name
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_failed_submission_raises_with_the_drivers_output(tmp_path, monkeypatch):
     """Local spark-submit (`spark://local%5B1%5D`): a job that fails surfaces as SparkJobError with its output."""
