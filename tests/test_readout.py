@@ -384,12 +384,19 @@ def test_employability_scores_are_cross_fitted():
     counts = groups.value_counts()
     assert counts.sum() == len(linkedin) and counts.max() - counts.min() <= 1 and len(counts) == 3
     assert scores[groups.to_numpy() == "low"].max() <= scores[groups.to_numpy() == "medium"].min()
+    # The folds follow the learners' keys, not the row order: shuffled rows get the same scores and terciles.
+    shuffled = linkedin.sample(frac=1.0, random_state=1)
+    np.testing.assert_allclose(r.employability_scores(shuffled), scores[shuffled.index.to_numpy()], rtol=1e-12)
+    keyed = r.terciles(scores, keys=linkedin.learner_key)
+    reshuffled = r.terciles(r.employability_scores(shuffled), keys=shuffled.learner_key)
+    assert reshuffled.tolist() == keyed.to_numpy()[shuffled.index.to_numpy()].tolist()
 
 
 def test_employability_terciles_recover_planted_heterogeneity():
     rng = np.random.default_rng(8)
     n = 30_000
-    frame = pd.DataFrame({"treatment": (rng.random(n) < 0.5).astype(int),
+    frame = pd.DataFrame({"learner_key": [f"L{i:07d}" for i in range(n)],
+                          "treatment": (rng.random(n) < 0.5).astype(int),
                           "main_skill_score": rng.random(n),
                           "gender": rng.choice(["male", "female"], n)})
     skill = frame.main_skill_score.to_numpy()

@@ -13,13 +13,14 @@ import pandas as pd
 from pyspark.sql import DataFrame
 
 from jobs.readout import adjusted as adj
-from jobs.readout import moments
+from jobs.readout import employability, moments
 from jobs.readout.statistics import (
     BALANCE_CATEGORICAL,
     BALANCE_LINKEDIN_EXTRA,
     BALANCE_NUMERIC,
     COX_OUTCOMES,
     CURVE_BANDS,
+    EMPLOYABILITY_KEY,
     FULL,
     FULL_ITT_OUTCOMES,
     HETEROGENEITY_OUTCOMES,
@@ -34,11 +35,7 @@ from jobs.readout.statistics import (
     TREATMENT,
     Z95,
     _label,
-    cox_itt,
-    employability_scores,
-    itt,
     sample_ratio_of_counts,
-    terciles,
 )
 
 ESTIMATE_COLUMNS = [
@@ -115,8 +112,9 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
     The sample ratio, balance, summary statistics, attrition, the ITTs (overall, by batch, among those who logged
     in, by subgroup), the LATEs, the unadjusted Cox models and the Figure 2 curves come from moments Spark
     aggregates (jobs/readout/moments.py), Lin's adjusted ITTs and the Table 14 LPMs from two passes over each
-    sample (all their fits at once). The Cox models with controls and the employability terciles still run on the
-    LinkedIn sample's rows in pandas."""
+    sample (all their fits at once), the employability terciles and their estimates from a few passes
+    (jobs/readout/employability.py). The Cox models with controls still run on the LinkedIn sample's rows in
+    pandas."""
     # Every estimator reads the two samples again (about a dozen aggregations): cached, they are read once.
     full, linkedin = full.persist(), linkedin.persist()
     try:
@@ -157,9 +155,9 @@ def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: b
     cells = {sample: moments.rows_of(per_outcome_cells[sample]) for sample in spark_frames}
     levels = {sample: moments.rows_of(per_outcome_levels[sample]) for sample in spark_frames}
     size = {sample: int(cells[sample][moments.COUNT].sum()) for sample in spark_frames}
-    # Not yet from aggregates: the Cox models with controls and the employability terciles read the LinkedIn
-    # sample's rows (the full table is never collected).
-    needs_rows = size[LINKEDIN] and (cox or (heterogeneity and size[LINKEDIN] >= 300))
+    # Not yet from aggregates: the Cox models with controls read the LinkedIn sample's rows (the full table is
+    # never collected).
+    needs_rows = size[LINKEDIN] and cox
     linkedin_rows = linkedin.toPandas() if needs_rows else None
 
     for sample in spark_frames:
@@ -252,21 +250,11 @@ def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: b
                             shared=adjusted.get((LINKEDIN, SHARE_OUTCOME)))
 
     if heterogeneity and size[LINKEDIN] >= 300 and "new_job" in linkedin.columns:
-        groups = terciles(employability_scores(linkedin_rows)).to_numpy()
-        times = dict(COX_OUTCOMES)
-        for tercile in ("low", "medium", "high"):
-            part = linkedin_rows.loc[groups == tercile]
-            subgroup = f"employability={tercile}"
-            for outcome in HETEROGENEITY_OUTCOMES:
-                if outcome not in linkedin.columns:
-                    continue
-                rows.append(_row(snapshot_id, "itt", outcome, LINKEDIN, subgroup, ESTIMATOR_DIM, itt(part, outcome)))
-                if cox and {times.get(outcome), "followup_months"} <= set(linkedin.columns):
-                    result = _guarded(notes, f"Cox model for {outcome} ({subgroup})",
-                                      lambda: cox_itt(part, outcome, times[outcome]))
-                    if result is not None:
-                        rows.append(_row(snapshot_id, "cox", outcome, LINKEDIN, subgroup,
-                                         "cox_ph_log_hr_strata_batch", result))
+        if EMPLOYABILITY_KEY in linkedin.columns:
+            rows += tercile_rows(linkedin, snapshot_id=snapshot_id, notes=notes, cox=cox)
+        else:
+            notes.append(f"LinkedIn sample has no {EMPLOYABILITY_KEY}: employability terciles skipped (their "
+                         "cross-fitting folds are a function of it)")
     if heterogeneity:
         rows += subgroup_rows(cells, outcomes_of, snapshot_id=snapshot_id)
 
@@ -366,6 +354,29 @@ def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str], s
             rows.append(_row(snapshot_id, "table3", label, LINKEDIN, subgroup, ESTIMATOR_COX_PP, {
                 **result, "estimate": pp, "se": result["pp_se"], "ci_low": pp - Z95 * result["pp_se"],
                 "ci_high": pp + Z95 * result["pp_se"]}))
+    return rows
+
+
+def tercile_rows(linkedin: DataFrame, *, snapshot_id: str, notes: list[str], cox: bool) -> list[dict]:
+    """The 2025 paper's Table 4 design: per tercile of baseline employability (jobs/readout/employability.py) the
+    ITT and (with `cox`) the unadjusted Cox model of each heterogeneity outcome."""
+    outcomes = _present(HETEROGENEITY_OUTCOMES, linkedin)
+    tercile = employability.employability_terciles(linkedin)
+    cells, durations = employability.tercile_moments(linkedin, tercile, outcomes, cox=cox)
+    rows: list[dict] = []
+    for name in employability.TERCILES:
+        part = cells.loc[cells[employability.TERCILE] == name]
+        subgroup = f"employability={name}"
+        for outcome in outcomes:
+            rows.append(_row(snapshot_id, "itt", outcome, LINKEDIN, subgroup, ESTIMATOR_DIM,
+                             moments.itt_from_cells(part, outcome)))
+            if outcome in durations:
+                counts = employability.of_tercile(durations[outcome], name)
+                result = _guarded(notes, f"Cox model for {outcome} ({subgroup})",
+                                  lambda: moments.cox_itt_from_counts(counts))
+                if result is not None:
+                    rows.append(_row(snapshot_id, "cox", outcome, LINKEDIN, subgroup, "cox_ph_log_hr_strata_batch",
+                                     result))
     return rows
 
 

@@ -3,6 +3,7 @@ sample ratio, balance, Figure 2 curves, Cox ITT, employability scores). docs/rea
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 
@@ -403,7 +404,8 @@ def covariate_matrix(frame: pd.DataFrame, numeric: Iterable[str], categorical: I
         return np.empty((len(frame), 0))
     matrix = np.column_stack(columns)
     sd = matrix.std(axis=0)
-    keep = sd > 0
+    # Constant by its values, not by a rounded sd: a constant 0.1 has a float-noise sd that would blow up.
+    keep = np.ptp(matrix, axis=0) > 0
     return (matrix[:, keep] - matrix[:, keep].mean(axis=0)) / sd[keep]
 
 
@@ -415,25 +417,41 @@ def _ridge_fit(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
     return np.linalg.solve(gram, design.T @ y)
 
 
+EMPLOYABILITY_KEY = "learner_key"
+FOLD_HASH_DIGITS = 15  # hex digits of the sha256 read as the fold's number: 60 bits, a Spark bigint
+
+
+def fold_of_key(key, folds: int) -> int:
+    """The cross-fitting fold of a learner: the first FOLD_HASH_DIGITS hex digits of sha256(key as text) modulo
+    `folds`, a function of the pseudonymous key alone (jobs/readout/employability.py computes the same in Spark
+    SQL), so re-keying nothing else, reordering or repartitioning the rows never moves a learner to another fold."""
+    digest = hashlib.sha256(str(key).encode("utf-8")).hexdigest()
+    return int(digest[:FOLD_HASH_DIGITS], 16) % folds
+
+
 def employability_scores(frame: pd.DataFrame, *, outcome: str = "new_job", treatment: str = TREATMENT,
                          numeric: Iterable[str] = BALANCE_NUMERIC + BALANCE_LINKEDIN_EXTRA,
                          categorical: Iterable[str] = BALANCE_CATEGORICAL, folds: int = 5, penalty: float = 1.0,
-                         seed: int = 0) -> np.ndarray:
+                         key: str = EMPLOYABILITY_KEY) -> np.ndarray:
     """Predicted baseline employability (2025 paper, section 4.2.1 and Table 4, after Athey et al.): the chance of
     `outcome` without treatment, learned on the control group from pre-treatment covariates.
 
-    Cross-fitting: controls are split into `folds` random folds; a control's score comes from the model fitted on
-    the other folds (its own outcome never enters its score, which would otherwise sort controls with a job into
-    the high tercile and bias the tercile effects); a treated learner's score is the average of the fold models.
-    The model is a ridge linear probability model (the paper used a gradient-boosting machine; the stack has no
-    GBM library, and only the ranking matters for terciles). Rows with a missing outcome get NaN."""
+    Cross-fitting: controls are split into `folds` folds by their `key` (:func:`fold_of_key`; the frame must have
+    it); a control's score comes from the model fitted on the other folds (its own outcome never enters its score,
+    which would otherwise sort controls with a job into the high tercile and bias the tercile effects); a treated
+    learner's score is the average of the fold models. The model is a ridge linear probability model (the paper
+    used a gradient-boosting machine; the stack has no GBM library, and only the ranking matters for terciles).
+    Rows with a missing outcome get NaN, and so does a control whose other folds hold no control."""
+    if key not in frame:
+        raise KeyError(f"employability_scores needs the learners' {key} column: the folds are a function of it")
     x = covariate_matrix(frame, numeric, categorical)
     y = _floats(frame[outcome])
     d = _floats(frame[treatment])
     known = ~np.isnan(y) & ~np.isnan(d)
     controls = np.flatnonzero(known & (d == 0))
     others = np.flatnonzero(known & (d != 0))
-    fold_of = np.random.default_rng(seed).permutation(len(controls)) % folds
+    keys = frame[key].to_numpy()
+    fold_of = np.array([fold_of_key(keys[i], folds) for i in controls], dtype="int64")
     scores = np.full(len(frame), np.nan)
     treated_sum = np.zeros(len(others))
     fitted = 0
@@ -450,9 +468,17 @@ def employability_scores(frame: pd.DataFrame, *, outcome: str = "new_job", treat
     return scores
 
 
-def terciles(scores: np.ndarray, labels: Sequence[str] = ("low", "medium", "high")) -> pd.Series:
-    """Terciles of the scores over all learners (both arms), by rank; NaN scores get no tercile."""
+def terciles(scores: np.ndarray, labels: Sequence[str] = ("low", "medium", "high"), *,
+             keys: Sequence | None = None) -> pd.Series:
+    """Terciles of the scores over all learners (both arms), by rank; NaN scores get no tercile. Equal scores are
+    ranked by `keys` (the learners' keys) when given, else by their order in `scores`."""
     series = pd.Series(scores)
-    ranked = series.rank(method="first")
+    if keys is None:
+        ranked = series.rank(method="first")
+    else:
+        scored = pd.DataFrame({"score": series, "key": np.asarray(keys, dtype=object)}).dropna(subset=["score"])
+        order = scored.sort_values(["score", "key"], kind="mergesort").index
+        ranked = pd.Series(np.nan, index=series.index)
+        ranked[order] = np.arange(1, len(order) + 1, dtype="float64")
     return pd.qcut(ranked, 3, labels=list(labels)).astype("object").where(series.notna())
 
