@@ -229,3 +229,33 @@ def test_duration_counts_of_several_events_in_one_pass_equal_each_events(spark):
         pd.testing.assert_frame_equal(both[event].sort_values(key).reset_index(drop=True),
                                       alone.sort_values(key).reset_index(drop=True))
     assert not both["new_job"].equals(both["new_job_in_scope"])
+
+
+@pytest.mark.parametrize("by", [[], ["cell"]])
+def test_level_counts_count_every_level_of_every_column_by_arm(spark, by):
+    rows = [(1, "a", "x", 1), (1, None, "x", 1), (0, "a", "y", 1), (0, "b", "x", 2), (None, "a", "x", 2),
+            (1, "a", "x", 2)]
+    frame = spark.createDataFrame(rows, "treatment int, g string, h string, cell int")
+    counts = m.level_counts(frame, ["g", "h"], by=by)
+    assert list(counts.columns) == [*by, "_column", "_level", m.ARM, m.COUNT]
+    by_cell = {("g", "a", 1, 1): 1, ("g", None, 1, 1): 1, ("g", "a", 0, 1): 1, ("g", "b", 0, 2): 1,
+               ("g", "a", 1, 2): 1, ("h", "x", 1, 1): 2, ("h", "y", 0, 1): 1, ("h", "x", 0, 2): 1,
+               ("h", "x", 1, 2): 1}
+    expected: dict[tuple, int] = {}
+    for (column, level, arm, cell), count in by_cell.items():
+        key = (cell, column, level, arm) if by else (column, level, arm)
+        expected[key] = expected.get(key, 0) + count
+    got = {tuple(None if isinstance(v, float) and math.isnan(v) else v for v in row[:-1]): row[-1]
+           for row in counts.itertuples(index=False)}
+    assert got == expected
+
+
+def test_rows_of_an_outcome_are_the_cells_of_the_rows_that_know_it(spark):
+    rows = [(1, 1.0, None, 2.0), (0, None, 1.0, 3.0), (1, 0.0, 0.0, 5.0), (0, 1.0, 1.0, 7.0)]
+    frame = spark.createDataFrame(rows, "treatment int, y1 double, y2 double, v double")
+    keyed = m.per_outcome_rows(frame, ["y1", "y2"])
+    cells = m.outcome_moments(keyed, ["v"], by=[m.OUTCOME])
+    for outcome, values in ((m.ALL_ROWS, [2.0, 3.0, 5.0, 7.0]), ("y1", [2.0, 5.0, 7.0]), ("y2", [3.0, 5.0, 7.0])):
+        mine = m.rows_of(cells, outcome)
+        assert m.OUTCOME not in mine
+        assert (mine[m.COUNT].sum(), mine["s:v"].sum()) == (len(values), sum(values))

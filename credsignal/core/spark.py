@@ -41,6 +41,10 @@ def spark_session(config: Config, app_name: str = "credsignal") -> "SparkSession
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     )
+    # Each Python worker already has a core of its own: numpy's OpenBLAS starting a thread per core in every worker
+    # made the readout's matrix products 20x slower on 2 cores (threads spinning against each other and the JVM).
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        builder = builder.config(f"spark.executorEnv.{variable}", "1")
     if config.spark_master.startswith("local"):
         # Reading a bronze table lists one folder per export day (396 a year). Past 32 folders Spark lists them
         # with a distributed job, which on one machine's disk costs seconds per table (16 s for the six tables at

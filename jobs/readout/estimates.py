@@ -115,13 +115,14 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
     sample (all their fits at once), the employability terciles and their estimates from a few passes
     (jobs/readout/employability.py). The Cox models with controls still run on the LinkedIn sample's rows in
     pandas."""
-    # Every estimator reads the two samples again (about a dozen aggregations): cached, they are read once.
-    full, linkedin = full.persist(), linkedin.persist()
+    # The LinkedIn sample is read by about a dozen aggregations: cached, it is read once. The full sample is read
+    # by four (moments, levels, the two least-squares passes), each of a few of its columns: caching all its columns
+    # cost more than reading those columns again from Parquet.
+    linkedin = linkedin.persist()
     try:
         return _estimates(full, linkedin, snapshot_id=snapshot_id, cox=cox, heterogeneity=heterogeneity,
                           match_by_arm=match_by_arm)
     finally:
-        full.unpersist()
         linkedin.unpersist()
 
 
@@ -138,8 +139,8 @@ def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: b
                         if o in linkedin.columns and LATE_ENDOGENOUS in linkedin.columns}, FULL: {}}
     balance_numeric = {FULL: BALANCE_NUMERIC, LINKEDIN: BALANCE_NUMERIC + BALANCE_LINKEDIN_EXTRA}
     summary_numeric = (TREATMENT, *BALANCE_NUMERIC, *BALANCE_LINKEDIN_EXTRA, *SUMMARY_OUTCOMES)
-    # One aggregation of the moments and one of the levels per sample: every row counted once, and once more per
-    # outcome it knows for the adjusted ITTs' covariates (moments.per_outcome_rows).
+    # One aggregation of the moments and one of the levels per sample, keyed by the outcomes each row knows for the
+    # adjusted ITTs' covariates (moments.per_outcome_rows).
     covariates = {sample: moments.lin_covariates(frame, numeric=_controls(sample))
                   for sample, frame in spark_frames.items()}
     per_outcome_cells, per_outcome_levels = {}, {}

@@ -50,7 +50,7 @@ from jobs.readout.statistics import (
 
 ARM = "_arm"  # 1 for the treated, 0 for every other known assignment (the reference's `d == 1` split)
 COUNT = "_count"
-OUTCOME = "_outcome"  # the key of a row counted once per outcome (or event) it knows
+OUTCOME = "_outcome"  # the key of a row: the outcomes it knows (per_outcome_rows), or its event
 
 
 def _arm(treatment: str) -> Column:
@@ -144,16 +144,22 @@ def late_from_cells(cells: pd.DataFrame, outcome: str, *, cov_type: str = LATE_C
 def level_counts(frame: DataFrame, columns: Sequence[str], *, by: Sequence[str] = (),
                  treatment: str = TREATMENT) -> pd.DataFrame:
     """Learners per arm (and `by` cell) and level of each categorical column (null kept as a level), in one pass:
-    rows (*by, `_column`, `_level`, ARM, COUNT)."""
+    rows (*by, `_column`, `_level`, ARM, COUNT). Spark counts the learners per combination of the columns' levels
+    (at most the product of their numbers of levels, whatever the number of rows) and the driver adds those up per
+    column: one row per learner to aggregate instead of one per learner and column."""
     if not columns:
         return pd.DataFrame(columns=[*by, "_column", "_level", ARM, COUNT])
-    pairs = F.explode(F.array(*[F.struct(F.lit(name).alias("_column"), F.col(name).cast("string").alias("_level"))
-                                for name in columns]))
-    counts = (frame.where(F.col(treatment).isNotNull())
-              .select(*by, _arm(treatment).alias(ARM), pairs.alias("_pair"))
-              .groupBy(*by, ARM, F.col("_pair._column").alias("_column"), F.col("_pair._level").alias("_level"))
-              .agg(F.count(F.lit(1)).alias(COUNT)))
-    return counts.toPandas()
+    level = {name: f"_level:{name}" for name in columns}
+    combinations = (frame.where(F.col(treatment).isNotNull())
+                    .groupBy(*by, _arm(treatment).alias(ARM),
+                             *[F.col(name).cast("string").alias(level[name]) for name in columns])
+                    .agg(F.count(F.lit(1)).alias(COUNT))).toPandas()
+    parts = [combinations.groupby([*by, ARM, level[name]], dropna=False, sort=False)[COUNT].sum().reset_index()
+             .rename(columns={level[name]: "_level"}).assign(_column=name) for name in columns]
+    counts = pd.concat(parts, ignore_index=True)[[*by, "_column", "_level", ARM, COUNT]]
+    # pandas groups a null key as NaN: back to None, as Spark returns it.
+    counts["_level"] = counts["_level"].astype(object).where(counts["_level"].notna(), None)
+    return counts
 
 
 def indicator_moments(cells: pd.DataFrame, levels: pd.DataFrame, numeric: Sequence[str],
@@ -388,22 +394,68 @@ class DesignColumn:
 def design_matrix(batch: pd.DataFrame, columns: Sequence[DesignColumn], *, treatment: str | None = None
                   ) -> np.ndarray:
     """The rows of `batch` as the design (1, x), or Lin's (1, d, x, d * x) with d the `treatment` column."""
-    built = []
-    for column in columns:
+    return BatchColumns(batch).design(columns, treatment=treatment)
+
+
+class BatchColumns:
+    """The columns of one pandas batch as the arrays a design is built from, each computed once however many
+    designs use it: a batch holds every fit's columns, and most fits share their covariates."""
+
+    def __init__(self, batch: pd.DataFrame):
+        self.batch = batch
+        self._arrays: dict[tuple, np.ndarray] = {}
+        self._levels: dict[str, tuple[np.ndarray, dict]] = {}
+
+    def floats(self, name: str) -> np.ndarray:
+        key = ("value", name)
+        if key not in self._arrays:
+            self._arrays[key] = _float_array(self.batch[name])
+        return self._arrays[key]
+
+    def missing(self, name: str) -> np.ndarray:
+        key = ("missing", name)
+        if key not in self._arrays:
+            self._arrays[key] = self.batch[name].isna().to_numpy(dtype="float64")
+        return self._arrays[key]
+
+    def level(self, name: str, level: str) -> np.ndarray:
+        """1.0 where the column's text equals `level`: the text of each distinct value is compared once (a
+        per-row comparison of strings cost more than the products of the whole fit)."""
+        key = ("level", name, level)
+        if key not in self._arrays:
+            if name not in self._levels:
+                codes, uniques = pd.factorize(self.batch[name])
+                texts = pd.Series(uniques, dtype=object).astype("string")
+                self._levels[name] = (codes, {text: code for code, text in enumerate(texts) if text is not pd.NA})
+            codes, positions = self._levels[name]
+            code = positions.get(level)
+            self._arrays[key] = (codes == code).astype("float64") if code is not None else np.zeros(len(codes))
+        return self._arrays[key]
+
+    def covariate(self, column: DesignColumn) -> np.ndarray:
         if column.kind == "value":
-            values = _float_array(batch[column.name])
+            values = self.floats(column.name)
             values = np.where(np.isnan(values), column.mean, values)
         elif column.kind == "missing" or column.level is None:
-            values = batch[column.name].isna().to_numpy(dtype="float64")
+            values = self.missing(column.name)
         else:
-            values = (batch[column.name].astype("string") == column.level).fillna(False).to_numpy(dtype="float64")
-        built.append(values - column.centre)
-    ones = np.ones(len(batch))
-    x = np.column_stack(built) if built else np.empty((len(batch), 0))
-    if treatment is None:
-        return np.column_stack([ones, x])
-    d = _float_array(batch[treatment])
-    return np.column_stack([ones, d, x, d[:, None] * x])
+            values = self.level(column.name, column.level)
+        return values - column.centre
+
+    def design(self, columns: Sequence[DesignColumn], *, treatment: str | None = None,
+               rows: np.ndarray | None = None) -> np.ndarray:
+        """:func:`design_matrix` of the batch, or of its `rows` (a boolean mask) when given."""
+        def pick(values: np.ndarray) -> np.ndarray:
+            return values if rows is None else values[rows]
+
+        size = len(self.batch) if rows is None else int(rows.sum())
+        built = [pick(self.covariate(column)) for column in columns]
+        ones = np.ones(size)
+        x = np.column_stack(built) if built else np.empty((size, 0))
+        if treatment is None:
+            return np.column_stack([ones, x])
+        d = pick(self.floats(treatment))
+        return np.column_stack([ones, d, x, d[:, None] * x])
 
 
 def _float_array(values: pd.Series) -> np.ndarray:
@@ -469,10 +521,29 @@ class LeastSquares:
         return 1 + len(self.columns) if self.treatment is None else 2 + 2 * len(self.columns)
 
     def rows(self, batch: pd.DataFrame) -> pd.DataFrame:
-        return batch.loc[batch[list(self.known)].notna().all(axis=1).to_numpy()]
+        return batch.loc[self.known_rows(batch)]
+
+    def known_rows(self, batch: pd.DataFrame) -> np.ndarray:
+        return batch[list(self.known)].notna().all(axis=1).to_numpy()
 
     def design(self, batch: pd.DataFrame) -> np.ndarray:
         return design_matrix(batch, self.columns, treatment=self.treatment)
+
+
+def _shared_designs(batch: pd.DataFrame, fits: Sequence[LeastSquares], keys: Sequence) -> list:
+    """[(the design's rows, X, [the indices of the fits whose rows and design they are])]: the fits of one batch
+    grouped by `keys` (fits with one key have the same design columns) and by the rows they know, so X and the
+    products of X alone are computed once per group (the same numbers each fit would get on its own)."""
+    columns = BatchColumns(batch)
+    groups: dict[tuple, tuple[np.ndarray, list[int]]] = {}
+    for index, (fit, key) in enumerate(zip(fits, keys)):
+        rows = fit.known_rows(batch)
+        groups.setdefault((key, rows.tobytes()), (rows, []))[1].append(index)
+    shared = []
+    for rows, members in groups.values():
+        fit = fits[members[0]]
+        shared.append((rows, columns.design(fit.columns, treatment=fit.treatment, rows=rows), members))
+    return shared
 
 
 def ols_hc2_fits(frame: DataFrame, fits: Sequence[LeastSquares]) -> list[dict]:
@@ -490,15 +561,20 @@ def ols_hc2_fits(frame: DataFrame, fits: Sequence[LeastSquares]) -> list[dict]:
         fit.outcome, *fit.known, *([fit.treatment] if fit.treatment else []), *(c.name for c in fit.columns)))
     needed = [F.col(name).cast("string" if name in text else "double").alias(name) for name in names]
 
-    def gram(batch: pd.DataFrame) -> np.ndarray:
-        parts = []
-        for fit in fits:
-            rows = fit.rows(batch)
-            x, y = fit.design(rows), _float_array(rows[fit.outcome])
-            parts += [(x.T @ x).ravel(), x.T @ y, [y @ y]]
-        return np.concatenate(parts)
+    designs = [(fit.columns, fit.treatment) for fit in fits]
+    sizes = [fit.size * fit.size + fit.size + 1 for fit in fits]
+    offsets = np.cumsum([0, *sizes])
 
-    sums = partition_sums(frame, needed, gram, sum(fit.size * fit.size + fit.size + 1 for fit in fits))
+    def gram(batch: pd.DataFrame) -> np.ndarray:
+        sums = np.empty(offsets[-1])
+        for rows, x, members in _shared_designs(batch, fits, designs):
+            xx = (x.T @ x).ravel()
+            for index in members:
+                y = _float_array(batch[fits[index].outcome])[rows]
+                sums[offsets[index]:offsets[index + 1]] = np.concatenate([xx, x.T @ y, [y @ y]])
+        return sums
+
+    sums = partition_sums(frame, needed, gram, int(offsets[-1]))
     results, solved, start = [], [], 0
     for fit in fits:
         k = fit.size
@@ -514,18 +590,27 @@ def ols_hc2_fits(frame: DataFrame, fits: Sequence[LeastSquares]) -> list[dict]:
     if not solved:
         return results
 
-    def meat(batch: pd.DataFrame) -> np.ndarray:
-        parts = []
-        for fit, result, gram_inv, beta in solved:
-            rows = fit.rows(batch)
-            x = fit.design(rows)[:, result["keep"]]
-            residual = _float_array(rows[fit.outcome]) - x @ beta
-            leverage = ((x @ gram_inv) * x).sum(axis=1)
-            weight = residual**2 / np.clip(1.0 - leverage, 1e-12, None)
-            parts += [((x * weight[:, None]).T @ x).ravel(), [residual @ residual]]
-        return np.concatenate(parts)
+    # Fits with the same design, rows (so the same Gram matrix) and kept columns share their leverages too.
+    inverses = [(fit.columns, fit.treatment, tuple(result["keep"]), gram_inv.tobytes())
+                for fit, result, gram_inv, _ in solved]
+    meat_sizes = [len(result["keep"]) ** 2 + 1 for _, result, _, _ in solved]
+    meat_offsets = np.cumsum([0, *meat_sizes])
 
-    sums = partition_sums(frame, needed, meat, sum(len(r["keep"]) ** 2 + 1 for _, r, _, _ in solved))
+    def meat(batch: pd.DataFrame) -> np.ndarray:
+        sums = np.empty(meat_offsets[-1])
+        for rows, x, members in _shared_designs(batch, [fit for fit, *_ in solved], inverses):
+            _, result, gram_inv, _ = solved[members[0]]
+            x = x[:, result["keep"]]
+            leverage = ((x @ gram_inv) * x).sum(axis=1)
+            for index in members:
+                fit, _, _, beta = solved[index]
+                residual = _float_array(batch[fit.outcome])[rows] - x @ beta
+                weight = residual**2 / np.clip(1.0 - leverage, 1e-12, None)
+                sums[meat_offsets[index]:meat_offsets[index + 1]] = np.concatenate(
+                    [((x * weight[:, None]).T @ x).ravel(), [residual @ residual]])
+        return sums
+
+    sums = partition_sums(frame, needed, meat, int(meat_offsets[-1]))
     start = 0
     for _, result, gram_inv, beta in solved:
         kept = len(result["keep"])
@@ -536,20 +621,24 @@ def ols_hc2_fits(frame: DataFrame, fits: Sequence[LeastSquares]) -> list[dict]:
 
 
 
-ALL_ROWS = "*"  # the `_outcome` key under which every row is counted once
+ALL_ROWS = "*"  # rows_of's key for every row
+_KNOWN = "|"  # separates the outcomes a row knows in its per_outcome_rows key
 
 
 def per_outcome_rows(frame: DataFrame, outcomes: Sequence[str]) -> DataFrame:
-    """The rows of `frame` with an `_outcome` key: each row once under ALL_ROWS and once more under each of
-    `outcomes` it knows, so one aggregation by `_outcome` gives the moments over every row and, per outcome, over
-    the rows where it is known."""
-    keys = [F.lit(ALL_ROWS), *[F.when(F.col(y).isNotNull(), F.lit(y)) for y in outcomes]]
-    return frame.select("*", F.explode(F.array(*keys)).alias(OUTCOME)).where(F.col(OUTCOME).isNotNull())
+    """The rows of `frame` with an `_outcome` key naming which of `outcomes` the row knows ("|a|c|"), so one
+    aggregation by `_outcome` gives the moments over every row (all keys) and, per outcome, over the rows where it
+    is known (the keys that name it: :func:`rows_of`). A row is aggregated once however many outcomes it knows."""
+    known = [F.when(F.col(y).isNotNull(), F.lit(y)) for y in outcomes]
+    return frame.withColumn(OUTCOME, F.concat_ws(_KNOWN, F.lit(""), *known, F.lit("")))
 
 
 def rows_of(cells: pd.DataFrame, outcome: str = ALL_ROWS) -> pd.DataFrame:
-    """The cells (or level counts) of :func:`per_outcome_rows` under one `_outcome` key, without the key."""
-    return cells.loc[cells[OUTCOME] == outcome].drop(columns=OUTCOME).reset_index(drop=True)
+    """The cells (or level counts) of :func:`per_outcome_rows` over the rows that know `outcome` (every row for
+    ALL_ROWS), without the key: the moments add over cells, so their union is these cells together."""
+    mine = cells if outcome == ALL_ROWS else cells.loc[cells[OUTCOME].str.contains(
+        f"{_KNOWN}{outcome}{_KNOWN}", regex=False)]
+    return mine.drop(columns=OUTCOME).reset_index(drop=True)
 
 
 def lin_covariates(frame: DataFrame, *, numeric: Sequence[str], categorical: Sequence[str] = CONTROLS_CATEGORICAL,
