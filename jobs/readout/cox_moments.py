@@ -13,6 +13,9 @@ over the rows, never collecting them.
 - one pass over the control learners for the effect in percentage points, from Breslow's baseline cumulative
   hazard of the last pass's risk sets.
 
+An indicator that no event has (a rare level, a missing-value flag) has its maximum at -infinity: the fit starts
+its coefficient at -30, where its rows no longer count, and reports it in `fit_warnings`.
+
 The covariates are centred on their means, which changes neither the coefficients, the Hessian nor
 H0(t) exp(x'b); the dependence check runs on the uncentred Gram matrix, as the reference's.
 """
@@ -53,6 +56,7 @@ TOLERANCE = 1e-10  # Newton stops when no coefficient moves more than this: the 
 MAX_STEPS = 60
 STALL_GAIN = 1e-13  # a relative log-likelihood gain below this moves no converging coefficient beyond ~1e-10
 JUMP = 10.0
+SEPARATED_START = -30.0  # exp(-30) ~ 1e-13: the rows of an indicator without events drop out of the risk sets
 NULL_STRATUM = "<NA>"  # pandas' astype(str) of a null batch: a stratum of its own
 
 
@@ -89,6 +93,7 @@ class _Fit:
     steps: int = 0
     stalled: int = 0
     runs: list[np.ndarray] = field(default_factory=list)
+    separated: list[int] = field(default_factory=list)  # indicators without events (their maximum is at -inf)
     done: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -326,6 +331,12 @@ def _drop_dependent(fit: _Fit, part: np.ndarray) -> ValueError | None:
     keep = [j - 1 for j in independent_columns(gram) if j > 0]
     if 0 not in keep:
         return ValueError("the assignment is collinear with the controls")
+    # An indicator that no event has lowers every risk set's likelihood as its coefficient grows: the maximum is at
+    # -infinity, so the fit starts it where its rows no longer count rather than walking there a unit a step.
+    with_event = sums["x1"].sum(axis=(0, 1)) + centre * sums["d"].sum()
+    fit.separated = [k for k, j in enumerate(keep)
+                     if fit.columns[j].kind in ("missing", "level") and round(with_event[j]) == 0]
+    fit.warnings += [f"the coefficient of {fit.names[keep[k]]} diverges: no event has it" for k in fit.separated]
     fit.keep = keep
     fit.beta = np.zeros(len(keep))
     return None
@@ -383,14 +394,16 @@ def _newton_update(fit: _Fit, part: np.ndarray) -> None:
         fit.warnings.append("the information matrix is singular")
         fit.done = True
         return
-    if np.abs(step).max() < TOLERANCE:
+    free = np.ones(len(step), dtype=bool)
+    free[fit.separated] = False  # at -30 their rows no longer count: where they go changes nothing else
+    if np.abs(step[free]).max() < TOLERANCE:
         fit.done = True
         return
-    # A coefficient that runs to infinity (a level or missing-value indicator without events) moves the
+    # Another coefficient that runs to infinity (a separation the indicators' check does not see) moves the
     # likelihood less and less: two negligible gains in a row end the fit with the others converged.
     fit.stalled = fit.stalled + 1 if loglik - previous <= STALL_GAIN * abs(loglik) else 0
     if fit.steps >= MAX_STEPS or fit.stalled >= 2:
-        moving = [fit.names[fit.keep[j]] for j in np.flatnonzero(np.abs(step) > 1e-4)]
+        moving = [fit.names[fit.keep[j]] for j in np.flatnonzero((np.abs(step) > 1e-4) & free)]
         fit.warnings.append(f"did not converge in {fit.steps} Newton steps"
                             + (f": the coefficient of {', '.join(moving)} diverges" if moving else ""))
         fit.done = True
@@ -405,6 +418,8 @@ def _newton_update(fit: _Fit, part: np.ndarray) -> None:
         step = np.where(jump, step * JUMP, step)
         if jump.any():
             fit.runs = []
+    if fit.steps == 1:
+        step[fit.separated] = SEPARATED_START
     fit.step = step
     fit.beta = fit.accepted + step
 
