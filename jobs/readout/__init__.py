@@ -2,9 +2,10 @@
 
     python -m jobs.readout --lake DIR [--snapshot ID] [--no-cox]
 
-Modules: `moments` (what Spark aggregates, and the unadjusted estimators from it), `statistics` (the row-level
-unadjusted estimators: test oracles, balance, employability), `employability` (the employability terciles and their
-estimates from Spark passes), `adjusted` (Lin, Cox with controls, LPM, Table 2, subgroups with
+Modules: `moments` (what Spark aggregates, and the unadjusted estimators from it), `cox_moments` (Table 3's Cox
+models with controls from Spark passes), `statistics` (the row-level unadjusted estimators: test oracles, balance,
+employability), `employability` (the employability terciles and their estimates from Spark passes), `adjusted`
+(Lin, Cox with controls, LPM, Table 2, subgroups with
 Benjamini-Hochberg, attrition), `estimates` (every number as rows of readout_estimates), `plots` (PNG charts),
 `render` (the page, laid out by credsignal/core/templates/readout.html.j2), `build` (reading a snapshot, writing the readout,
 the command line). docs/readout.md gives the formulas.

@@ -297,19 +297,26 @@ def cox_adjusted(frame: pd.DataFrame, event: str = "new_job", time: str = "month
         cumulative[rows] = h0 * np.exp(linear[rows] - g * d[rows])  # H_i untreated
     h = cumulative[controls]
     r0, r1 = 1 - np.exp(-h), 1 - np.exp(-h * math.exp(g))
-    pp, baseline = float(np.mean(r1 - r0)), float(np.mean(r0))
     pp_se = float(np.mean(np.exp(-h * math.exp(g)) * h * math.exp(g))) * se
-    hazard_ratio = hazard_ratio_of(g)
+    return cox_adjusted_result(g, se, float(np.mean(r1 - r0)), pp_se, float(np.mean(r0)),
+                               float(happened[controls].mean()) if controls.any() else float("nan"),
+                               int((~controls).sum()), int(controls.sum()), len(keep) - 1, imputed,
+                               [columns[j] for j in keep[1:]], fit_warnings)
+
+
+def cox_adjusted_result(g: float, se: float, pp: float, pp_se: float, baseline: float, observed_baseline: float,
+                        n_treatment: int, n_control: int, n_covariates: int, imputed: int, controls: list[str],
+                        fit_warnings: list[str]) -> dict:
+    """The result of :func:`cox_adjusted` from the log hazard ratio g and its SE, the effect in percentage points
+    with its SE, the predicted and observed control shares with the event, and the fit's description."""
     return {
         "estimate": g, "se": se, "ci_low": g - Z95 * se, "ci_high": g + Z95 * se,
-        "p_value": _normal_p(g / se) if se else float("nan"), "hazard_ratio": hazard_ratio,
-        "pp_effect": pp, "pp_se": pp_se, "baseline": baseline,
-        "observed_baseline": float(happened[controls].mean()) if controls.any() else float("nan"),
+        "p_value": _normal_p(g / se) if se else float("nan"), "hazard_ratio": hazard_ratio_of(g),
+        "pp_effect": pp, "pp_se": pp_se, "baseline": baseline, "observed_baseline": observed_baseline,
         "effect_pct": 100.0 * pp / baseline if baseline else float("nan"),
         "effect_pct_se": 100.0 * pp_se / baseline if baseline else float("nan"),
-        "n_treatment": int((~controls).sum()), "n_control": int(controls.sum()),
-        "n_covariates": len(keep) - 1, "imputed_times": imputed, "controls": [columns[j] for j in keep[1:]],
-        "fit_warnings": fit_warnings,
+        "n_treatment": n_treatment, "n_control": n_control, "n_covariates": n_covariates, "imputed_times": imputed,
+        "controls": controls, "fit_warnings": fit_warnings,
     }
 
 

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from jobs.readout import adjusted as adj
-from jobs.readout import employability, moments
+from jobs.readout import cox_moments, employability, moments
 from jobs.readout.statistics import (
     BALANCE_CATEGORICAL,
     BALANCE_LINKEDIN_EXTRA,
@@ -112,9 +113,9 @@ def estimate_all(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str = "",
     The sample ratio, balance, summary statistics, attrition, the ITTs (overall, by batch, among those who logged
     in, by subgroup), the LATEs, the unadjusted Cox models and the Figure 2 curves come from moments Spark
     aggregates (jobs/readout/moments.py), Lin's adjusted ITTs and the Table 14 LPMs from two passes over each
-    sample (all their fits at once), the employability terciles and their estimates from a few passes
-    (jobs/readout/employability.py). The Cox models with controls still run on the LinkedIn sample's rows in
-    pandas."""
+    sample (all their fits at once), Table 3's Cox models with controls from one pass per Newton step
+    (jobs/readout/cox_moments.py), the employability terciles and their estimates from a few passes
+    (jobs/readout/employability.py). No sample's rows are collected."""
     # The LinkedIn sample is read by about a dozen aggregations: cached, it is read once. The full sample is read
     # by four (moments, levels, the two least-squares passes), each of a few of its columns: caching all its columns
     # cost more than reading those columns again from Parquet.
@@ -156,10 +157,6 @@ def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: b
     cells = {sample: moments.rows_of(per_outcome_cells[sample]) for sample in spark_frames}
     levels = {sample: moments.rows_of(per_outcome_levels[sample]) for sample in spark_frames}
     size = {sample: int(cells[sample][moments.COUNT].sum()) for sample in spark_frames}
-    # Not yet from aggregates: the Cox models with controls read the LinkedIn sample's rows (the full table is
-    # never collected).
-    needs_rows = size[LINKEDIN] and cox
-    linkedin_rows = linkedin.toPandas() if needs_rows else None
 
     for sample in spark_frames:
         arm = cells[sample].groupby(moments.ARM)[moments.COUNT].sum()
@@ -247,7 +244,7 @@ def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: b
                                   lambda: moments.cox_itt_from_counts(durations[event]))
                 if result is not None:
                     rows.append(_row(snapshot_id, "cox", event, LINKEDIN, "all", "cox_ph_log_hr_strata_batch", result))
-        rows += table3_rows(linkedin_rows, snapshot_id=snapshot_id, notes=notes,
+        rows += table3_rows(linkedin, snapshot_id=snapshot_id, notes=notes,
                             shared=adjusted.get((LINKEDIN, SHARE_OUTCOME)))
 
     if heterogeneity and size[LINKEDIN] >= 300 and "new_job" in linkedin.columns:
@@ -318,32 +315,41 @@ def _estimates(full: DataFrame, linkedin: DataFrame, *, snapshot_id: str, cox: b
                      table14_r2=table14_r2)
 
 
-def table3_rows(linkedin: pd.DataFrame, *, snapshot_id: str, notes: list[str], shared: dict | None) -> list[dict]:
+def table3_rows(linkedin: DataFrame, *, snapshot_id: str, notes: list[str], shared: dict | None) -> list[dict]:
     """The 2025 paper's Table 3: credential_shared by OLS with controls (Lin's regression: `shared`, the adjusted
     ITT of the LinkedIn sample, None when it failed) and the employment outcomes by Cox with controls (two rows
     each: log hazard ratio, and the effect in pp at the control group's follow-up), in Panel A (the LinkedIn
-    sample) and Panel B (prior job not in scope)."""
+    sample) and Panel B (prior job not in scope). Every Cox model is fitted in the same Spark passes
+    (jobs/readout/cox_moments.py)."""
     rows: list[dict] = []
-    panels = [("all", linkedin, [label for label, *_ in TABLE3_SURVIVAL])]
-    if "past_job_in_scope" in linkedin:
-        panels.append((TABLE3_PANEL_B, linkedin.loc[linkedin["past_job_in_scope"] == 0], TABLE3_PANEL_B_OUTCOMES))
+    columns = set(linkedin.columns)
+    panels = {"all": None}
+    panel_outcomes = {"all": [label for label, *_ in TABLE3_SURVIVAL]}
+    if "past_job_in_scope" in columns:
+        panels[TABLE3_PANEL_B] = F.col("past_job_in_scope") == 0
+        panel_outcomes[TABLE3_PANEL_B] = list(TABLE3_PANEL_B_OUTCOMES)
     else:
         notes.append("LinkedIn sample has no past_job_in_scope: Table 3 Panel B skipped")
-    for subgroup, frame, labels in panels:
-        if len(frame) < 50:
+    sizes = linkedin.agg(*[F.count(F.lit(1) if condition is None else F.when(condition, F.lit(1))).alias(panel)
+                           for panel, condition in panels.items()]).first().asDict()
+    models = [cox_moments.CoxModel(subgroup, event, time) for subgroup in panels if sizes[subgroup] >= 50
+              for label, event, time in TABLE3_SURVIVAL
+              if label in panel_outcomes[subgroup] and {event, "followup_months"} <= columns]
+    fits = _guarded(notes, "Table 3 Cox models", lambda: cox_moments.cox_adjusted_fits(linkedin, models, panels)) or {}
+    for subgroup in panels:
+        if sizes[subgroup] < 50:
             continue
         if subgroup == "all" and shared is not None:
             rows.append(_row(snapshot_id, "table3", SHARE_OUTCOME, LINKEDIN, subgroup, ESTIMATOR_LIN, shared))
         for label, event, time in TABLE3_SURVIVAL:
-            if label not in labels or not {event, "followup_months"} <= set(frame):
+            model = cox_moments.CoxModel(subgroup, event, time)
+            if model not in fits:
                 continue
-            result = _guarded(notes, f"Table 3 Cox model for {label} ({subgroup})",
-                              lambda: adj.cox_adjusted(frame, event, time))
+            result = _guarded(notes, f"Table 3 Cox model for {label} ({subgroup})", lambda: _result_of(fits[model]))
             if result is None:
                 continue
             if result["fit_warnings"]:
-                notes.append(f"Table 3 Cox model for {label} ({subgroup}): lifelines warned: "
-                             f"{result['fit_warnings'][0]}")
+                notes.append(f"Table 3 Cox model for {label} ({subgroup}): {result['fit_warnings'][0]}")
             if result["imputed_times"] and subgroup == "all":
                 notes.append(f"{time} is not in the table: derived from the 1-month column; "
                              f"{result['imputed_times']} event months are unknown in [4, follow-up] and set to 4")
@@ -379,6 +385,12 @@ def tercile_rows(linkedin: DataFrame, *, snapshot_id: str, notes: list[str], cox
                     rows.append(_row(snapshot_id, "cox", outcome, LINKEDIN, subgroup, "cox_ph_log_hr_strata_batch",
                                      result))
     return rows
+
+
+def _result_of(fit: dict | Exception) -> dict:
+    if isinstance(fit, Exception):
+        raise fit
+    return fit
 
 
 def subgroup_rows(cells_of: Mapping[str, pd.DataFrame], outcomes_of: Mapping[str, Sequence[str]], *,
