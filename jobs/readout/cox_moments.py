@@ -48,7 +48,6 @@ from jobs.readout.moments import (
     level_counts,
     outcome_moments,
     partition_sums,
-    rows_of,
 )
 from jobs.readout.statistics import TREATMENT
 
@@ -165,9 +164,9 @@ def cox_adjusted_fits(frame: DataFrame, models: Sequence[CoxModel], panels: Mapp
     fits: list[_Fit] = []
     panel_design: dict[str, tuple[tuple[DesignColumn, ...], list[str]]] = {}
     for panel in panel_names:
-        mine = rows_of(cells, panel)
+        mine = _of_panel(cells, panel)
         ranges = {name: (mine[f"min:{name}"].min(), mine[f"max:{name}"].max()) for name in numeric}
-        columns, column_names = covariate_columns(mine, ranges, rows_of(levels, panel), numeric, categorical)
+        columns, column_names = covariate_columns(mine, ranges, _of_panel(levels, panel), numeric, categorical)
         panel_design[panel] = ((DesignColumn("value", treatment), *columns), ["treatment", *column_names])
     for index, model in enumerate(survival):
         columns, column_names = panel_design[model.panel]
@@ -212,6 +211,12 @@ def cox_adjusted_fits(frame: DataFrame, models: Sequence[CoxModel], panels: Mapp
     if fits:
         _pp_effects(rows, needed, fits, counts, results, treatment=treatment, followup=followup)
     return results
+
+
+def _of_panel(cells: pd.DataFrame, panel: str) -> pd.DataFrame:
+    """The cells (or level counts) aggregated under one panel's key, without the key: a row counts once in each
+    panel it belongs to, so a panel's cells are exactly its rows (unlike moments.rows_of's known-outcome keys)."""
+    return cells.loc[cells[OUTCOME] == panel].drop(columns=OUTCOME).reset_index(drop=True)
 
 
 def _survival_counts(by_panel: DataFrame, survival: Mapping[CoxModel, tuple[Column, Column, Column]],
