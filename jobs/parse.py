@@ -32,6 +32,7 @@ from jobs.ingest import ExportFileError, UNREADABLE_FILE_LINE, read_file_lines, 
 log = logging.getLogger(__name__)
 
 PARSED_STATUSES = ("ok", "partial")
+UNREADABLE_FILE = "unreadable_file"
 HTTP_OK = 200
 
 
@@ -47,7 +48,7 @@ def _parse_record(crawl_id: str, source_file: str, line_number: int, raw: str, u
                 None, status, reason, None, None, 0, 0, 0, 0, 0, 0, [], [], [])
 
     if line_number == UNREADABLE_FILE_LINE:
-        return failure("unreadable_file", raw)
+        return failure(UNREADABLE_FILE, raw)
     if not utf8_valid:
         return failure("malformed_record", "line is not valid UTF-8")
     try:
@@ -245,11 +246,12 @@ def parse_crawl(spark: SparkSession, config: Config, crawl_id: str) -> dict[str,
     ])
     parsed = parse_crawl_files(spark, config.landing, crawl_id, lake.crawl_files(config.landing, crawl_id)).cache()
     try:
-        broken = parsed.where(F.col("status") == "unreadable_file").select("source_file", "reason").collect()
-        if broken:
+        # The first action parses the crawl into the cache; the unreadable files are looked up only when there are.
+        by_status = {row.status: row["count"] for row in parsed.groupBy("status").count().collect()}
+        if UNREADABLE_FILE in by_status:
+            broken = parsed.where(F.col("status") == UNREADABLE_FILE).select("source_file", "reason").collect()
             details = "; ".join(f"{row.source_file} ({row.reason})" for row in broken)
             raise ExportFileError(f"cannot read crawl file(s) of crawl {crawl_id}, nothing was written: {details}")
-        by_status = {row.status: row["count"] for row in parsed.groupBy("status").count().collect()}
         staging = lake.staging_root(config.lake, f"parse-{crawl_id}-{uuid.uuid4().hex[:12]}")
         try:
             for name, table in split_profiles(parsed).tables().items():
