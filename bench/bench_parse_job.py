@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -103,6 +102,22 @@ def spark_jobs(spark) -> list[dict]:
     return [{k: v for k, v in job.items() if k != "start"} for job in jobs]
 
 
+def stage_cpu_s() -> float:
+    """CPU seconds so far of this process and of everything under it: the JVM and its Python workers, the
+    workers that have exited included (in their parents' children times). What the stage costs whatever the
+    load, where its wall time also depends on how many runnable processes share the cores."""
+    import psutil
+
+    total = time.process_time()
+    for process in psutil.Process().children(recursive=True):
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 def parser_cpu(files: list[Path]) -> dict:
     """CPU seconds of this process decompressing every crawl file, reading every page's JSON, and parsing every
     page with parsers.linkedin.parse_profile, each phase timed on its own."""
@@ -147,20 +162,13 @@ def compare(options, landing: Path) -> dict:
                        str(lake_root), "--crawl-id", options.crawl_id, "--master", options.master,
                        "--driver-memory", options.driver_memory, "--json", str(out)]
             # The Python workers, started by the JVM in the driver's folder, import the same checkout's code.
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run(command, check=True, cwd=codes[label],
                            env={**os.environ, "BENCH_PARSE_CODE": str(codes[label]), "PYTHONPATH": str(codes[label])},
                            stdout=subprocess.DEVNULL)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             result = json.loads(out.read_text())
-            # CPU of the child, its JVM and the Python workers (start-up included): what the code costs whatever
-            # the load, where wall time also depends on how many runnable processes share the 2 cores.
-            result["cpu_s_with_startup"] = round(
-                after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1)
             out.unlink()
             runs[label].append(result)
-            print(f"round {round_number + 1} {label}: parse {result['parse_s']} s, CPU "
-                  f"{result['cpu_s_with_startup']} s, load {result['load_before']} -> "
+            print(f"round {round_number + 1} {label}: parse {result['parse_s']} s, CPU {result.get('stage_cpu_s')} s, load {result['load_before']} -> "
                   f"{result['load_after']}", flush=True)
             if keep is not None and round_number == options.rounds - 1:
                 shutil.rmtree(keep / label, ignore_errors=True)
@@ -259,15 +267,16 @@ def main(argv: list[str] | None = None) -> int:
         startup = time.perf_counter() - started
     summary["versions"] = {"python": platform.python_version(), "spark": spark.version}
     with memory:
-        started = time.perf_counter()
+        cpu_started, started = stage_cpu_s(), time.perf_counter()
         by_status = parse_crawl(spark, config, options.crawl_id)
         seconds = time.perf_counter() - started
+        cpu_seconds = stage_cpu_s() - cpu_started
     jvm_mib, workers_mib = memory.peaks_mib()
     job_times = spark_jobs(spark)
     spark.stop()
     records = sum(by_status.values())
     summary.update({
-        "records": records, "by_status": by_status, "startup_s": round(startup, 2), "parse_s": round(seconds, 1),
+        "records": records, "by_status": by_status, "startup_s": round(startup, 2), "parse_s": round(seconds, 1), "stage_cpu_s": round(cpu_seconds, 1),
         "parse_with_startup_s": round(seconds + startup, 1), "pages_per_s": round(records / seconds, 1),
         "pages_per_s_per_core": round(records / seconds / cores, 1),
         "driver_peak_rss_mib": round(driver_peak_mib()),
