@@ -1,29 +1,40 @@
-"""Compare the bronze, quarantine and ingest reports of two lakes ingested from the same landing zone.
+"""Compare what ingest (bronze, quarantine, ingest reports) or parse (the silver profile tables, parse reports)
+wrote into two lakes from the same landing zone.
 
 Every partition's Parquet files by name, every partition's rows in file order and with their schema
-(pyarrow Table.equals), and every ingest report's JSON. Exits 1 and names each difference, 0 when identical:
-the proof that a change to jobs/ingest.py kept the quarantine reasons and the row accounting.
+(pyarrow Table.equals), and every report's JSON. Exits 1 and names each difference, 0 when identical: the proof
+that a change to jobs/ingest.py kept the quarantine reasons and the row accounting, or that a change to
+jobs/parse.py kept the silver tables and the counts by status.
 
     .venv/bin/python bench/compare_ingest_lakes.py LAKE_BEFORE LAKE_AFTER
+    .venv/bin/python bench/compare_ingest_lakes.py --stage parse LAKE_BEFORE LAKE_AFTER
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+# stage -> (table folders, partition folders under each, report files)
+STAGES = {
+    "ingest": (("bronze", "quarantine"), "*/dt=*", "_reports/ingest/*/*.json"),
+    "parse": (("silver",), "profile*/crawl_id=*", "_reports/parse/*.json"),
+}
 
-def partitions(root: Path, layer: str) -> list[Path]:
-    return sorted(p.relative_to(root) for p in (root / layer).glob("*/dt=*") if p.is_dir())
+
+def partitions(root: Path, layer: str, pattern: str) -> list[Path]:
+    return sorted(p.relative_to(root) for p in (root / layer).glob(pattern) if p.is_dir())
 
 
-def differences(a: Path, b: Path) -> list[str]:
+def differences(a: Path, b: Path, stage: str = "ingest") -> list[str]:
+    layers, pattern, report_pattern = STAGES[stage]
     found = []
-    for layer in ("bronze", "quarantine"):
-        left, right = partitions(a, layer), partitions(b, layer)
+    for layer in layers:
+        left, right = partitions(a, layer, pattern), partitions(b, layer, pattern)
         if left != right:
             found.append(f"{layer}: partitions only on one side: {sorted(map(str, set(left) ^ set(right)))}")
         rows = 0
@@ -36,7 +47,7 @@ def differences(a: Path, b: Path) -> list[str]:
             if not table.equals(pq.read_table(b / relative)):
                 found.append(f"{relative}: rows differ")
         print(f"{layer}: {len(left)} partitions, {rows:,d} rows compared")
-    reports = [sorted(p.relative_to(root) for p in root.glob("_reports/ingest/*/*.json")) for root in (a, b)]
+    reports = [sorted(p.relative_to(root) for p in root.glob(report_pattern)) for root in (a, b)]
     if reports[0] != reports[1]:
         found.append(f"reports only on one side: {sorted(map(str, set(reports[0]) ^ set(reports[1])))}")
     for relative in sorted(set(reports[0]) & set(reports[1])):
@@ -47,8 +58,12 @@ def differences(a: Path, b: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    a, b = map(Path, (argv or sys.argv[1:])[:2])
-    found = differences(a, b)
+    arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    arguments.add_argument("--stage", choices=sorted(STAGES), default="ingest")
+    arguments.add_argument("before", type=Path)
+    arguments.add_argument("after", type=Path)
+    options = arguments.parse_args(argv)
+    found = differences(options.before, options.after, options.stage)
     for line in found:
         print(line)
     print("identical" if not found else f"{len(found)} difference(s)")

@@ -147,7 +147,9 @@ class IngestResult:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def _read_file_lines(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
+def read_file_lines(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
+    """A file task of file_tasks -> (partition, source_file, line_number, text, utf8_valid) per non-blank line, or
+    one row with line number UNREADABLE_FILE_LINE and the error as text for a file refused or unreadable."""
     partition, relative_name, path, landing = task
     refusal = lake.refused_landing_file(Path(landing), Path(path))
     if refusal is not None:
@@ -199,7 +201,7 @@ def _lines_of_files(schema: StructType, kinds_of: Sequence[str] | None):
         arrow_schema = to_arrow_schema(schema)
         for batch in batches:
             for task in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns))):
-                columns = list(zip(*_read_file_lines(task))) or [()] * 5
+                columns = list(zip(*read_file_lines(task))) or [()] * 5
                 if kinds_of is not None:
                     columns.append([None if number == UNREADABLE_FILE_LINE else _kinds_row(text, kinds_of)
                                     for number, text in zip(columns[2], columns[3])])
@@ -223,16 +225,22 @@ def read_jsonl_lines(
     """
     if kinds_of is not None:
         schema = StructType([*schema.fields, StructField(KINDS, _kinds_schema(kinds_of))])
-    # Absolute but not resolved: the executor checks where each file really leads (lake.refused_landing_file).
-    tasks = [(partition, str(path.relative_to(landing)), os.path.abspath(path), os.path.abspath(landing))
-             for partition, path in files]
-    if not tasks:
+    if not files:
         return spark.createDataFrame([], schema)
-    task_schema = StructType([schema.fields[0], *(StructField(name, StringType()) for name in _TASK_FIELDS)])
-    slices = max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4))
+    slices = max(1, min(len(files), spark.sparkContext.defaultParallelism * 4))
     # Lines cross from the Python workers to the JVM as Arrow batches, not as pickled rows.
-    return (spark.createDataFrame(spark.sparkContext.parallelize(tasks, slices), task_schema)
-            .mapInArrow(_lines_of_files(schema, kinds_of), schema))
+    return file_tasks(spark, landing, files, schema.fields[0], slices).mapInArrow(_lines_of_files(schema, kinds_of), schema)
+
+
+def file_tasks(spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Path]], partition: StructField,
+               slices: int) -> DataFrame:
+    """One row per file, (partition, source_file, path, landing), in `slices` Spark partitions: the input of a
+    mapInArrow that reads the files on the executors with read_file_lines (which refuses what it must)."""
+    # Absolute but not resolved: the executor checks where each file really leads (lake.refused_landing_file).
+    tasks = [(value, str(path.relative_to(landing)), os.path.abspath(path), os.path.abspath(landing))
+             for value, path in files]
+    task_schema = StructType([partition, *(StructField(name, StringType()) for name in _TASK_FIELDS)])
+    return spark.createDataFrame(spark.sparkContext.parallelize(tasks, max(1, slices)), task_schema)
 
 
 def read_export_lines(spark: SparkSession, landing: Path, source: str, days: Sequence[date]) -> DataFrame:

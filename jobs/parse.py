@@ -1,10 +1,10 @@
 """Parse job: crawled LinkedIn pages -> silver profile tables, one crawl partition at a time.
 
-Pages are parsed on the executors (`parse_crawl_lines`: one parser per Spark partition, pages streamed, never
-collected); the page bodies stop there. `split_profiles` turns the parsed records into the silver tables:
-`profiles` (one row per fetched record), `profile_positions`, `profile_education`, `profile_certifications`
-and `profile_parse_failures` (status and reason, never the raw page). Re-running a crawl overwrites exactly
-that crawl's partitions.
+Pages are read and parsed on the executors (`parse_crawl_files`: one Python task per crawl file decompresses it
+and parses its pages, streamed, never collected); the page bodies stop there: only the parsed records reach the
+JVM, as Arrow. `split_profiles` turns the parsed records into the silver tables: `profiles` (one row per fetched
+record), `profile_positions`, `profile_education`, `profile_certifications` and `profile_parse_failures` (status
+and reason, never the raw page). Re-running a crawl overwrites exactly that crawl's partitions.
 """
 
 from __future__ import annotations
@@ -14,23 +14,25 @@ import json
 import logging
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from credsignal.core import lake
 from credsignal.core.config import Config
-from credsignal.core.contracts import CRAWL_LINE_SCHEMA, PARSED_PROFILE_SCHEMA
+from credsignal.core.contracts import PARSED_PROFILE_SCHEMA
 from credsignal.core.storage import overwrite_partitions, write_json_atomically
-from jobs.ingest import ExportFileError, UNREADABLE_FILE_LINE, read_jsonl_lines
+from jobs.ingest import ExportFileError, UNREADABLE_FILE_LINE, read_file_lines, file_tasks
 
 log = logging.getLogger(__name__)
 
 PARSED_STATUSES = ("ok", "partial")
+UNREADABLE_FILE = "unreadable_file"
 HTTP_OK = 200
 
 
@@ -46,7 +48,7 @@ def _parse_record(crawl_id: str, source_file: str, line_number: int, raw: str, u
                 None, status, reason, None, None, 0, 0, 0, 0, 0, 0, [], [], [])
 
     if line_number == UNREADABLE_FILE_LINE:
-        return failure("unreadable_file", raw)
+        return failure(UNREADABLE_FILE, raw)
     if not utf8_valid:
         return failure("malformed_record", "line is not valid UTF-8")
     try:
@@ -125,17 +127,55 @@ def _timestamp(value) -> datetime | None:
     return parsed.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def _parse_partition(rows: Iterable) -> Iterator[tuple]:
-    # Importing the parser here loads its lexicons once per Spark partition, not once per page.
-    import parsers.linkedin  # noqa: F401
-
-    for row in rows:
-        yield _parse_record(row.crawl_id, row.source_file, row.line_number, row.raw, row.utf8_valid)
+# Parsed records per Arrow batch: a batch holds no page body, so a few hundred records are a few hundred KB.
+RECORDS_PER_BATCH = 500
 
 
-def parse_crawl_lines(lines: DataFrame) -> DataFrame:
-    """Crawl lines (CRAWL_LINE_SCHEMA) -> one parsed record per line (PARSED_PROFILE_SCHEMA), on the executors."""
-    return lines.sparkSession.createDataFrame(lines.rdd.mapPartitions(_parse_partition), PARSED_PROFILE_SCHEMA)
+def _parsed_records_of_files(records_per_batch: int):
+    """The mapInArrow function of parse_crawl_files: each file task -> its parsed records (PARSED_PROFILE_SCHEMA).
+
+    The file is decompressed and its pages parsed in the same Python worker (ingest's read_file_lines, which
+    also refuses files outside the landing root), so only the parsed records cross to the JVM, as Arrow."""
+
+    def parse(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        # Importing the parser here loads its lexicons once per task, not once per page.
+        import parsers.linkedin  # noqa: F401
+
+        # Timestamps are UTC wall times (_timestamp), read as such whatever the worker's local time zone.
+        arrow_schema = to_arrow_schema(PARSED_PROFILE_SCHEMA, timezone="UTC")
+
+        def arrow_batch(records: list[tuple]) -> Any:
+            return pa.RecordBatch.from_arrays(
+                [pa.array(values, type=f.type) for values, f in zip(zip(*records), arrow_schema)], schema=arrow_schema)
+
+        for batch in batches:
+            for task in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns))):
+                records = []
+                for line in read_file_lines(task):
+                    records.append(_parse_record(*line))
+                    if len(records) == records_per_batch:
+                        yield arrow_batch(records)
+                        records = []
+                if records:
+                    yield arrow_batch(records)
+
+    return parse
+
+
+def parse_crawl_files(spark: SparkSession, landing: Path, crawl_id: str, files: Sequence[Path],
+                      records_per_batch: int = RECORDS_PER_BATCH) -> DataFrame:
+    """A crawl's files -> one parsed record per non-blank line (PARSED_PROFILE_SCHEMA), read and parsed on the
+    executors; a file that cannot be read or is refused gives one record of status unreadable_file.
+
+    One Spark task per file: a file's pages take seconds to parse, so the cores stay busy to the last file."""
+    if not files:
+        return spark.createDataFrame([], PARSED_PROFILE_SCHEMA)
+    tasks = file_tasks(spark, landing, [(crawl_id, path) for path in files], PARSED_PROFILE_SCHEMA["crawl_id"],
+                       slices=len(files))
+    return tasks.mapInArrow(_parsed_records_of_files(records_per_batch), PARSED_PROFILE_SCHEMA)
 
 
 def _month_start(column: str) -> F.Column:
@@ -204,15 +244,14 @@ def parse_crawl(spark: SparkSession, config: Config, crawl_id: str) -> dict[str,
         lake.staging_root(config.lake, f"parse-{crawl_id}"), lake.parse_report(config.lake, crawl_id),
         *(lake.silver_table(config.lake, name) for name in lake.SILVER_PROFILE_TABLES),
     ])
-    files = [(crawl_id, path) for path in lake.crawl_files(config.landing, crawl_id)]
-    lines = read_jsonl_lines(spark, config.landing, files, CRAWL_LINE_SCHEMA)
-    parsed = parse_crawl_lines(lines).cache()
+    parsed = parse_crawl_files(spark, config.landing, crawl_id, lake.crawl_files(config.landing, crawl_id)).cache()
     try:
-        broken = parsed.where(F.col("status") == "unreadable_file").select("source_file", "reason").collect()
-        if broken:
+        # The first action parses the crawl into the cache; the unreadable files are looked up only when there are.
+        by_status = {row.status: row["count"] for row in parsed.groupBy("status").count().collect()}
+        if UNREADABLE_FILE in by_status:
+            broken = parsed.where(F.col("status") == UNREADABLE_FILE).select("source_file", "reason").collect()
             details = "; ".join(f"{row.source_file} ({row.reason})" for row in broken)
             raise ExportFileError(f"cannot read crawl file(s) of crawl {crawl_id}, nothing was written: {details}")
-        by_status = {row.status: row["count"] for row in parsed.groupBy("status").count().collect()}
         staging = lake.staging_root(config.lake, f"parse-{crawl_id}-{uuid.uuid4().hex[:12]}")
         try:
             for name, table in split_profiles(parsed).tables().items():

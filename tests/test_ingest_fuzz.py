@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from credsignal.core.contracts import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
 from jobs.ingest import ABSENT, ARRAY, BOOLEAN, INTEGER, NON_FINITE, NULL, NUMBER, OBJECT, STRING, \
-    UNREADABLE_FILE_LINE, _read_file_lines, json_field_kinds, validate_export_lines
+    UNREADABLE_FILE_LINE, read_file_lines, json_field_kinds, validate_export_lines
 
 DAY = date(2022, 10, 31)
 FIELDS = ("a", "b")
@@ -107,7 +107,7 @@ def test_the_reader_gives_one_row_per_non_blank_line_and_flags_invalid_utf8(line
     with tempfile.TemporaryDirectory() as landing:
         path = Path(landing) / "part-00000.jsonl.gz"
         path.write_bytes(gzip.compress(data, mtime=0) if compressed else data)
-        rows = list(_read_file_lines((DAY, path.name, str(path), landing)))
+        rows = list(read_file_lines((DAY, path.name, str(path), landing)))
     if not compressed and data[:2] != b"\x1f\x8b":
         assert [row[2] for row in rows] == [UNREADABLE_FILE_LINE]  # not gzip (or empty): one row naming the error
         return

@@ -6,10 +6,12 @@ import gzip
 import json
 
 import pytest
+from pyspark.testing import assertDataFrameEqual
 
+from credsignal.core import lake
 from credsignal.core.config import Config
 from jobs.ingest import ExportFileError
-from jobs.parse import crawls_to_parse, parse_crawl
+from jobs.parse import crawls_to_parse, parse_crawl, parse_crawl_files
 
 AUTHWALL = "<html><head><title>Sign Up | LinkedIn</title></head><body><div class='authwall'>Join LinkedIn</div></body></html>"
 
@@ -116,3 +118,12 @@ def test_record_fields_of_the_wrong_type_count_as_absent(spark, shared_dir, tmp_
     assert {(r.http_status, r.content_type, r.fetched_at, r.n_positions) for r in profiles} == {
         (None, "text/html", None, 5)}
     assert {r.profile_url for r in profiles} == {None, *(f"https://www.linkedin.com/in/odd-{i}" for i in range(4))}
+
+
+@pytest.mark.parametrize("records_per_batch", [1, 2, 4])
+def test_parsed_records_do_not_depend_on_the_arrow_batch_size(spark, crawl, records_per_batch):
+    files = lake.crawl_files(crawl.landing, "2023-09")
+    whole = parse_crawl_files(spark, crawl.landing, "2023-09", files, records_per_batch=100)
+    assert whole.count() == 5
+    assertDataFrameEqual(parse_crawl_files(spark, crawl.landing, "2023-09", files, records_per_batch=records_per_batch),
+                         whole)

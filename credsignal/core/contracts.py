@@ -169,14 +169,6 @@ def bronze_schema(source: ExportSource) -> StructType:
 
 # ------------------------------------------------------------------------------------------------ crawls
 
-# What the parse job reads: one row per non-blank line of a crawl file.
-CRAWL_LINE_SCHEMA = StructType([
-    StructField("crawl_id", StringType(), nullable=False),
-    *LINEAGE_FIELDS,
-    StructField("raw", StringType(), nullable=True),
-    StructField("utf8_valid", BooleanType(), nullable=False),
-])
-
 POSITION_STRUCT = StructType([
     StructField("title", StringType()),
     StructField("company", StringType()),
