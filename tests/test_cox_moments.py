@@ -210,6 +210,24 @@ def test_a_diverging_coefficient_is_reported(spark):
                for warning in mine["fit_warnings"]), mine["fit_warnings"]
 
 
+def test_a_separating_assignment_on_a_tiny_sample_ends_with_a_warning(spark):
+    """Every treated learner finds a job in month 1 and no control does: the assignment's coefficient runs to
+    +infinity. The fit ends at a finite coefficient with the failure named. (The overflow of exp(x'b) on such
+    long steps, which once made the fit loop on NaN coefficients, was found by tests/test_lineage.py's 54-learner
+    sample; an overflowing step now counts as a worse point and is halved.)"""
+    rng = np.random.default_rng(11)
+    n = 54
+    frame = pd.DataFrame({"treatment": np.arange(n) % 2, "batch": rng.integers(1, 3, n), "followup_months": 6,
+                          "developing_country": rng.integers(0, 2, n), "gender": rng.choice(["f", "m"], n)})
+    frame["new_job"] = frame["treatment"]
+    frame["months_to_new_job"] = pd.array(np.where(frame["new_job"] == 1, 1, 0), dtype="Int32")
+    frame.loc[frame["new_job"] == 0, "months_to_new_job"] = pd.NA
+    model = cm.CoxModel("all", "new_job", "months_to_new_job")
+    mine = fit_all(spark, frame, [model])[model]
+    assert math.isfinite(mine["estimate"]) and mine["estimate"] > 5
+    assert any("did not converge" in warning for warning in mine["fit_warnings"]), mine["fit_warnings"]
+
+
 def test_table3_rows_from_spark_equal_the_row_models(spark):
     """The readout's Table 3 rows (both panels, both rows per outcome) from the Spark fits equal those of
     cox_adjusted on the LinkedIn sample's rows to lifelines' tolerance."""

@@ -53,6 +53,7 @@ from jobs.readout.statistics import TREATMENT
 
 TOLERANCE = 1e-10  # Newton stops when no coefficient moves more than this: the MLE to ~1e-10
 MAX_STEPS = 60
+MAX_HALVINGS = 20  # a step shrunk a millionfold without a better likelihood: the fit stops where it was
 STALL_GAIN = 1e-13  # a relative log-likelihood gain below this moves no converging coefficient beyond ~1e-10
 JUMP = 10.0
 SEPARATED_START = -30.0  # exp(-30) ~ 1e-13: the rows of an indicator without events drop out of the risk sets
@@ -90,6 +91,7 @@ class _Fit:
     events: np.ndarray | None = None
     accepted: np.ndarray | None = None
     steps: int = 0
+    halvings: int = 0
     stalled: int = 0
     runs: list[np.ndarray] = field(default_factory=list)
     separated: list[int] = field(default_factory=list)  # indicators without events (their maximum is at -inf)
@@ -205,6 +207,8 @@ def cox_adjusted_fits(frame: DataFrame, models: Sequence[CoxModel], panels: Mapp
                     continue
                 part = _restricted(part, len(fit.columns), fit.keep)
             _newton_update(fit, part)
+            if fit.done and fit.accepted is None:
+                results[fit.model] = ValueError("; ".join(fit.warnings))
         fits = [fit for fit in fits if fit.model not in results]
         first = False
 
@@ -381,14 +385,28 @@ def _newton_update(fit: _Fit, part: np.ndarray) -> None:
     """Take the pass's evaluation of `fit` at fit.beta: accept it (then the next Newton step) or halve the step
     when the log-likelihood fell."""
     sums = _unpack(part, fit.size)
-    loglik, gradient, hessian, risk0 = _efron(sums, fit.beta)
-    if fit.accepted is not None and not loglik >= fit.loglik - 1e-13 * abs(fit.loglik):
+    with np.errstate(all="ignore"):
+        loglik, gradient, hessian, risk0 = _efron(sums, fit.beta)
+    # A step so long that exp(x'b) overflows gives an infinite or undefined likelihood: a worse point, not a
+    # better one (a small sample with a near-separating covariate takes such steps).
+    finite = bool(np.isfinite(loglik) and np.isfinite(gradient).all() and np.isfinite(hessian).all())
+    if fit.accepted is not None and not (finite and loglik >= fit.loglik - 1e-13 * abs(fit.loglik)):
+        fit.halvings += 1
         if np.abs(fit.step).max() < TOLERANCE:  # the likelihood's rounding floor: the previous beta is the MLE
+            fit.beta, fit.done = fit.accepted, True
+            return
+        if fit.halvings > MAX_HALVINGS:
+            fit.warnings.append(f"did not converge: no step from Newton step {fit.steps} improved the likelihood")
             fit.beta, fit.done = fit.accepted, True
             return
         fit.step = fit.step / 2
         fit.beta = fit.accepted + fit.step
         return
+    if not finite:
+        fit.warnings.append("the partial likelihood is not finite at the starting coefficients")
+        fit.done = True
+        return
+    fit.halvings = 0
     previous = fit.loglik
     fit.accepted, fit.loglik, fit.gradient, fit.hessian, fit.risk0 = fit.beta, loglik, gradient, hessian, risk0
     fit.events = sums["d"]
