@@ -44,6 +44,7 @@ from jobs.readout.moments import (
     OUTCOME,
     DesignColumn,
     covariate_columns,
+    design_inputs,
     design_matrix,
     level_counts,
     outcome_moments,
@@ -180,9 +181,8 @@ def cox_adjusted_fits(frame: DataFrame, models: Sequence[CoxModel], panels: Mapp
                          list(range(len(columns))), sorted(mine["_stratum"].unique()),
                          np.sort(mine["_duration"].unique()), np.zeros(len(columns))))
 
-    text = {column.name for columns, _ in panel_design.values() for column in columns if column.kind == "level"}
-    needed = [F.col(name).cast("string" if name in text else "double").alias(name)
-              for name in dict.fromkeys([treatment, followup, *numeric, *categorical])]
+    needed = design_inputs([column for columns, _ in panel_design.values() for column in columns],
+                           treatment, followup)
     needed += [stratum.alias("_stratum")]
     needed += [flag.cast("double").alias(f"_p{j}") for j, flag in enumerate(flags.values())]
     for fit in fits:

@@ -97,13 +97,6 @@ def covariates(frame: DataFrame, numeric: Sequence[str], categorical: Sequence[s
     return Covariates(tuple(column for column, _ in found), np.array([sd for _, sd in found], dtype="float64"))
 
 
-def _needed(columns: Sequence[moments.DesignColumn], *others: str) -> list[Column]:
-    """The columns the executors read, categories as text and numbers as doubles (as moments.ols_hc2_fits)."""
-    text = {column.name for column in columns if column.kind == "level"}
-    names = dict.fromkeys([*others, *(column.name for column in columns)])
-    return [F.col(name).cast("string" if name in text else "double").alias(name) for name in names]
-
-
 def _known(outcome: str, treatment: str) -> Column:
     return F.col(outcome).isNotNull() & F.col(treatment).isNotNull()
 
@@ -127,7 +120,7 @@ def fold_models(frame: DataFrame, design: Covariates, *, outcome: str = "new_job
             sums[f] = np.concatenate([(x[rows].T @ x[rows]).ravel(), x[rows].T @ y[rows]])
         return sums.ravel()
 
-    columns = [*_needed(design.columns, outcome), fold_column(key, folds).alias(_FOLD)]
+    columns = [*moments.design_inputs(design.columns, outcome), fold_column(key, folds).alias(_FOLD)]
     sums = moments.partition_sums(controls, columns, grams, folds * (k * k + k)).reshape(folds, k * k + k)
     scale = np.concatenate([[1.0], 1.0 / design.sds])
     total = sums.sum(axis=0)

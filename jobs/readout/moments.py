@@ -462,6 +462,15 @@ def _float_array(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
+def design_inputs(columns: Sequence[DesignColumn], *others: str) -> list[Column]:
+    """The columns the executors read to build :func:`design_matrix` of `columns` (and the `others` they need):
+    categories arrive as text whatever their type, numbers as doubles (an int column with nulls would otherwise
+    arrive as floats and print as "1.0")."""
+    text = {column.name for column in columns if column.kind == "level"}
+    names = dict.fromkeys([*others, *(column.name for column in columns)])
+    return [F.col(name).cast("string" if name in text else "double").alias(name) for name in names]
+
+
 def partition_sums(frame: DataFrame, columns: Sequence[Column], compute, size: int) -> np.ndarray:
     """The sum over the rows of `frame` of `compute(batch)` (an array of `size` numbers per pandas batch of the
     `columns`), added up on the executors: the driver receives one array per partition."""
@@ -554,12 +563,9 @@ def ols_hc2_fits(frame: DataFrame, fits: Sequence[LeastSquares]) -> list[dict]:
     `n`, `yy` and `xy`, and when it is estimable `params`, `cov`, `rss`. The driver holds k x k matrices."""
     if not fits:
         return []
-    # Categories arrive as text whatever their type, numbers as doubles (an int column with nulls would otherwise
-    # arrive as floats and print as "1.0").
-    text = {column.name for fit in fits for column in fit.columns if column.kind == "level"}
-    names = dict.fromkeys(name for fit in fits for name in (
-        fit.outcome, *fit.known, *([fit.treatment] if fit.treatment else []), *(c.name for c in fit.columns)))
-    needed = [F.col(name).cast("string" if name in text else "double").alias(name) for name in names]
+    needed = design_inputs([column for fit in fits for column in fit.columns],
+                           *(name for fit in fits for name in (
+                               fit.outcome, *fit.known, *([fit.treatment] if fit.treatment else []))))
 
     designs = [(fit.columns, fit.treatment) for fit in fits]
     sizes = [fit.size * fit.size + fit.size + 1 for fit in fits]
