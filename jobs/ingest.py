@@ -3,9 +3,9 @@
 `read_export_lines` decompresses the export files on the executors and keeps every line's file and number.
 `validate_export_lines` and `mark_duplicates` are pure DataFrame transforms derived from the source's
 StructType (credsignal.core.contracts). `ingest_source` takes all pending days of a source in one Spark job: one
-read of their files, one aggregation for the row accounting of every day, one staged write of bronze and one of
-quarantine partitioned by dt, then each day's folder is committed by rename (credsignal.core.storage). The
-contract: docs/landing_contract.md.
+pass reads, validates and deduplicates their lines into the cache and counts them per day (an unreadable file
+shows in the same counts), then one staged write of bronze and one of quarantine partitioned by dt, and each
+day's folder is committed by rename (credsignal.core.storage). The contract: docs/landing_contract.md.
 
 Why a staged write committed day by day, not Spark's dynamic partition overwrite: dynamic overwrite replaces only
 the days that have rows, so a rerun whose day has no valid row left would keep yesterday's stale bronze; its
@@ -14,10 +14,11 @@ the live table's folder, where a crashed job leaves its scratch, instead of in t
 
 The line validator is strict where Spark's reader is lenient: `json_field_kinds` (pure Python) checks that a
 line is exactly one JSON object and gives each field's JSON type, so `"true"` is not a boolean nor `"2"` an
-integer. It runs in the reader's Python worker, on each line as it is decompressed; Spark's JSON reader
-(from_json, PERMISSIVE) then gives each field's text. Neither Spark's reader alone (it reads `{...}}` and
-`"true"` as valid) nor orjson alone (it rejects a whole line for a 1e999 in any field, where the contract says
-bad_type of that field) keeps every quarantine reason. Files are read only when they are regular files inside
+integer. It runs in the reader's Python worker, on each line as it is decompressed, reading it with msgspec
+and leaving what msgspec refuses to the standard library's json, whose reading is the contract's; Spark's JSON
+reader (from_json, PERMISSIVE) then gives each field's text. Neither Spark's reader alone (it reads `{...}}` and
+`"true"` as valid) nor a fast parser alone (msgspec and orjson reject a whole line for a 1e999 in any field,
+where the contract says bad_type of that field) keeps every quarantine reason. Files are read only when they are regular files inside
 the landing root (lake.refused_landing_file).
 """
 
@@ -39,6 +40,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -63,6 +65,8 @@ log = logging.getLogger(__name__)
 
 # A line number no real line has: the reader emits it, with the error in `raw`, for a file it cannot read.
 UNREADABLE_FILE_LINE = 0
+# The reason validate_export_lines gives that row.
+UNREADABLE_FILE = "unreadable_file"
 KEPT, DUPLICATE = "kept", "duplicate"
 
 _TIMESTAMP_SHAPE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$"
@@ -202,11 +206,10 @@ def _lines_of_files(schema: StructType, kinds_of: Sequence[str] | None):
         for batch in batches:
             for task in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns))):
                 columns = list(zip(*read_file_lines(task))) or [()] * 5
+                arrays = [pa.array(values, type=f.type) for values, f in zip(columns, arrow_schema)]
                 if kinds_of is not None:
-                    columns.append([None if number == UNREADABLE_FILE_LINE else _kinds_row(text, kinds_of)
-                                    for number, text in zip(columns[2], columns[3])])
-                yield pa.RecordBatch.from_arrays(
-                    [pa.array(values, type=f.type) for values, f in zip(columns, arrow_schema)], schema=arrow_schema)
+                    arrays.append(_kinds_array(columns[2], columns[3], kinds_of, arrow_schema.field(KINDS).type))
+                yield pa.RecordBatch.from_arrays(arrays, schema=arrow_schema)
 
     return read
 
@@ -251,10 +254,10 @@ def read_export_lines(spark: SparkSession, landing: Path, source: str, days: Seq
     return read_jsonl_lines(spark, landing, files, EXPORT_LINE_SCHEMA, kinds_of=fields)
 
 
-def unreadable_files(lines: DataFrame) -> list[tuple[Any, str, str]]:
-    """(partition, file, error) for every export file the reader could not decompress or refused."""
-    bad = lines.where(F.col("line_number") == UNREADABLE_FILE_LINE).select(lines.columns[0], "source_file", "raw")
-    return sorted((row[0], row.source_file, row.raw) for row in bad.collect())
+def unreadable_files(validated: DataFrame) -> list[tuple[Any, str, str]]:
+    """(day, file, error) for every export file the reader could not decompress or refused."""
+    bad = validated.where(F.col("reason") == UNREADABLE_FILE).select("dt", "source_file", "raw")
+    return sorted((row.dt, row.source_file, row.raw) for row in bad.collect())
 
 
 # ------------------------------------------------------------------------------------------- validating
@@ -281,18 +284,14 @@ def _typed(text: Column, data_type) -> Column:
     return text
 
 
-def _is_well_formed(text: Column, data_type) -> Column:
-    if isinstance(data_type, TimestampType):
-        return text.rlike(_TIMESTAMP_SHAPE) & _with_seconds(text).try_cast(data_type).isNotNull()
-    if isinstance(data_type, DateType):
-        return text.rlike(_DATE_SHAPE) & text.try_cast(data_type).isNotNull()
-    if isinstance(data_type, IntegerType):
-        return text.rlike(_INTEGER_SHAPE) & text.try_cast(data_type).isNotNull()
-    if isinstance(data_type, DoubleType):
-        return text.rlike(_NUMBER_SHAPE) & text.try_cast(data_type).isNotNull()
-    if isinstance(data_type, BooleanType):
-        return text.isin("true", "false")
-    return F.lit(True)
+_SHAPES = {TimestampType: _TIMESTAMP_SHAPE, DateType: _DATE_SHAPE, IntegerType: _INTEGER_SHAPE,
+           DoubleType: _NUMBER_SHAPE}
+
+
+def _is_well_formed(text: Column, typed: Column, data_type) -> Column:
+    """The text has its type's shape and `typed`, its _typed value, is not null (it cast)."""
+    shape = _SHAPES.get(type(data_type))
+    return (text.rlike(shape) if shape else F.lit(True)) & typed.isNotNull()
 
 
 # The JSON kind of a field's value in a line, as the strict validator sees it.
@@ -352,15 +351,49 @@ def json_field_kinds(text: str | None, fields: Sequence[str]) -> tuple[str, ...]
     """
     if text is None:
         return None
+    parsed = _read_by_msgspec(text)
+    if parsed is _REFUSED:
+        return json_field_kinds_by_json(text, fields)
+    return _kinds_of_object(parsed, fields)
+
+
+def json_field_kinds_by_json(text: str, fields: Sequence[str]) -> tuple[str, ...] | None:
+    """json_field_kinds as the contract defines it, by the standard library's json (slower)."""
     try:
         parsed = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         return None
+    if isinstance(parsed, dict) and not all(_is_unicode(parsed.get(name)) for name in fields):
+        return None
+    return _kinds_of_object(parsed, fields)
+
+
+def _kinds_of_object(parsed: Any, fields: Sequence[str]) -> tuple[str, ...] | None:
     if not isinstance(parsed, dict):
         return None
-    if not all(_is_unicode(parsed.get(name)) for name in fields):
-        return None
     return tuple(_kind(parsed[name]) if name in parsed else ABSENT for name in fields)
+
+
+_REFUSED = object()
+_MSGSPEC_JSON = msgspec.json.Decoder()
+# json's own recursion limit (about 1,000 levels, less the caller's stack) decides how deep a line may nest;
+# msgspec reads deeper, so a line that may nest this deep is left to json.
+_MSGSPEC_MAX_OPENERS = 500
+
+
+def _read_by_msgspec(text: str) -> Any:
+    """The line's value as msgspec reads it, or _REFUSED.
+
+    msgspec is three times faster than json and reads a strict subset of what json reads, to the same values: it
+    refuses NaN and Infinity, numbers beyond a double, integers beyond json's digit limit and lone surrogate
+    escapes, all of which json_field_kinds then leaves to json_field_kinds_by_json, the contract's reading
+    (tests/test_ingest_fuzz.py holds the two to the same kinds on any text)."""
+    if text.count("{") + text.count("[") > _MSGSPEC_MAX_OPENERS:
+        return _REFUSED
+    try:
+        return _MSGSPEC_JSON.decode(text)
+    except (msgspec.DecodeError, RecursionError):  # msgspec.ValidationError is a DecodeError
+        return _REFUSED
 
 
 def _kinds_schema(fields: Sequence[str]) -> StructType:
@@ -371,6 +404,20 @@ def _kinds_row(text: str | None, fields: Sequence[str]) -> dict[str, Any]:
     """One line's json_kinds struct as a dict: whether it is one JSON object, then each field's kind."""
     kinds = json_field_kinds(text, fields)
     return {_IS_OBJECT: kinds is not None, **dict(zip(fields, kinds or (None,) * len(fields)))}
+
+
+def _kinds_array(numbers: Sequence[int], texts: Sequence[str], fields: Sequence[str], arrow_type: Any) -> Any:
+    """The lines' json_kinds structs as one Arrow array, built a column at a time (a struct per line built from a
+    dict costs as much as reading the JSON); an unreadable file's row gets a null struct."""
+    import pyarrow as pa
+
+    unreadable = [number == UNREADABLE_FILE_LINE for number in numbers]
+    kinds = [None if skip else json_field_kinds(text, fields) for skip, text in zip(unreadable, texts)]
+    no_kinds = (None,) * len(fields)
+    by_field = list(zip(*(line or no_kinds for line in kinds))) or [()] * len(fields)
+    children = [pa.array([line is not None for line in kinds], pa.bool_()),
+                *(pa.array(values, pa.string()) for values in by_field)]
+    return pa.StructArray.from_arrays(children, fields=list(arrow_type), mask=pa.array(unreadable, pa.bool_()))
 
 
 def _kinds_udf(fields: Sequence[str]):
@@ -407,35 +454,37 @@ def _in_plausible_range(typed: Column, data_type, export_day: Column, plausible:
     return (typed >= earliest) & (typed < F.date_add(latest_day, 1).cast(TimestampType()))
 
 
-def quarantine_reason(parsed: Column, kinds: Column, utf8_valid: Column, export_day: Column, source: ExportSource,
+def quarantine_reason(corrupt: Column, text: Mapping[str, Column], typed: Mapping[str, Column], kinds: Column,
+                      utf8_valid: Column, export_day: Column, source: ExportSource,
                       plausible: PlausibleTimes = PlausibleTimes()) -> Column:
     """The first failing rule, in the contract's order; null when the line is valid.
 
-    `parsed` holds each field as text (from_json), `kinds` each field's JSON kind (json_kinds)."""
-    malformed = ~utf8_valid | parsed[_CORRUPT_RECORD].isNotNull() | ~kinds[_IS_OBJECT]
+    `corrupt` is from_json's corrupt-record column, `text` each field's text (from_json), `typed` its _typed value
+    and `kinds` each field's JSON kind (json_kinds)."""
+    malformed = ~utf8_valid | corrupt.isNotNull() | ~kinds[_IS_OBJECT]
     rules: list[tuple[Column, str]] = [(malformed, "malformed_json")]
     fields = source.schema.fields
 
     def present_but_wrong(f: StructField) -> Column:
         accepted = _ACCEPTED_KINDS[type(f.dataType)]
-        return parsed[f.name].isNotNull() & (~kinds[f.name].isin(*accepted) | ~_is_well_formed(parsed[f.name], f.dataType))
+        return text[f.name].isNotNull() & (
+            ~kinds[f.name].isin(*accepted) | ~_is_well_formed(text[f.name], typed[f.name], f.dataType))
 
     rules += [
-        (parsed[f.name].isNull() | (parsed[f.name] == ""), f"missing_field:{f.name}")
+        (text[f.name].isNull() | (text[f.name] == ""), f"missing_field:{f.name}")
         for f in fields
         if not f.nullable
     ]
     temporal = [f for f in fields if isinstance(f.dataType, (TimestampType, DateType))]
     rules += [(present_but_wrong(f), f"bad_timestamp:{f.name}") for f in temporal]
     rules += [
-        (parsed[f.name].isNotNull()
-         & ~_in_plausible_range(_typed(parsed[f.name], f.dataType), f.dataType, export_day, plausible),
+        (text[f.name].isNotNull() & ~_in_plausible_range(typed[f.name], f.dataType, export_day, plausible),
          f"out_of_range:{f.name}")
         for f in temporal
     ]
     rules += [(present_but_wrong(f), f"bad_type:{f.name}") for f in fields if f not in temporal]
     rules += [
-        (parsed[f.name].isNotNull() & ~parsed[f.name].isin(*f.metadata["allowed"]), f"bad_enum:{f.name}")
+        (text[f.name].isNotNull() & ~text[f.name].isin(*f.metadata["allowed"]), f"bad_enum:{f.name}")
         for f in fields
         if f.metadata.get("allowed")
     ]
@@ -446,20 +495,28 @@ def validate_export_lines(lines: DataFrame, source: ExportSource, plausible: Pla
     """Type every line against the source schema and give each rejected line its quarantine `reason`.
 
     Output: the schema's typed fields, lineage (source_file, line_number), raw, reason, dt. The JSON kinds
-    come from the KINDS column when the reader gave it (read_export_lines), else from the json_kinds UDF.
+    come from the KINDS column when the reader gave it (read_export_lines), else from the json_kinds UDF. The row
+    the reader gives for a file it could not read keeps its error in `raw` and has reason UNREADABLE_FILE, so the
+    job learns of broken files from the same aggregation that counts the lines (its day is not written).
     """
     parsed = F.from_json(
         "raw", _text_schema(source), {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT_RECORD}
     )
     with_json = (
-        lines.where(F.col("line_number") != UNREADABLE_FILE_LINE)
-        .withColumn("_json", parsed)
+        lines.withColumn("_json", parsed)
         .withColumn("_kinds", F.col(KINDS) if KINDS in lines.columns else json_kinds(F.col("raw"), source))
     )
-    json_col = F.col("_json")
-    typed = [_typed(json_col[f.name], f.dataType).alias(f.name) for f in source.schema.fields]
-    reason = quarantine_reason(json_col, F.col("_kinds"), F.col("utf8_valid"), F.col("dt"), source, plausible)
-    return with_json.select(*typed, "source_file", "line_number", "raw", reason.alias("reason"), "dt")
+    fields = source.schema.fields
+    text = {f.name: F.col("_json")[f.name] for f in fields}
+    # The typed values get a projection of their own so that each cast is computed once: the rules use them
+    # again, and Spark shares no expression between the branches of the rules' CASE.
+    typed_lines = with_json.select(
+        "*", *[_typed(text[f.name], f.dataType).alias(f.name) for f in fields])
+    typed = {f.name: typed_lines[f.name] for f in fields}
+    reason = (F.when(F.col("line_number") == UNREADABLE_FILE_LINE, F.lit(UNREADABLE_FILE))
+              .otherwise(quarantine_reason(F.col("_json")[_CORRUPT_RECORD], text, typed, F.col("_kinds"),
+                                           F.col("utf8_valid"), F.col("dt"), source, plausible)))
+    return typed_lines.select(*typed.values(), "source_file", "line_number", "raw", reason.alias("reason"), "dt")
 
 
 def mark_duplicates(validated: DataFrame, natural_key: Sequence[str]) -> DataFrame:
@@ -510,26 +567,29 @@ def ingest_source(spark: SparkSession, config: Config, source_name: str, days: S
         *(lake.ingest_report(config.lake, source_name, day) for day in days),
     ])
     withdrawn = withdrawn_export_days(config, source_name)
-    lines = read_export_lines(spark, config.landing, source_name, days).cache()
+    lines = read_export_lines(spark, config.landing, source_name, days)
+    # One pass reads, validates and deduplicates every line into the cache, and counts them per day and status;
+    # the writes read the cache. A broken file shows as an UNREADABLE_FILE count of its day.
+    validated = validate_export_lines(lines, source, PlausibleTimes.of(config))
+    # Only a quarantined line's raw text is ever written: dropping the others' before the deduplication's shuffle
+    # makes what is shuffled and cached a fraction of the size.
+    validated = validated.withColumn("raw", F.when(F.col("reason").isNotNull(), F.col("raw")))
+    marked = mark_duplicates(validated, source.natural_key).cache()
     try:
-        broken = unreadable_files(lines)
+        counts = count_by_partition(marked) if days else {}
+        broken = unreadable_files(marked) if any(UNREADABLE_FILE in c.quarantined for c in counts.values()) else []
         failed_days = sorted({day for day, _, _ in broken})
         days = [day for day in days if day not in failed_days]
-        counts: dict[date, PartitionCounts] = {}
+        counts = {day: counts.get(day, PartitionCounts()) for day in days}
+        unbalanced = [day for day, c in counts.items() if not c.balances()]
+        if unbalanced:
+            raise RuntimeError(f"row accounting does not balance for {source_name} on {unbalanced}")
         if days:
-            readable = lines.where(F.col("dt").isin(*days)) if failed_days else lines
-            validated = validate_export_lines(readable, source, PlausibleTimes.of(config))
-            marked = mark_duplicates(validated, source.natural_key).cache()
-            counts = count_by_partition(marked)
-            for day in days:
-                counts.setdefault(day, PartitionCounts())
-            unbalanced = [day for day, c in counts.items() if not c.balances()]
-            if unbalanced:
-                raise RuntimeError(f"row accounting does not balance for {source_name} on {unbalanced}")
+            written = marked.where(F.col("dt").isin(*days)) if failed_days else marked
             try:
                 bronze_columns = [f.name for f in bronze_schema(source).fields]
                 overwrite_partitions(
-                    marked.where(F.col("status") == KEPT).select(*bronze_columns),
+                    written.where(F.col("status") == KEPT).select(*bronze_columns),
                     bronze,
                     "dt",
                     days,
@@ -537,7 +597,7 @@ def ingest_source(spark: SparkSession, config: Config, source_name: str, days: S
                     sort_by=[*source.natural_key, "source_file", "line_number"],
                 )
                 overwrite_partitions(
-                    marked.where(~F.col("status").isin(KEPT, DUPLICATE)).select(
+                    written.where(~F.col("status").isin(KEPT, DUPLICATE)).select(
                         "source_file", "line_number", "raw", "reason", "dt"
                     ),
                     quarantine,
@@ -548,9 +608,8 @@ def ingest_source(spark: SparkSession, config: Config, source_name: str, days: S
                 )
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-            marked.unpersist()
     finally:
-        lines.unpersist()
+        marked.unpersist()
 
     result = IngestResult(source_name, days, counts, withdrawn=withdrawn)
     _write_reports(config.lake, result)

@@ -27,12 +27,11 @@ from credsignal.core import lake
 from credsignal.core.config import Config
 from credsignal.core.contracts import PARSED_PROFILE_SCHEMA
 from credsignal.core.storage import overwrite_partitions, write_json_atomically
-from jobs.ingest import ExportFileError, UNREADABLE_FILE_LINE, read_file_lines, file_tasks
+from jobs.ingest import ExportFileError, UNREADABLE_FILE, UNREADABLE_FILE_LINE, read_file_lines, file_tasks
 
 log = logging.getLogger(__name__)
 
 PARSED_STATUSES = ("ok", "partial")
-UNREADABLE_FILE = "unreadable_file"
 HTTP_OK = 200
 
 

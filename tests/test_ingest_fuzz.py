@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from credsignal.core.contracts import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
 from jobs.ingest import ABSENT, ARRAY, BOOLEAN, INTEGER, NON_FINITE, NULL, NUMBER, OBJECT, STRING, \
-    UNREADABLE_FILE_LINE, read_file_lines, json_field_kinds, validate_export_lines
+    UNREADABLE_FILE_LINE, read_file_lines, json_field_kinds, json_field_kinds_by_json, validate_export_lines
 
 DAY = date(2022, 10, 31)
 FIELDS = ("a", "b")
@@ -63,6 +63,36 @@ def test_anything_else_is_malformed_or_an_object_and_never_raises(text):
         assert kinds is None
     if kinds is not None:
         assert len(kinds) == len(FIELDS)
+
+
+def _nested(depth: int, opener: str) -> str:
+    closer = "]" if opener == "[" else "}"
+    return '{"a":' + opener * depth + "1" + closer * depth + "}"
+
+
+# Lines near every edge where msgspec and json might read differently: literals and numbers beyond a double,
+# integers near Python's 4,300-digit limit, escapes (lone and paired surrogates, control characters), nesting
+# around the depth at which json_field_kinds stops asking msgspec, duplicate keys, whitespace, trailing text.
+edge_lines = st.one_of(
+    st.builds(lambda name, literal: '{"%s":%s}' % (name, literal), st.sampled_from(FIELDS + ("c",)),
+              st.sampled_from(["NaN", "Infinity", "-Infinity", "1e308", "1.8e308", "-1e999", "1e-400", "-0",
+                               "0.0", "1E5", "01", "1.", ".5", "+1", "true", "null", '"\\u0000"'])),
+    st.integers(min_value=4290, max_value=4310).map(lambda digits: '{"a":%s}' % ("9" * digits)),
+    st.builds(lambda a, b: '{"a":"\\u%04x\\u%04x"}' % (a, b), st.integers(0xD700, 0xE000), st.integers(0xD700, 0xE000)),
+    st.builds(_nested, st.integers(min_value=400, max_value=1100), st.sampled_from(["[", '{"k":'])),
+    st.builds(lambda v, w: '{"a":%s,"a":%s}' % (json.dumps(v), json.dumps(w)), json_values, json_values),
+    st.builds(lambda pad, v, tail: pad + json.dumps({"a": v}) + tail, st.sampled_from(["", " ", "\t", "\ufeff", "\r"]),
+              json_values, st.sampled_from(["", " ", "\r", "\n", "x", "}", "\x00"])),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(edge_lines, st.text(), st.binary().map(lambda b: b.decode("utf-8", errors="replace")),
+                 json_values.map(json.dumps),
+                 st.dictionaries(st.sampled_from(FIELDS + ("c",)), json_values).map(json.dumps)))
+def test_the_fast_reading_gives_the_contracts_kinds(text):
+    """json_field_kinds reads a line with msgspec where it can: on any line it must give what json gives."""
+    assert json_field_kinds(text, FIELDS) == json_field_kinds_by_json(text, FIELDS)
 
 
 def _no_constants(name):
