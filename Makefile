@@ -18,9 +18,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 install: $(VENV)/.installed
 
-# The whole suite, end-to-end tests included.
+# The whole suite, end-to-end tests included; the slowest tests are listed at the end, to keep it within CI's time.
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 # Everything but the slow end-to-end tests that start real services.
 test-fast: install
