@@ -27,7 +27,7 @@ from credsignal.core import lake
 from credsignal.core.config import Config
 from credsignal.core.contracts import PARSED_PROFILE_SCHEMA
 from credsignal.core.storage import overwrite_partitions, write_json_atomically
-from jobs.ingest import ExportFileError, UNREADABLE_FILE, UNREADABLE_FILE_LINE, read_file_lines, file_tasks
+from jobs.ingest import UNREADABLE_FILE, UNREADABLE_FILE_LINE, ExportFileError, file_tasks, read_file_lines
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def _parse_record(crawl_id: str, source_file: str, line_number: int, raw: str, u
         return failure("malformed_record", "line is not valid UTF-8")
     try:
         record = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # a line nested too deep is a malformed record, not a failed task
         return failure("malformed_record", "line is not JSON")
     if not isinstance(record, dict) or not isinstance(record.get("body"), str):
         return failure("malformed_record", "record has no string body", record if isinstance(record, dict) else None)

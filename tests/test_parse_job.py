@@ -127,3 +127,15 @@ def test_parsed_records_do_not_depend_on_the_arrow_batch_size(spark, crawl, reco
     assert whole.count() == 5
     assertDataFrameEqual(parse_crawl_files(spark, crawl.landing, "2023-09", files, records_per_batch=records_per_batch),
                          whole)
+
+
+@pytest.mark.parametrize("line, reason", [
+    ('{"body": ' + "[" * 100_000 + "]" * 100_000 + "}", "line is not JSON"),  # too deep for json
+    ('{"body": "<html>"} trailing', "line is not JSON"),
+    ('["<html></html>"]', "record has no string body"),
+])
+def test_a_crawl_line_that_is_not_a_record_is_malformed_and_never_crashes_the_job(line, reason):
+    from jobs.parse import _parse_record
+
+    record = _parse_record("2023-09", "part-00000.jsonl.gz", 1, line, True)
+    assert (record[9], record[10]) == ("malformed_record", reason)
