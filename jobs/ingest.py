@@ -192,23 +192,26 @@ def _read_gzip(path: str) -> bytes:
 _TASK_FIELDS = ("source_file", "path", "landing")
 
 
-def _lines_of_files(schema: StructType, kinds_of: Sequence[str] | None):
+def _lines_of_files(schema: StructType, kinds_of: ExportSource | None):
     """The mapInArrow function of read_jsonl_lines: each file task -> one Arrow batch of its lines (`schema`).
 
-    With `kinds_of`, each line also gets its JSON kinds (json_field_kinds), computed here while the line is in
-    Python anyway, so validation needs no second round trip of every line through a Python worker."""
+    With `kinds_of`, each line also gets its JSON kind bits (json_kind_bits) for that source's fields, computed here
+    while the line is in Python anyway, so validation needs no second round trip of every line through a Python
+    worker."""
 
     def read(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
         from pyspark.sql.pandas.types import to_arrow_schema
 
         arrow_schema = to_arrow_schema(schema)
+        kind_bits = None if kinds_of is None else _kind_bits_of(kinds_of)
         for batch in batches:
             for task in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns))):
                 columns = list(zip(*read_file_lines(task))) or [()] * 5
                 arrays = [pa.array(values, type=f.type) for values, f in zip(columns, arrow_schema)]
-                if kinds_of is not None:
-                    arrays.append(_kinds_array(columns[2], columns[3], kinds_of, arrow_schema.field(KINDS).type))
+                if kind_bits is not None:
+                    arrays.append(pa.array([None if number == UNREADABLE_FILE_LINE else kind_bits(text)
+                                            for number, text in zip(columns[2], columns[3])], pa.int32()))
                 yield pa.RecordBatch.from_arrays(arrays, schema=arrow_schema)
 
     return read
@@ -216,18 +219,18 @@ def _lines_of_files(schema: StructType, kinds_of: Sequence[str] | None):
 
 def read_jsonl_lines(
     spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Path]], schema: StructType,
-    kinds_of: Sequence[str] | None = None,
+    kinds_of: ExportSource | None = None,
 ) -> DataFrame:
     """One row per non-blank line of the given gzipped JSON-lines files, decompressed on the executors.
 
     `files` pairs each file with its partition value; `schema` is (partition, source_file, line_number, raw,
-    utf8_valid), e.g. EXPORT_LINE_SCHEMA. With `kinds_of` (field names), a sixth column KINDS holds each line's
-    json_kinds struct. A file that cannot be decompressed, or that is refused (it resolves
+    utf8_valid), e.g. EXPORT_LINE_SCHEMA. With `kinds_of` (a source), a sixth column KINDS holds each line's
+    json_kind_bits for the source's fields. A file that cannot be decompressed, or that is refused (it resolves
     outside the landing root or is not a regular file, see lake.refused_landing_file), yields one row with line
     number UNREADABLE_FILE_LINE and the error in `raw` (see `unreadable_files`); it is never opened.
     """
     if kinds_of is not None:
-        schema = StructType([*schema.fields, StructField(KINDS, _kinds_schema(kinds_of))])
+        schema = StructType([*schema.fields, StructField(KINDS, IntegerType())])
     if not files:
         return spark.createDataFrame([], schema)
     slices = max(1, min(len(files), spark.sparkContext.defaultParallelism * 4))
@@ -248,10 +251,9 @@ def file_tasks(spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Pa
 
 def read_export_lines(spark: SparkSession, landing: Path, source: str, days: Sequence[date]) -> DataFrame:
     """One row per non-blank line of the source's export files for `days` (EXPORT_LINE_SCHEMA), with the JSON
-    kinds of the source's fields (KINDS)."""
+    kind bits of the source's fields (KINDS)."""
     files = [(day, path) for day in days for path in lake.export_files(landing, source, day)]
-    fields = tuple(f.name for f in EXPORT_SOURCES[source].schema.fields)
-    return read_jsonl_lines(spark, landing, files, EXPORT_LINE_SCHEMA, kinds_of=fields)
+    return read_jsonl_lines(spark, landing, files, EXPORT_LINE_SCHEMA, kinds_of=EXPORT_SOURCES[source])
 
 
 def unreadable_files(validated: DataFrame) -> list[tuple[Any, str, str]]:
@@ -309,9 +311,9 @@ _ACCEPTED_KINDS: dict[type, frozenset[str]] = {
     DoubleType: frozenset({INTEGER, NUMBER}),
     BooleanType: frozenset({BOOLEAN}),
 }
-_IS_OBJECT = "_is_one_json_object"
-# The column in which read_export_lines gives each line's json_kinds struct.
-KINDS = "json_kinds"
+# The column in which read_export_lines gives each line's json_kind_bits.
+KINDS = "json_kind_bits"
+_ONE_OBJECT_BIT = 1
 
 
 def _reject_constant(name: str) -> None:
@@ -397,42 +399,44 @@ def _read_by_msgspec(text: str) -> Any:
         return _REFUSED
 
 
-def _kinds_schema(fields: Sequence[str]) -> StructType:
-    return StructType([StructField(_IS_OBJECT, BooleanType()), *[StructField(f, StringType()) for f in fields]])
+def _field_bit(index: int) -> int:
+    return 2 << index
 
 
-def _kinds_row(text: str | None, fields: Sequence[str]) -> dict[str, Any]:
-    """One line's json_kinds struct as a dict: whether it is one JSON object, then each field's kind."""
-    kinds = json_field_kinds(text, fields)
-    return {_IS_OBJECT: kinds is not None, **dict(zip(fields, kinds or (None,) * len(fields)))}
+def json_kind_bits(text: str | None, source: ExportSource) -> int:
+    """A line's JSON kinds as the rules need them, in one integer (a struct of a kind's name per field costs the
+    JVM more to take in than the rest of the line): bit 0 set when the line is exactly one JSON object
+    (json_field_kinds), bit i + 1 when the kind of the source's field i is one its contract type accepts
+    (_ACCEPTED_KINDS). 0 for a line that is not one JSON object."""
+    return _kind_bits_of(source)(text)
 
 
-def _kinds_array(numbers: Sequence[int], texts: Sequence[str], fields: Sequence[str], arrow_type: Any) -> Any:
-    """The lines' json_kinds structs as one Arrow array, built a column at a time (a struct per line built from a
-    dict costs as much as reading the JSON); an unreadable file's row gets a null struct."""
-    import pyarrow as pa
+def _kind_bits_of(source: ExportSource) -> Callable[[str | None], int]:
+    """json_kind_bits for one source, with what it needs of the contract looked up once, not once a line."""
+    names = tuple(source.schema.names)
+    accepted = [(_field_bit(index), _ACCEPTED_KINDS[type(f.dataType)]) for index, f in enumerate(source.schema.fields)]
 
-    unreadable = [number == UNREADABLE_FILE_LINE for number in numbers]
-    kinds = [None if skip else json_field_kinds(text, fields) for skip, text in zip(unreadable, texts)]
-    no_kinds = (None,) * len(fields)
-    by_field = list(zip(*(line or no_kinds for line in kinds))) or [()] * len(fields)
-    children = [pa.array([line is not None for line in kinds], pa.bool_()),
-                *(pa.array(values, pa.string()) for values in by_field)]
-    return pa.StructArray.from_arrays(children, fields=list(arrow_type), mask=pa.array(unreadable, pa.bool_()))
+    def kind_bits(text: str | None) -> int:
+        kinds = json_field_kinds(text, names)
+        if kinds is None:
+            return 0
+        bits = _ONE_OBJECT_BIT
+        for kind, (bit, kinds_accepted) in zip(kinds, accepted):
+            if kind in kinds_accepted:
+                bits |= bit
+        return bits
 
-
-def _kinds_udf(fields: Sequence[str]):
-    schema = _kinds_schema(fields)
-
-    def kinds_of_lines(raw: pd.Series) -> pd.DataFrame:
-        return pd.DataFrame([_kinds_row(text, fields) for text in raw], index=raw.index, columns=schema.names)
-
-    return F.pandas_udf(kinds_of_lines, schema)
+    return kind_bits
 
 
-def json_kinds(raw: Column, source: ExportSource) -> Column:
-    """A struct: whether the line is exactly one JSON object, and the JSON kind of each field of the source."""
-    return _kinds_udf(tuple(f.name for f in source.schema.fields))(raw)
+def json_kind_bits_udf(raw: Column, source: ExportSource) -> Column:
+    """json_kind_bits of each line, by a pandas UDF (for lines that did not come from read_export_lines)."""
+
+    def kind_bits_of_lines(raw: pd.Series) -> pd.Series:
+        kind_bits = _kind_bits_of(source)
+        return pd.Series([kind_bits(text) for text in raw], index=raw.index, dtype="int32")
+
+    return F.pandas_udf(kind_bits_of_lines, IntegerType())(raw)
 
 
 @dataclass(frozen=True)
@@ -461,15 +465,18 @@ def quarantine_reason(corrupt: Column, text: Mapping[str, Column], typed: Mappin
     """The first failing rule, in the contract's order; null when the line is valid.
 
     `corrupt` is from_json's corrupt-record column, `text` each field's text (from_json), `typed` its _typed value
-    and `kinds` each field's JSON kind (json_kinds)."""
-    malformed = ~utf8_valid | corrupt.isNotNull() | ~kinds[_IS_OBJECT]
+    and `kinds` the line's json_kind_bits."""
+    malformed = ~utf8_valid | corrupt.isNotNull() | (kinds.bitwiseAND(_ONE_OBJECT_BIT) == 0)
     rules: list[tuple[Column, str]] = [(malformed, "malformed_json")]
     fields = source.schema.fields
+    if len(fields) > 30:
+        raise ValueError(f"{source.name}: more fields than json_kind_bits holds (30)")
+    accepted_bit = {f.name: _field_bit(index) for index, f in enumerate(fields)}
 
     def present_but_wrong(f: StructField) -> Column:
-        accepted = _ACCEPTED_KINDS[type(f.dataType)]
         return text[f.name].isNotNull() & (
-            ~kinds[f.name].isin(*accepted) | ~_is_well_formed(text[f.name], typed[f.name], f.dataType))
+            (kinds.bitwiseAND(accepted_bit[f.name]) == 0)
+            | ~_is_well_formed(text[f.name], typed[f.name], f.dataType))
 
     rules += [
         (text[f.name].isNull() | (text[f.name] == ""), f"missing_field:{f.name}")
@@ -495,8 +502,8 @@ def quarantine_reason(corrupt: Column, text: Mapping[str, Column], typed: Mappin
 def validate_export_lines(lines: DataFrame, source: ExportSource, plausible: PlausibleTimes = PlausibleTimes()) -> DataFrame:
     """Type every line against the source schema and give each rejected line its quarantine `reason`.
 
-    Output: the schema's typed fields, lineage (source_file, line_number), raw, reason, dt. The JSON kinds
-    come from the KINDS column when the reader gave it (read_export_lines), else from the json_kinds UDF. The row
+    Output: the schema's typed fields, lineage (source_file, line_number), raw, reason, dt. The JSON kind bits
+    come from the KINDS column when the reader gave it (read_export_lines), else from json_kind_bits_udf. The row
     the reader gives for a file it could not read keeps its error in `raw` and has reason UNREADABLE_FILE, so the
     job learns of broken files from the same aggregation that counts the lines (its day is not written).
     """
@@ -505,7 +512,7 @@ def validate_export_lines(lines: DataFrame, source: ExportSource, plausible: Pla
     )
     with_json = (
         lines.withColumn("_json", parsed)
-        .withColumn("_kinds", F.col(KINDS) if KINDS in lines.columns else json_kinds(F.col("raw"), source))
+        .withColumn("_kinds", F.col(KINDS) if KINDS in lines.columns else json_kind_bits_udf(F.col("raw"), source))
     )
     fields = source.schema.fields
     text = {f.name: F.col("_json")[f.name] for f in fields}

@@ -13,12 +13,14 @@ import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credsignal.core.contracts import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
 from jobs.ingest import ABSENT, ARRAY, BOOLEAN, INTEGER, NON_FINITE, NULL, NUMBER, OBJECT, STRING, \
-    UNREADABLE_FILE_LINE, read_file_lines, json_field_kinds, json_field_kinds_by_json, validate_export_lines
+    UNREADABLE_FILE_LINE, read_file_lines, json_field_kinds, json_field_kinds_by_json, json_kind_bits, \
+    validate_export_lines
 
 DAY = date(2022, 10, 31)
 FIELDS = ("a", "b")
@@ -93,6 +95,27 @@ edge_lines = st.one_of(
 def test_the_fast_reading_gives_the_contracts_kinds(text):
     """json_field_kinds reads a line with msgspec where it can: on any line it must give what json gives."""
     assert json_field_kinds(text, FIELDS) == json_field_kinds_by_json(text, FIELDS)
+
+
+@pytest.mark.parametrize("line, accepted", [
+    # certificate_views: view_id, certificate_id (strings), viewed_at (timestamp), referrer (string), by_owner (boolean)
+    ('{"view_id": "v", "certificate_id": 7, "viewed_at": "2022-10-31T10:00:00Z", "referrer": 1.5, "by_owner": true}',
+     {"view_id", "certificate_id", "viewed_at", "referrer", "by_owner"}),   # a number is read as a string's text
+    ('{"view_id": null, "viewed_at": 1667210400, "by_owner": "true", "referrer": ["x"]}', set()),
+    ('{"view_id": {"a": 1}, "certificate_id": "c", "viewed_at": "soon", "by_owner": false, "extra": 1}',
+     {"certificate_id", "viewed_at", "by_owner"}),   # the kind is right; the shape of "soon" is another rule's
+    ('{"referrer": 1e999, "by_owner": 1}', set()),
+])
+def test_kind_bits_say_which_fields_hold_a_kind_their_type_accepts(line, accepted):
+    source = EXPORT_SOURCES["certificate_views"]
+    bits = json_kind_bits(line, source)
+    assert bits & 1  # one JSON object
+    assert {f.name for i, f in enumerate(source.schema.fields) if bits & (2 << i)} == accepted
+
+
+@pytest.mark.parametrize("line", ['[1]', '{"view_id": "v"} x', '{"by_owner": NaN}', "", '{"view_id": "\\ud800"}'])
+def test_kind_bits_of_a_line_that_is_not_one_json_object_are_zero(line):
+    assert json_kind_bits(line, EXPORT_SOURCES["certificate_views"]) == 0
 
 
 def _no_constants(name):
