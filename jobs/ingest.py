@@ -18,8 +18,8 @@ integer. It runs in the reader's Python worker, on each line as it is decompress
 and leaving what msgspec refuses to the standard library's json, whose reading is the contract's; Spark's JSON
 reader (from_json, PERMISSIVE) then gives each field's text. Neither Spark's reader alone (it reads `{...}}` and
 `"true"` as valid) nor a fast parser alone (msgspec and orjson reject a whole line for a 1e999 in any field,
-where the contract says bad_type of that field) keeps every quarantine reason. Files are read only when they are regular files inside
-the landing root (lake.refused_landing_file).
+where the contract says bad_type of that field) keeps every quarantine reason. Files are read only when they
+are regular files inside the landing root (lake.refused_landing_file).
 """
 
 from __future__ import annotations
