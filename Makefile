@@ -14,6 +14,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(VENV)/bin/credsignal jvm-archive
 	touch $@
 
 install: $(VENV)/.installed

@@ -79,6 +79,7 @@ def _config_variables(landing: Path, lake_root: Path, shared_dir: Path) -> dict[
     from dataclasses import asdict
 
     from credsignal.core.config import _FIELD_TYPES, Config
+    from credsignal.core.spark import class_archive
 
     defaults = asdict(Config())
     values = {name: defaults[name] for name in _FIELD_TYPES if name != "as_of"}
@@ -87,6 +88,7 @@ def _config_variables(landing: Path, lake_root: Path, shared_dir: Path) -> dict[
     # newest day's run may validate before or after the older days are ingested), so the gate's share is set
     # above what a single line can reach: the test is about partitions, tests/test_validate.py about the gate.
     values.update(landing=landing, lake=lake_root, cwur_path=shared_dir / "reference" / "cwurData.csv",
+                  jvm_class_archive=class_archive(Config()),
                   spark_master="local[2]", shuffle_partitions=2, driver_memory="1g", max_quarantine_share=0.6)
     # A mapping (source_freshness) is given as JSON, as a user sets it in a Variable.
     return {f"AIRFLOW_VAR_CREDSIGNAL_{name.upper()}": json.dumps(value) if isinstance(value, dict) else str(value)

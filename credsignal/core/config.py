@@ -119,6 +119,9 @@ class Config:
     # years_since_latest_degree counts from degree_reference_year ("between 2023 and ...").
     enrollment_reference_year: int = 2022
     degree_reference_year: int = 2023
+    # The JVM class archive (AppCDS) Spark drivers start from; None: the one `credsignal jvm-archive` (run by `make
+    # install`) builds in the venv for its pyspark and this machine's Java. A missing file just starts without it.
+    jvm_class_archive: Path | None = None
     extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
 
     def daily_sources(self) -> tuple[str, ...]:
@@ -182,6 +185,7 @@ _FIELD_TYPES: dict[str, type] = {
     "cwur_path": Path,
     "enrollment_reference_year": int,
     "degree_reference_year": int,
+    "jvm_class_archive": Path,
 }
 
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from credsignal.core.config import Config
@@ -12,12 +18,57 @@ from credsignal.core.config import Config
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+log = logging.getLogger(__name__)
 
-def spark_session(config: Config, app_name: str = "credsignal") -> "SparkSession":
+# The JVM's own messages about its class archive: a rejected archive (another JDK build) only means a slower start.
+_QUIET_CLASS_ARCHIVE = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off")
+
+
+def _java_binary() -> Path | None:
+    """The java that pyspark's launcher runs: $JAVA_HOME/bin/java, else the one on PATH."""
+    java_home = os.environ.get("JAVA_HOME")
+    found = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    return Path(found).resolve() if found and Path(found).is_file() else None
+
+
+def class_archive(config: Config) -> Path | None:
+    """Where the driver JVM's class archive is: Config.jvm_class_archive, else a file in the venv named after the
+    pyspark version and the java binary (path and mtime), so another Spark or JDK gets an archive of its own."""
+    if config.jvm_class_archive is not None:
+        return Path(config.jvm_class_archive)
+    java = _java_binary()
+    if java is None:
+        return None
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    key = hashlib.sha256(f"{java}|{java.stat().st_mtime_ns}|{jars.resolve()}".encode()).hexdigest()[:16]
+    return Path(sys.prefix) / "var" / "credsignal" / f"spark-{pyspark.__version__}-{key}.jsa"
+
+
+def driver_java_options(config: Config, *, dump_class_archive_to: Path | None = None) -> str:
+    """spark.driver.extraJavaOptions: UTC, and the class archive when there is one.
+
+    A driver JVM spends about 5 of its first 14 s loading and verifying Spark's classes (docs/benchmarks.md); the
+    archive maps them already parsed. Every Airflow task and spark-submit starts a driver, so each saves that."""
+    options = ["-Duser.timezone=UTC"]
+    archive = class_archive(config)
+    if dump_class_archive_to is not None:
+        options += [f"-XX:ArchiveClassesAtExit={dump_class_archive_to}", *_QUIET_CLASS_ARCHIVE]
+    elif archive is not None and archive.is_file():
+        options += [f"-XX:SharedArchiveFile={archive}", *_QUIET_CLASS_ARCHIVE]
+    if any(" " in option for option in options):
+        # Spark splits these options at spaces; without an archive the driver only starts slower.
+        options = options[:1]
+    return " ".join(options)
+
+
+def spark_session(config: Config, app_name: str = "credsignal", *,
+                  dump_class_archive_to: Path | None = None) -> "SparkSession":
     """Return the process's SparkSession, creating it from the config if there is none yet.
 
     An existing session (the tests' shared one, or one made by `dag.test()` in the same process) is reused:
-    Spark allows one per JVM.
+    Spark allows one per JVM. `dump_class_archive_to` is for build_class_archive only.
     """
     # Workers must run the same interpreter as the driver, or they miss the venv's packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -38,7 +89,8 @@ def spark_session(config: Config, app_name: str = "credsignal") -> "SparkSession
         .config("spark.driver.memory", config.driver_memory)
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.sql.parquet.compression.codec", "zstd")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.driver.extraJavaOptions",
+                driver_java_options(config, dump_class_archive_to=dump_class_archive_to))
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     )
     # Each Python worker already has a core of its own: numpy's OpenBLAS starting a thread per core in every worker
@@ -81,3 +133,83 @@ def stop_session_and_jvm(spark: "SparkSession", timeout_s: float = 60.0) -> None
             process.wait()
     SparkContext._gateway = None
     SparkContext._jvm = None
+
+
+# ------------------------------------------------------------------------------------------------ class archive
+
+def build_class_archive(config: Config, *, timeout_s: float = 900.0) -> Path:
+    """Build the driver's class archive (class_archive(config)) and return its path.
+
+    A fresh interpreter starts a driver that dumps the classes it loaded when its JVM exits, after running the
+    kinds of work the pipeline does (_exercise_for_class_archive). The archive is written under a temporary name
+    and renamed into place once that JVM has exited, so a driver starting meanwhile never maps a partial file."""
+    import multiprocessing
+
+    archive = class_archive(config)
+    if archive is None:
+        raise RuntimeError("no java found (JAVA_HOME or PATH): cannot build a class archive")
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    temporary = archive.with_name(f".{archive.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    started = time.monotonic()
+    child = multiprocessing.get_context("spawn").Process(target=_dump_class_archive, args=(config, temporary),
+                                                         name="credsignal-class-archive")
+    child.start()
+    child.join(timeout_s)
+    try:
+        if child.is_alive():
+            child.kill()
+            child.join()
+            raise RuntimeError(f"building the class archive took over {timeout_s:.0f} s")
+        if child.exitcode != 0 or not temporary.is_file() or temporary.stat().st_size == 0:
+            raise RuntimeError(f"building the class archive failed (exit code {child.exitcode}); see the log above")
+        os.replace(temporary, archive)
+    finally:
+        temporary.unlink(missing_ok=True)
+    log.info("class archive %s: %.0f MiB in %.0f s", archive, archive.stat().st_size / 2**20,
+             time.monotonic() - started)
+    return archive
+
+
+def _dump_class_archive(config: Config, temporary: Path) -> None:
+    """The child of build_class_archive: a local driver that exercises Spark, then ends its JVM and waits for it
+    (the JVM writes the archive as it exits)."""
+    with tempfile.TemporaryDirectory(prefix="credsignal-class-archive-") as folder:
+        local = replace(config, spark_master="local[2]", shuffle_partitions=2, driver_memory="1g")
+        spark = spark_session(local, app_name="credsignal-class-archive", dump_class_archive_to=temporary)
+        _exercise_for_class_archive(spark, Path(folder))
+        stop_session_and_jvm(spark, timeout_s=600.0)
+
+
+def _exercise_for_class_archive(spark: "SparkSession", folder: Path) -> None:
+    """What the pipeline's stages do, in miniature: JSON and typed casts, a Python worker over Arrow, windows,
+    joins, aggregations, a cache, a partitioned Parquet write with dynamic overwrite and its read, pandas out."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    lines = spark.range(2000).select(
+        (F.col("id") % 5).cast("string").alias("k"),
+        F.date_add(F.lit("2023-01-01").cast("date"), (F.col("id") % 3).cast("int")).alias("dt"),
+        F.format_string('{"id": %d, "at": "2023-01-0%dT10:00:00Z", "x": 1.5}', F.col("id"),
+                        (F.col("id") % 9 + 1).cast("int")).alias("raw"),
+    )
+    typed = lines.select("*", F.from_json("raw", "id long, at string, x double").alias("v")).select(
+        "k", "dt", "v.id", F.regexp_replace("v.at", "Z$", "").try_cast("timestamp").alias("at"), "v.x")
+
+    def unchanged(batches):
+        yield from batches
+
+    through_python = typed.mapInArrow(unchanged, typed.schema)
+    latest = through_python.withColumn(
+        "rank", F.row_number().over(Window.partitionBy("k").orderBy(F.col("at").desc(), "id"))).cache()
+    counts = latest.groupBy("k").agg(F.count("*").alias("n"), F.max("x").alias("x_max"))
+    joined = latest.join(counts, "k").join(F.broadcast(counts.select("k")), "k", "left_anti").unionByName(
+        latest.join(counts, "k"))
+    joined.count()
+    table = folder / "table"
+    joined.repartition("dt").sortWithinPartitions("dt", "id").write.mode("overwrite").partitionBy("dt").parquet(
+        str(table))
+    read = spark.read.parquet(str(table))
+    read.select(F.posexplode(F.array("id", "n")), "dt").groupBy("dt").count().toPandas()
+    spark.createDataFrame(read.limit(10).toPandas()).collect()
+    latest.unpersist()

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from credsignal.core.config import CWUR_PATH_ENV_VAR, Config, default_cwur_path
+from credsignal.core.spark import driver_java_options
 
 CONN_ID = "credsignal_spark"
 # The project's importable packages, shipped whole (credsignal/reference/data, synth/data...).
@@ -216,7 +217,7 @@ def spark_conf(config: Config, connection_conf: Mapping[str, str] | None = None,
         "spark.default.parallelism": str(max(2, config.shuffle_partitions)),
         "spark.driver.memory": config.driver_memory,
         "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.driver.extraJavaOptions": driver_java_options(config),  # a client-mode driver starts on this machine
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.sources.partitionOverwriteMode": "dynamic",

@@ -100,6 +100,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_jvm_archive(args: argparse.Namespace) -> int:
+    from credsignal.core.spark import build_class_archive
+
+    print(build_class_archive(Config.from_env(jvm_class_archive=args.to)))
+    return 0
+
+
 def _cmd_classify(args: argparse.Namespace) -> int:
     from credsignal.reference import audit
 
@@ -157,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="list the lake's tables with partitions and row counts")
     status.add_argument("--lake", type=Path)
     status.set_defaults(handler=_cmd_status)
+
+    jvm_archive = commands.add_parser("jvm-archive", help="build the class archive Spark drivers start from (about "
+                                                          "5 s faster per driver; `make install` runs it)")
+    jvm_archive.add_argument("--to", type=Path, help="where (default: CREDSIGNAL_JVM_CLASS_ARCHIVE, else in the venv)")
+    jvm_archive.set_defaults(handler=_cmd_jvm_archive)
 
     classify = commands.add_parser("classify", help="classify job or degree titles read from stdin, CSV to stdout")
     classify.add_argument("kind", choices=["titles", "degrees"])
