@@ -313,4 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # The imported module's main, not this __main__ copy's: the functions handed to Spark are then pickled by
+    # reference to jobs.parse. By value they would carry this module's globals (msgspec's decoder cannot be pickled).
+    from jobs import parse
+
+    raise SystemExit(parse.main())

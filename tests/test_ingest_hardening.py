@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from credsignal.core import lake
@@ -270,3 +271,27 @@ def test_a_malformed_partition_folder_fails_only_its_source_naming_it(spark, ing
     [views] = failed.value.results
     assert views.source == "certificate_views" and views.counts[DAY2].rows_kept == 6 and views.counts[DAY2].balances()
     assert "certificate_views" not in str(failed.value)  # it did not fail
+
+
+@pytest.mark.slow
+def test_ingest_run_as_a_module_writes_what_the_in_process_run_wrote(ingested, tmp_path):
+    """`python -m jobs.ingest` (the job's documented entry point) ships its functions to the Python workers
+    pickled by reference, as the in-process run does."""
+    import subprocess
+    import sys
+
+    config, in_process = ingested
+    by_module = Config(landing=config.landing, lake=tmp_path / "lake-by-module")
+
+    subprocess.run([sys.executable, "-m", "jobs.ingest", "--landing", str(config.landing), "--lake",
+                    str(by_module.lake), "--spark-master", "local[1]"],
+                   check=True, timeout=300, cwd=tmp_path,
+                   env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "CREDSIGNAL_DRIVER_MEMORY": "1g"})
+
+    # Another JVM writes the same rows in the same files; only the order parquet-mr lists a column's encodings in
+    # (a hash set's) may differ, so the files are compared by their rows and footers' key-value metadata.
+    written = _lake_files(by_module)
+    assert sorted(written) == sorted(in_process)
+    for path in written:
+        ours, theirs = pq.read_table(by_module.lake / path), pq.read_table(config.lake / path)
+        assert ours.equals(theirs) and ours.schema.metadata == theirs.schema.metadata, path

@@ -139,3 +139,23 @@ def test_a_crawl_line_that_is_not_a_record_is_malformed_and_never_crashes_the_jo
 
     record = _parse_record("2023-09", "part-00000.jsonl.gz", 1, line, True)
     assert (record[9], record[10]) == ("malformed_record", reason)
+
+
+@pytest.mark.slow
+def test_parse_run_as_a_module_writes_what_the_in_process_run_wrote(spark, crawl, tmp_path):
+    """`python -m jobs.parse` (the job's documented entry point) ships its functions to the Python workers
+    pickled by reference, as the in-process run does."""
+    import os
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    parse_crawl(spark, crawl, "2023-09")
+    by_module = replace(crawl, lake=tmp_path / "lake-by-module")
+
+    subprocess.run([sys.executable, "-m", "jobs.parse", "--landing", str(crawl.landing), "--lake",
+                    str(by_module.lake), "--spark-master", "local[1]"], check=True, timeout=300, cwd=tmp_path,
+                   env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "CREDSIGNAL_DRIVER_MEMORY": "1g"})
+
+    for name in lake.SILVER_PROFILE_TABLES:
+        assertDataFrameEqual(_table(spark, by_module, name), _table(spark, crawl, name))
