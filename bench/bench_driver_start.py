@@ -2,7 +2,7 @@
 
 Every Airflow task of the pipeline, and every spark-submit, starts a driver: a Python process, its JVM, a
 SparkSession, then the step. This runs the nightly ingest of one source for one export day through the job's own
-entry point (`python -m jobs.ingest`, what a submitted driver runs), as a child process, alternating a driver that
+step (`jobs.ingest.ingest_source`, what a task or a submitted driver runs), as a child process, alternating a driver that
 maps the class archive (`credsignal jvm-archive`) with one that does not (CREDSIGNAL_JVM_CLASS_ARCHIVE pointing
 at no file). Each child reports when its session was up and when its step ended; the parent times the whole
 process, the JVM's exit included.

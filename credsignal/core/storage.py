@@ -61,18 +61,23 @@ def overwrite_partitions(
     A listed value with no rows in `frame` ends up with no partition (stale rows from an earlier run go away);
     partitions not listed are untouched. Rows are sorted and files named deterministically, so re-running
     the same input gives the same files.
+
+    With one value (a nightly day, a crawl) the rows are gathered by one task without a shuffle: the same one
+    sorted file as a shuffle by `column` gives. The callers hand in cached frames, so that task only reads.
     """
     from pyspark.sql import functions as F
 
+    values = sorted(set(values))
     staged_table = staging / table.name
+    gathered = frame.coalesce(1) if len(values) == 1 else frame.repartition(F.col(column))
     (
-        frame.repartition(F.col(column))
+        gathered
         .sortWithinPartitions(column, *sort_by)
         .write.mode("overwrite")
         .partitionBy(column)
         .parquet(str(staged_table))
     )
-    for value in sorted(set(values)):
+    for value in values:
         name = f"{column}={value.isoformat() if hasattr(value, 'isoformat') else value}"
         staged = staged_table / name
         if staged.is_dir():
