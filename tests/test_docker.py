@@ -271,6 +271,7 @@ def test_dockerfile_builds_the_wheel_and_installs_the_lock():
     assert "--no-index" in install, "the runtime installs only the builder's wheels: nothing is re-resolved"
     assert re.search(r"--no-deps \S*credsignal-\S*\.whl", install), "the project wheel, with --no-deps"
     assert any("openjdk-17-jre-headless" in run for run in runs)
+    assert any(run.endswith("credsignal jvm-archive") for run in final_runs), "the image builds the class archive"
     # The image's extra pins are exact, like the lock's.
     for line in (DOCKER_DIR / "requirements-docker.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
