@@ -314,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # The imported module's main, not this __main__ copy's: the functions handed to Spark are then pickled by
-    # reference to jobs.parse. By value they would carry this module's globals (msgspec's decoder cannot be pickled).
+    # reference to jobs.parse, as in-process, not by value with this module's globals (see jobs.ingest's).
     from jobs import parse
 
     raise SystemExit(parse.main())

@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=_cmd_status)
 
     jvm_archive = commands.add_parser("jvm-archive", help="build the class archive Spark drivers start from (about "
-                                                          "5 s faster per driver; `make install` runs it)")
+                                                          "4 s faster per driver; `make install` runs it)")
     jvm_archive.add_argument("--to", type=Path, help="where (default: CREDSIGNAL_JVM_CLASS_ARCHIVE, else in the venv)")
     jvm_archive.set_defaults(handler=_cmd_jvm_archive)
 
