@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 
         started = time.perf_counter()
         tables = {s: features.read_bronze(spark, config.lake, s, as_of=AS_OF) for s in lake.PLATFORM_SOURCES}
-        randomized = features.randomized_learners(tables["experiment_assignments"], config.experiment_id).localCheckpoint()
+        randomized = features.plan_randomized_learners(tables["experiment_assignments"], config.experiment_id)
         full = features.plan_learner_outcomes_full(
             randomized, features.learner_covariates(tables["learners"], randomized), tables["certificates"],
             tables["certificate_views"], tables["app_sessions"], tables["skill_scores"], as_of=AS_OF)

@@ -458,6 +458,26 @@ def test_main_skill_ties_latest_measurement_and_standardization(spark):
     assertDataFrameEqual(features.plan_main_skill(scores, randomized), expected)
 
 
+RANDOMIZED_JOINS = {
+    "study_certificates": lambda tables, randomized: features.study_certificates(tables["certificates"], randomized),
+    "logged_in_after_randomization":
+        lambda tables, randomized: features.logged_in_after_randomization(tables["sessions"], randomized),
+}
+
+
+@pytest.mark.parametrize("branch", list(RANDOMIZED_JOINS))
+def test_randomized_learners_are_joined_by_a_shuffle_never_broadcast(platform, branch):
+    # The randomized learners are the whole population, which Spark sizes from their source files; these are tiny,
+    # so the plan would broadcast them unless told not to.
+    tables, derive = platform["tables"], RANDOMIZED_JOINS[branch]
+    joined = derive(tables, features.plan_randomized_learners(tables["assignments"], EXPERIMENT))
+    rows = joined.collect()
+    plan = joined._jdf.queryExecution().executedPlan().toString()  # the adaptive plan: initial and final
+    assert "SortMergeJoin" in plan
+    assert "Broadcast" not in plan
+    assertDataFrameEqual(rows, derive(tables, platform["randomized"]))
+
+
 # ------------------------------------------------------------------------------------------------ LinkedIn cases
 # One learner per case, each with a profile (unless said otherwise). Defaults: randomized R (2023-01-31), country
 # Brazil, study certificate S_<learner> named "Python for Everybody".

@@ -112,6 +112,7 @@ from jobs.features.job import (  # noqa: F401
     read_bronze,
     read_silver,
     experiment_ids_in_bronze,
+    plan_randomized_learners,
     plan_main_skill,
     plan_learner_outcomes_full,
     plan_learner_outcomes_linkedin,
