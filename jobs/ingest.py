@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import json
 import logging
 import math
@@ -185,7 +186,22 @@ def _read_gzip(path: str) -> bytes:
             raise OSError("not a regular file")
         if status.st_size == 0:
             raise EOFError("empty file (0 bytes), not gzip")
-        with gzip.GzipFile(fileobj=raw, mode="rb") as handle:
+        return gunzip(raw.read())
+
+
+def gunzip(compressed: bytes) -> bytes:
+    """The decompressed bytes of gzip data (every member), or the standard library's error for data it refuses.
+
+    ISA-L (`isal`) decompresses in about half the CPU of zlib, which matters for the crawl's 1.2 GB. For damaged
+    data it raises other errors, with other wording, and for a few kinds of damage another error type than zlib's.
+    So data that ISA-L refuses is read again by the standard library, and a bad file still fails with the reason
+    it always gave."""
+    from isal import igzip
+
+    try:
+        return igzip.decompress(compressed)
+    except Exception:  # noqa: BLE001  (ISA-L's errors are not zlib's; the standard library decides what is raised)
+        with gzip.GzipFile(fileobj=io.BytesIO(compressed), mode="rb") as handle:
             return handle.read()
 
 

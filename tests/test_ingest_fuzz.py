@@ -8,6 +8,7 @@ expected reason of every line decided from what the generator planted in it."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import tempfile
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from credsignal.core.contracts import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
 from jobs.ingest import ABSENT, ARRAY, BOOLEAN, INTEGER, NON_FINITE, NULL, NUMBER, OBJECT, STRING, \
-    UNREADABLE_FILE_LINE, read_file_lines, json_field_kinds, json_field_kinds_by_json, json_kind_bits, \
+    UNREADABLE_FILE_LINE, gunzip, read_file_lines, json_field_kinds, json_field_kinds_by_json, json_kind_bits, \
     validate_export_lines
 
 DAY = date(2022, 10, 31)
@@ -174,6 +175,47 @@ def test_the_reader_gives_one_row_per_non_blank_line_and_flags_invalid_utf8(line
             assert (row[3], row[4]) == (line.decode("utf-8"), True)
         except UnicodeDecodeError:
             assert row[4] is False
+
+
+# ---------------------------------------------------------------------- decompression: ISA-L, zlib's errors
+
+def _standard_gunzip(data: bytes) -> tuple:
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as handle:
+            return ("read", handle.read())
+    except Exception as error:  # noqa: BLE001  (whatever it raises is what gunzip must raise)
+        return (type(error), str(error))
+
+
+def _damaged(members: list[bytes], damage: str, at: int, junk: bytes) -> bytes:
+    data = b"".join(gzip.compress(member, mtime=0) for member in members)
+    at %= max(1, len(data))
+    return {
+        "none": data,
+        "truncated": data[:at],
+        "flipped": data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:] if data else data,
+        "trailing": data + junk,
+        "leading": junk + data,
+        "overwritten": data[:at] + junk + data[at + len(junk):],
+    }[damage]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(
+    st.binary(max_size=200),
+    st.builds(_damaged, st.lists(st.binary(max_size=300), min_size=1, max_size=3),
+              st.sampled_from(["none", "truncated", "flipped", "trailing", "leading", "overwritten"]),
+              st.integers(min_value=0, max_value=10_000), st.binary(min_size=1, max_size=12)),
+))
+def test_gunzip_reads_what_the_standard_library_reads_and_fails_as_it_fails(data):
+    # ISA-L decompresses; its errors differ from zlib's, and a file's quarantine reason must not change with it.
+    expected = _standard_gunzip(data)
+    if expected[0] == "read":
+        assert gunzip(data) == expected[1]
+    else:
+        with pytest.raises(expected[0]) as raised:
+            gunzip(data)
+        assert (type(raised.value), str(raised.value)) == expected
 
 
 # ---------------------------------------------------------------------- the whole validator on Spark
