@@ -8,9 +8,9 @@ records, body MiB, wall time, pages/s (and per core), peak RSS of the driver, JV
 where the stage's wall time went: each Spark job of parse_crawl (read+parse+cache, status count, the writes) from
 Spark's status store, the rest being the driver's own work (commits by rename, the report).
 
-`--parser-cpu` also measures, in this one process, the CPU time of decompressing every crawl file, of reading each
-page's JSON, and of `parsers.linkedin.parse_profile` on every page: the stage's wall time against the parser's CPU
-divided by the cores is issue 21's ratio (target <= 1.5).
+`--parser-cpu` also measures, in this one process, the CPU time of decompressing every crawl file (with
+jobs.ingest.gunzip, as the stage does), of reading each page's JSON, and of `parsers.linkedin.parse_profile` on
+every page: the stage's wall time against the parser's CPU divided by the cores is issue 21's ratio (target <= 1.5).
 
 `--compare OLD_CHECKOUT --rounds N` runs the stage N times with each code, alternating old and new in child
 processes (this script, with BENCH_PARSE_CODE set to the checkout whose jobs.parse is imported), each into its own
@@ -121,8 +121,7 @@ def stage_cpu_s() -> float:
 def parser_cpu(files: list[Path]) -> dict:
     """CPU seconds of this process decompressing every crawl file, reading every page's JSON, and parsing every
     page with parsers.linkedin.parse_profile, each phase timed on its own."""
-    import gzip
-
+    from jobs.ingest import gunzip
     from parsers.linkedin import parse_profile
 
     clock = time.process_time
@@ -130,7 +129,7 @@ def parser_cpu(files: list[Path]) -> dict:
     pages = 0
     for path in files:
         started = clock()
-        lines = gzip.decompress(path.read_bytes()).split(b"\n")
+        lines = gunzip(path.read_bytes()).split(b"\n")
         decompress += clock() - started
         for line in lines:
             if not line.strip():
