@@ -193,7 +193,7 @@ def _damaged(members: list[bytes], damage: str, at: int, junk: bytes) -> bytes:
     return {
         "none": data,
         "truncated": data[:at],
-        "flipped": data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:] if data else data,
+        "flipped": data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:],
         "trailing": data + junk,
         "leading": junk + data,
         "overwritten": data[:at] + junk + data[at + len(junk):],
