@@ -47,6 +47,16 @@ from credsignal.core.config import Config  # noqa: E402
 HISTORY_SOURCE = "certificate_views"
 
 
+def import_code_from(code_root: Path) -> None:
+    """Make the project's packages import from `code_root` (an older checkout a bench compares with) from now on:
+    the bench helpers have imported this checkout's, and the code timed must come from `code_root` alone."""
+    if code_root.resolve() == REPO_ROOT:
+        return
+    for module in [name for name in sys.modules if name.split(".")[0] in ("credsignal", "jobs", "parsers", "synth")]:
+        del sys.modules[module]
+    sys.path.insert(0, str(code_root))
+
+
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 

@@ -43,13 +43,9 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(CODE_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import ChildMemory, driver_peak_mib, load_average  # noqa: E402
+from bench_ingest import ChildMemory, driver_peak_mib, import_code_from, load_average  # noqa: E402
 
-if CODE_ROOT != REPO_ROOT:
-    # bench_ingest has imported this checkout's packages; the code timed must come from CODE_ROOT alone.
-    for module in [name for name in sys.modules if name.split(".")[0] in ("credsignal", "jobs", "parsers", "synth")]:
-        del sys.modules[module]
-    sys.path.insert(0, str(CODE_ROOT))
+import_code_from(CODE_ROOT)
 from credsignal.core import lake  # noqa: E402
 from credsignal.core.config import Config  # noqa: E402
 
