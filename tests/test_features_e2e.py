@@ -58,6 +58,20 @@ def _jsonl(path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _executed_nodes(node) -> list[str]:
+    """The names of an executed plan's nodes, through adaptive query stages but not into the plans of cached
+    relations (which ran when the cache was filled)."""
+    name = node.nodeName()
+    if name == "AdaptiveSparkPlan":
+        inner = [node.executedPlan()]
+    elif name.endswith("QueryStage"):
+        inner = [node.plan()]
+    else:
+        children = node.children()
+        inner = [children.apply(i) for i in range(children.size())]
+    return [name, *(nested for child in inner for nested in _executed_nodes(child))]
+
+
 @pytest.fixture(scope="module")
 def run(spark, tmp_path_factory, shared_dir):
     root = tmp_path_factory.mktemp("features_e2e")
@@ -73,7 +87,12 @@ def run(spark, tmp_path_factory, shared_dir):
     curated = {name: tables[name].toPandas() for name in contracts.OUTPUT_TABLES}
     crosswalk = tables["learner_crosswalk"].toPandas()
     report = tables["profile_match_report"].toPandas()
-    tables["learner_outcomes_full"].unpersist()
+    executed_plans = {name: _executed_nodes(tables[name]._jdf.queryExecution().executedPlan())
+                      for name in ("learner_outcomes_full", "learner_crosswalk")}
+    persisted = tables[features.PERSISTED_FULL]
+    cached = {"persisted": persisted.storageLevel, "published": tables["learner_outcomes_full"].storageLevel}
+    persisted.unpersist()
+    cached["persisted_after_release"] = persisted.storageLevel
     truth_dir = config.landing / "_truth"
 
     def by_learner_id(frame: pd.DataFrame) -> pd.DataFrame:
@@ -90,6 +109,8 @@ def run(spark, tmp_path_factory, shared_dir):
         "full": by_learner_id(curated["learner_outcomes_full"]),
         "linkedin": by_learner_id(curated["learner_outcomes_linkedin"]),
         "report": report,
+        "cached": cached,
+        "executed_plans": executed_plans,
         "truth": pd.read_parquet(truth_dir / "learners_truth.parquet").set_index("learner_id").sort_index(),
         "crawl": pd.DataFrame(_jsonl(truth_dir / "crawl_expected.jsonl.gz")),
         "profiles": {p["learner_id"]: p for p in _jsonl(truth_dir / "profiles.jsonl.gz")},
@@ -107,6 +128,22 @@ def _mismatches(actual: pd.Series, expected: pd.Series, *, floats: bool) -> pd.I
         e = expected.astype(object).where(expected.notna(), None)
         same = pd.Series([x == y for x, y in zip(a, e)], index=a.index)
     return actual.index[~np.asarray(same)]
+
+
+def test_the_full_table_is_cached_once_and_released_by_its_handle(run):
+    from pyspark import StorageLevel
+
+    # Only the frame build_tables persisted releases the cache: the published table derives from it.
+    assert run["cached"]["persisted"] != StorageLevel.NONE
+    assert run["cached"]["published"] == StorageLevel.NONE
+    assert run["cached"]["persisted_after_release"] == StorageLevel.NONE
+
+
+@pytest.mark.parametrize("table", ["learner_outcomes_full", "learner_crosswalk"])
+def test_the_full_tables_keys_are_hashed_once_before_it_is_cached(run, table):
+    """Both tables read the keys from the cached full table: no pandas UDF (the keyed hash) runs in their plans."""
+    nodes = run["executed_plans"][table]
+    assert "InMemoryTableScan" in nodes and "ArrowEvalPython" not in nodes
 
 
 def test_one_row_per_randomized_learner(run):

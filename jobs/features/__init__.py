@@ -107,6 +107,7 @@ from jobs.features.linkedin import (  # noqa: F401
     learner_outcomes_linkedin,
 )
 from jobs.features.job import (  # noqa: F401
+    PERSISTED_FULL,
     SILVER_SCHEMAS,
     silver_schema,
     read_bronze,
@@ -117,6 +118,7 @@ from jobs.features.job import (  # noqa: F401
     plan_learner_outcomes_full,
     plan_learner_outcomes_linkedin,
     build_tables,
+    with_pseudonymous_keys,
     curated_tables,
     report_counts,
     run,

@@ -72,6 +72,9 @@ ROWS_PER_ROW_GROUP = 128 * 1024
 COMPRESSION = "zstd"
 
 
+# build_tables' entry for the frame it persists: unpersisting a table derived from it would release nothing.
+PERSISTED_FULL = "persisted_learner_outcomes_full"
+
 SILVER_SCHEMAS: dict[str, StructType] = {}
 
 
@@ -217,18 +220,21 @@ def build_tables(
 ) -> dict[str, DataFrame]:
     """Read bronze (export days up to as_of) and silver from the lake and derive, unwritten:
     learner_outcomes_full, learner_outcomes_linkedin (as published: keyed by `pseudonym_key`, see
-    `curated_tables`), learner_crosswalk (restricted) and profile_match_report. The full table is persisted
-    (the LinkedIn table and the report build on it); the caller may unpersist it after writing. The randomized
-    learners, their covariates (as of randomization) and the profile matches are derived once and shared."""
+    `curated_tables`), learner_crosswalk (restricted), profile_match_report and profile_match_by_arm. The full
+    table, with its pseudonymous keys, is persisted (the other tables build on it) and returned as PERSISTED_FULL
+    too: the caller unpersists that frame after writing. The randomized learners, their covariates (as of
+    randomization) and the profile matches are derived once and shared."""
     bronze = {source: read_bronze(spark, lake_root, source, as_of=as_of) for source in lake.PLATFORM_SOURCES}
     silver = {table: read_silver(spark, lake_root, table)
               for table in ("profiles", "profile_positions", "profile_education", "profile_certifications")}
     randomized = plan_randomized_learners(bronze["experiment_assignments"], experiment_id)
     covariates = learner_covariates(bronze["learners"], randomized).localCheckpoint()
-    full = plan_learner_outcomes_full(
+    # Keyed before it is persisted: the full table's sorted write (which samples its keys, then writes them) and the
+    # crosswalk's then read the keys from the cache, where each hashed all 880,000 learners again in Python workers.
+    full = with_pseudonymous_keys(plan_learner_outcomes_full(
         randomized, covariates, bronze["certificates"], bronze["certificate_views"],
         bronze["app_sessions"], bronze["skill_scores"], as_of=as_of,
-    ).persist()
+    ), pseudonym_key=pseudonym_key).persist()
     matches = profile_matches(full.select("learner_id"), covariates, silver["profiles"]).localCheckpoint()
     linkedin = plan_learner_outcomes_linkedin(
         full, matches, bronze["certificates"], silver["profile_positions"], silver["profile_education"],
@@ -237,23 +243,27 @@ def build_tables(
     report = match_report(matches, silver["profiles"])
     return {**curated_tables({"learner_outcomes_full": full, "learner_outcomes_linkedin": linkedin},
                              pseudonym_key=pseudonym_key),
-            "profile_match_report": report, "profile_match_by_arm": match_counts_by_arm(matches, full)}
+            "profile_match_report": report, "profile_match_by_arm": match_counts_by_arm(matches, full),
+            PERSISTED_FULL: full}
+
+
+def with_pseudonymous_keys(frame: DataFrame, *, pseudonym_key: bytes) -> DataFrame:
+    """`frame` with the pseudonymous key (PSEUDONYMOUS_KEYS) of each platform ID beside the ID. A key column that
+    `frame` already has is kept as it is."""
+    for platform_id, (name, kind) in PSEUDONYMOUS_KEYS.items():
+        if name not in frame.columns:
+            frame = frame.withColumn(name, privacy.pseudonym_column(F.col(platform_id), pseudonym_key, kind=kind))
+    return frame
 
 
 def curated_tables(tables: dict[str, DataFrame], *, pseudonym_key: bytes) -> dict[str, DataFrame]:
     """The output tables as published (OUTPUT_SCHEMAS: pseudonymous keys, no URL) plus `learner_crosswalk`
-    (learner_key -> learner_id, for the restricted zone only)."""
-    pseudonym_column = privacy.pseudonym_column
-
-    def keyed(frame: DataFrame) -> DataFrame:
-        for platform_id, (name, kind) in PSEUDONYMOUS_KEYS.items():
-            frame = frame.withColumn(name, pseudonym_column(F.col(platform_id), pseudonym_key, kind=kind))
-        return frame
-
-    curated = {name: conform(keyed(frame), OUTPUT_SCHEMAS[name]) for name, frame in tables.items()}
-    learner_key, kind = PSEUDONYMOUS_KEYS["learner_id"]
-    crosswalk = tables["learner_outcomes_full"].select(
-        pseudonym_column(F.col("learner_id"), pseudonym_key, kind=kind).alias(learner_key), "learner_id")
+    (learner_key -> learner_id, for the restricted zone only). The keys a table already has (with_pseudonymous_keys)
+    are used as they are."""
+    keyed = {name: with_pseudonymous_keys(frame, pseudonym_key=pseudonym_key) for name, frame in tables.items()}
+    curated = {name: conform(frame, OUTPUT_SCHEMAS[name]) for name, frame in keyed.items()}
+    learner_key, _ = PSEUDONYMOUS_KEYS["learner_id"]
+    crosswalk = keyed["learner_outcomes_full"].select(learner_key, "learner_id")
     return {**curated, "learner_crosswalk": conform(crosswalk, CROSSWALK_SCHEMA)}
 
 
@@ -306,7 +316,7 @@ def run(
         report = [row.asDict() for row in tables["profile_match_report"].orderBy("subject", "outcome").collect()]
         by_arm = [row.asDict() for row in tables["profile_match_by_arm"].orderBy("match", "treatment").collect()]
     finally:
-        tables["learner_outcomes_full"].unpersist()
+        tables[PERSISTED_FULL].unpersist()
     rows = {name: spark.read.parquet(str(write_to / name)).count() for name in OUTPUT_TABLES}
     versions = {NO_VERSION_BY_RANDOMIZATION: report_counts(report, LEARNER_VERSION).get(NO_VERSION_BY_RANDOMIZATION, 0)}
     summary = {"as_of": as_of.isoformat(), "experiment_id": config.experiment_id, "rows": rows,
