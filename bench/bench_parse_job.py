@@ -9,8 +9,9 @@ where the stage's wall time went: each Spark job of parse_crawl (read+parse+cach
 Spark's status store, the rest being the driver's own work (commits by rename, the report).
 
 `--parser-cpu` also measures, in this one process, the CPU time of decompressing every crawl file (with
-jobs.ingest.gunzip, as the stage does), of reading each page's JSON, and of `parsers.linkedin.parse_profile` on
-every page: the stage's wall time against the parser's CPU divided by the cores is issue 21's ratio (target <= 1.5).
+jobs.ingest.gunzip, as the stage does), of reading each page's line (jobs.parse.read_crawl_line, as the stage
+does), and of `parsers.linkedin.parse_profile` on every page: the stage's wall time against the parser's CPU
+divided by the cores is issue 21's ratio (target <= 1.5).
 
 `--compare OLD_CHECKOUT --rounds N` runs the stage N times with each code, alternating old and new in child
 processes (this script, with BENCH_PARSE_CODE set to the checkout whose jobs.parse is imported), each into its own
@@ -115,13 +116,15 @@ def stage_cpu_s() -> float:
 
 
 def parser_cpu(files: list[Path]) -> dict:
-    """CPU seconds of this process decompressing every crawl file, reading every page's JSON, and parsing every
-    page with parsers.linkedin.parse_profile, each phase timed on its own."""
+    """CPU seconds of this process decompressing every crawl file, reading every page's line (its JSON, read as
+    the stage reads it, and the body as bytes), and parsing every page with parsers.linkedin.parse_profile, each
+    phase timed on its own."""
     from jobs.ingest import gunzip
+    from jobs.parse import read_crawl_line
     from parsers.linkedin import parse_profile
 
     clock = time.process_time
-    decompress = read_json = parse = 0.0
+    decompress = read_line = parse = 0.0
     pages = 0
     for path in files:
         started = clock()
@@ -131,16 +134,17 @@ def parser_cpu(files: list[Path]) -> dict:
             if not line.strip():
                 continue
             started = clock()
-            record = json.loads(line)
-            body = record["body"].encode("utf-8", errors="replace") if isinstance(record.get("body"), str) else None
-            read_json += clock() - started
+            record, _ = read_crawl_line(line.rstrip(b"\r"))
+            body = (record["body"].encode("utf-8", errors="replace")
+                    if isinstance(record, dict) and isinstance(record.get("body"), str) else None)
+            read_line += clock() - started
             if body is None:
                 continue
             started = clock()
             parse_profile(body, record.get("content_type") or "text/html")
             parse += clock() - started
             pages += 1
-    return {"pages": pages, "decompress_cpu_s": round(decompress, 1), "json_cpu_s": round(read_json, 1),
+    return {"pages": pages, "decompress_cpu_s": round(decompress, 1), "read_line_cpu_s": round(read_line, 1),
             "parser_cpu_s": round(parse, 1), "parser_ms_per_page": round(1000 * parse / max(pages, 1), 2)}
 
 

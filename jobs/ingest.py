@@ -152,22 +152,32 @@ class IngestResult:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def read_file_lines(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
-    """A file task of file_tasks -> (partition, source_file, line_number, text, utf8_valid) per non-blank line, or
-    one row with line number UNREADABLE_FILE_LINE and the error as text for a file refused or unreadable."""
+def read_file_line_bytes(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
+    """A file task of file_tasks -> (partition, source_file, line_number, line) per non-blank line, as bytes
+    without its line break, or one row with line number UNREADABLE_FILE_LINE and the error as text for a file
+    refused or unreadable."""
     partition, relative_name, path, landing = task
     refusal = lake.refused_landing_file(Path(landing), Path(path))
     if refusal is not None:
-        yield (partition, relative_name, UNREADABLE_FILE_LINE, f"refused: {refusal}", False)
+        yield (partition, relative_name, UNREADABLE_FILE_LINE, f"refused: {refusal}")
         return
     try:
         lines = _read_gzip(path).split(b"\n")
     except (OSError, EOFError, zlib.error) as error:
-        yield (partition, relative_name, UNREADABLE_FILE_LINE, f"{type(error).__name__}: {error}", False)
+        yield (partition, relative_name, UNREADABLE_FILE_LINE, f"{type(error).__name__}: {error}")
         return
     for number, line in enumerate(lines, start=1):
         line = line.rstrip(b"\r")
-        if not line.strip():
+        if line.strip():
+            yield (partition, relative_name, number, line)
+
+
+def read_file_lines(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
+    """A file task of file_tasks -> (partition, source_file, line_number, text, utf8_valid) per non-blank line, or
+    one row with line number UNREADABLE_FILE_LINE and the error as text for a file refused or unreadable."""
+    for partition, relative_name, number, line in read_file_line_bytes(task):
+        if number == UNREADABLE_FILE_LINE:
+            yield (partition, relative_name, number, line, False)
             continue
         try:
             yield (partition, relative_name, number, line.decode("utf-8"), True)
@@ -372,8 +382,8 @@ def json_field_kinds(text: str | None, fields: Sequence[str]) -> tuple[str, ...]
     # json's own recursion limit (about 1,000 levels, less the caller's stack) decides how deep a line may nest;
     # msgspec reads deeper, so a line that may nest this deep is left to json.
     deep = text.count("{") + text.count("[") > _MSGSPEC_MAX_OPENERS
-    parsed = _REFUSED if deep else _read_by_msgspec(text)
-    if parsed is _REFUSED:
+    parsed = REFUSED_BY_MSGSPEC if deep else read_by_msgspec(text)
+    if parsed is REFUSED_BY_MSGSPEC:
         return json_field_kinds_by_json(text, fields)
     return _kinds_of_object(parsed, fields)
 
@@ -395,24 +405,26 @@ def _kinds_of_object(parsed: Any, fields: Sequence[str]) -> tuple[str, ...] | No
     return tuple(_kind(parsed[name]) if name in parsed else ABSENT for name in fields)
 
 
-# What _read_by_msgspec gives for a text msgspec does not read.
-_REFUSED = object()
+# What read_by_msgspec gives for a text msgspec does not read.
+REFUSED_BY_MSGSPEC = object()
 _MSGSPEC_JSON = msgspec.json.Decoder()
 _MSGSPEC_MAX_OPENERS = 500
 
 
-def _read_by_msgspec(text: str) -> Any:
-    """The JSON text's value as msgspec reads it, or _REFUSED.
+def read_by_msgspec(text: str | bytes) -> Any:
+    """The JSON text's value as msgspec reads it, or REFUSED_BY_MSGSPEC.
 
     On export lines msgspec is about 2.5 times faster than json, and it reads a strict subset of what json reads,
     to the same values: it refuses NaN and Infinity, numbers beyond a double, integers beyond json's digit limit
-    and lone surrogate escapes, so falling back to json on _REFUSED reads every line as json alone would
-    (tests/test_ingest_fuzz.py holds json_field_kinds to json_field_kinds_by_json on any text). On the crawl's
-    184 KB pages, given as text, it is no faster than json, so jobs.parse keeps json."""
+    and lone surrogate escapes, so falling back to json on REFUSED_BY_MSGSPEC reads every line as json alone
+    would (tests/test_ingest_fuzz.py holds json_field_kinds to json_field_kinds_by_json on any text). It reads
+    deeper nesting than json, which the callers check. Given the UTF-8 bytes, it also refuses what is not valid
+    UTF-8, and it skips decoding them: on the crawl's 184 KB pages that is what makes it faster than json (as
+    text, it is not)."""
     try:
         return _MSGSPEC_JSON.decode(text)
-    except (msgspec.DecodeError, RecursionError):  # msgspec.ValidationError is a DecodeError
-        return _REFUSED
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # msgspec.ValidationError is a DecodeError
+        return REFUSED_BY_MSGSPEC
 
 
 def _field_bit(index: int) -> int:

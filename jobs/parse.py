@@ -27,7 +27,15 @@ from credsignal.core import lake
 from credsignal.core.config import Config
 from credsignal.core.contracts import PARSED_PROFILE_SCHEMA
 from credsignal.core.storage import overwrite_partitions, write_json_atomically
-from jobs.ingest import UNREADABLE_FILE, UNREADABLE_FILE_LINE, ExportFileError, file_tasks, read_file_lines
+from jobs.ingest import (
+    REFUSED_BY_MSGSPEC,
+    UNREADABLE_FILE,
+    UNREADABLE_FILE_LINE,
+    ExportFileError,
+    file_tasks,
+    read_by_msgspec,
+    read_file_line_bytes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +43,37 @@ PARSED_STATUSES = ("ok", "partial")
 HTTP_OK = 200
 
 
-def _parse_record(crawl_id: str, source_file: str, line_number: int, raw: str, utf8_valid: bool) -> tuple:
+def read_crawl_line(line: bytes) -> tuple[Any, str | None]:
+    """A crawl line's JSON value, or None and the reason the line is a malformed record: it is not valid UTF-8,
+    or not JSON as the standard library's json reads it (which refuses nesting deeper than about 1,000 levels).
+
+    msgspec reads the line from its bytes in about a third of the CPU of decoding it and reading the text with
+    json (0.21 ms against 0.66 ms per 184 KB page). Its value is taken when it is an object of scalars, which json
+    reads to the same value. Anything else is read the way json alone reads it: a line msgspec refuses, and a
+    nested one, since msgspec reads a few levels deeper than json (tests/test_ingest_fuzz.py holds the two
+    readings to the same result on any bytes)."""
+    value = read_by_msgspec(line)
+    if isinstance(value, dict) and not any(isinstance(field, (dict, list)) for field in value.values()):
+        return value, None
+    return read_crawl_line_by_json(line)
+
+
+def read_crawl_line_by_json(line: bytes) -> tuple[Any, str | None]:
+    """read_crawl_line as the crawl contract defines it: the line decoded as UTF-8, then read by the standard
+    library's json (slower)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "line is not valid UTF-8"
+    try:
+        return json.loads(text), None
+    except (ValueError, RecursionError):  # a line nested too deep is a malformed record, not a failed task
+        return None, "line is not JSON"
+
+
+def _parse_record(crawl_id: str, source_file: str, line_number: int, line: bytes | str) -> tuple:
+    """One row of PARSED_PROFILE_SCHEMA from a row of read_file_line_bytes: a crawl line, or the error of a file
+    that could not be read."""
     from parsers.linkedin import parse_profile
     from parsers.profile_url import normalize_profile_url
 
@@ -47,13 +85,10 @@ def _parse_record(crawl_id: str, source_file: str, line_number: int, raw: str, u
                 None, status, reason, None, None, 0, 0, 0, 0, 0, 0, [], [], [])
 
     if line_number == UNREADABLE_FILE_LINE:
-        return failure(UNREADABLE_FILE, raw)
-    if not utf8_valid:
-        return failure("malformed_record", "line is not valid UTF-8")
-    try:
-        record = json.loads(raw)
-    except (ValueError, RecursionError):  # a line nested too deep is a malformed record, not a failed task
-        return failure("malformed_record", "line is not JSON")
+        return failure(UNREADABLE_FILE, line)
+    record, malformed = read_crawl_line(line)
+    if malformed:
+        return failure("malformed_record", malformed)
     if not isinstance(record, dict) or not isinstance(record.get("body"), str):
         return failure("malformed_record", "record has no string body", record if isinstance(record, dict) else None)
 
@@ -133,7 +168,7 @@ RECORDS_PER_BATCH = 500
 def _parsed_records_of_files(records_per_batch: int):
     """The mapInArrow function of parse_crawl_files: each file task -> its parsed records (PARSED_PROFILE_SCHEMA).
 
-    The file is decompressed and its pages parsed in the same Python worker (ingest's read_file_lines, which
+    The file is decompressed and its pages parsed in the same Python worker (ingest's read_file_line_bytes, which
     also refuses files outside the landing root), so only the parsed records cross to the JVM, as Arrow."""
 
     def parse(batches: Iterator[Any]) -> Iterator[Any]:
@@ -153,7 +188,7 @@ def _parsed_records_of_files(records_per_batch: int):
         for batch in batches:
             for task in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns))):
                 records = []
-                for line in read_file_lines(task):
+                for line in read_file_line_bytes(task):
                     records.append(_parse_record(*line))
                     if len(records) == records_per_batch:
                         yield arrow_batch(records)

@@ -98,6 +98,54 @@ def test_the_fast_reading_gives_the_contracts_kinds(text):
     assert json_field_kinds(text, FIELDS) == json_field_kinds_by_json(text, FIELDS)
 
 
+def _crawl_line_by_json_one_frame_down(line: bytes):
+    """jobs.parse.read_crawl_line_by_json, called from as deep in the stack as read_crawl_line calls it: json's
+    nesting limit counts the frames of its callers."""
+    from jobs.parse import read_crawl_line_by_json
+
+    return read_crawl_line_by_json(line)
+
+
+PAGE_FIELDS = ("body", "profile_url", "fetched_at", "http_status", "content_type", "other")
+crawl_lines = st.one_of(
+    st.binary(),
+    st.one_of(edge_lines, json_values.map(json.dumps), st.text()).map(lambda text: text.encode("utf-8")),
+    st.builds(lambda record, ascii_only: json.dumps(record, ensure_ascii=ascii_only).encode("utf-8"),
+              st.dictionaries(st.sampled_from(PAGE_FIELDS), json_values), st.booleans()),
+    # Damage inside a record: a byte that breaks UTF-8, or a lone surrogate written as UTF-8 bytes.
+    st.builds(lambda record, at, damage: (lambda raw: raw[:at % (len(raw) + 1)] + damage + raw[at % (len(raw) + 1):])(
+        json.dumps(record, ensure_ascii=False).encode("utf-8")),
+        st.dictionaries(st.sampled_from(PAGE_FIELDS), json_values, min_size=1), st.integers(min_value=0),
+        st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xef\xbb\xbf", b"\x00", b"\\"])),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(crawl_lines)
+def test_a_crawl_line_is_read_as_json_reads_its_text(line):
+    """jobs.parse.read_crawl_line reads a line's bytes with msgspec where it can: it must give what decoding the
+    line and reading it with json gives, value and malformed-record reason alike."""
+    from jobs.parse import read_crawl_line
+
+    value, reason = read_crawl_line(line)
+    expected_value, expected_reason = _crawl_line_by_json_one_frame_down(line)
+    assert reason == expected_reason
+    if isinstance(expected_value, dict) and not any(isinstance(v, (dict, list)) for v in expected_value.values()):
+        assert repr(value) == repr(expected_value)  # repr: tells 1 from 1.0 and -0.0 from 0.0, and NaN equals NaN
+    else:  # a nested value is read by json itself (and may be too deep to compare by repr)
+        assert type(value) is type(expected_value)
+
+
+@pytest.mark.parametrize("opener", ["[", '{"k":'])
+def test_a_crawl_line_nested_past_jsons_limit_is_malformed_though_msgspec_reads_it(opener):
+    """msgspec reads a few levels deeper than json (996 against 993 here): a line nested in between is not JSON."""
+    from jobs.parse import read_crawl_line
+
+    for depth in range(900, 1100):
+        line = _nested(depth, opener).encode("utf-8")
+        assert read_crawl_line(line)[1] == _crawl_line_by_json_one_frame_down(line)[1], depth
+
+
 @pytest.mark.parametrize("line, accepted", [
     # certificate_views: view_id, certificate_id (strings), viewed_at (timestamp), referrer (string), by_owner (boolean)
     ('{"view_id": "v", "certificate_id": 7, "viewed_at": "2022-10-31T10:00:00Z", "referrer": 1.5, "by_owner": true}',

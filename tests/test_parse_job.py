@@ -137,7 +137,7 @@ def test_parsed_records_do_not_depend_on_the_arrow_batch_size(spark, crawl, reco
 def test_a_crawl_line_that_is_not_a_record_is_malformed_and_never_crashes_the_job(line, reason):
     from jobs.parse import _parse_record
 
-    record = _parse_record("2023-09", "part-00000.jsonl.gz", 1, line, True)
+    record = _parse_record("2023-09", "part-00000.jsonl.gz", 1, line.encode("utf-8"))
     assert (record[9], record[10]) == ("malformed_record", reason)
 
 
