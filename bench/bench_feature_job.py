@@ -62,7 +62,8 @@ def run_once(options) -> dict:
     from jobs import features
 
     config = Config(lake=options.lake.resolve(), spark_master=options.master, driver_memory=options.driver_memory,
-                    shuffle_partitions=options.shuffle_partitions)
+                    shuffle_partitions=options.shuffle_partitions,
+                    extra_spark_conf=dict(setting.split("=", 1) for setting in options.conf))
     staging = Path(tempfile.mkdtemp(prefix="bench_feature_job_")) if options.out is None else options.out
     memory = ChildMemory()
     result: dict = {"code": features.__file__, "load_before": load_average()}
@@ -121,7 +122,8 @@ def compare(options) -> dict:
                 command = [sys.executable, str(Path(__file__).resolve()), "--lake", str(options.lake),
                            "--as-of", options.as_of.isoformat(), "--cwur", str(options.cwur), "--master",
                            options.master, "--driver-memory", options.driver_memory, "--shuffle-partitions",
-                           str(options.shuffle_partitions), "--out", str(staging), "--json", str(out)]
+                           str(options.shuffle_partitions), "--out", str(staging), "--json", str(out),
+                           *(f"--conf={setting}" for setting in options.conf)]
                 # The Python workers, started by the JVM in the driver's folder, import the same checkout's code.
                 subprocess.run(command, check=True, cwd=codes[label], stdout=subprocess.DEVNULL,
                                env={**os.environ, "BENCH_FEATURES_CODE": str(codes[label]),
@@ -145,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     arguments.add_argument("--master", default="local[2]")
     arguments.add_argument("--driver-memory", default="8g")
     arguments.add_argument("--shuffle-partitions", type=int, default=8)
+    arguments.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                           help="a Spark setting for this run (Config.extra_spark_conf), to time a setting")
     arguments.add_argument("--out", type=Path, help="stage the tables here and keep them (default: a temporary folder)")
     arguments.add_argument("--compare", type=Path, metavar="OLD_CHECKOUT",
                            help="alternate runs of this checkout's code with OLD_CHECKOUT's, in child processes")
@@ -153,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     options = arguments.parse_args(argv)
 
     summary = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}, "lake": str(options.lake),
-               "as_of": options.as_of.isoformat(), "master": options.master}
+               "as_of": options.as_of.isoformat(), "master": options.master, "conf": options.conf}
     summary.update(compare(options) if options.compare is not None else run_once(options))
     print(json.dumps(summary, indent=2))
     if options.json:
