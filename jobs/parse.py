@@ -28,7 +28,6 @@ from credsignal.core.config import Config
 from credsignal.core.contracts import PARSED_PROFILE_SCHEMA
 from credsignal.core.storage import overwrite_partitions, write_json_atomically
 from jobs.ingest import (
-    REFUSED_BY_MSGSPEC,
     UNREADABLE_FILE,
     UNREADABLE_FILE_LINE,
     ExportFileError,
