@@ -10,7 +10,7 @@ already holds a lake for the same scale and seed, then times:
 
 and checks that the two outputs agree (row count and column sums). Prints one JSON summary.
 
-    .venv/bin/python bench/bench_features.py --learners 20000 [--workdir DIR] [--seed 7] [--keep]
+    .venv/bin/python bench/bench_features.py --learners 20000 [--workdir DIR] [--seed 7] [--keep] [--json OUT]
 """
 
 from __future__ import annotations
@@ -182,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="landing + lake here (reused if generated before); default: temp")
     parser.add_argument("--keep", action="store_true", help="keep the temporary workdir")
     parser.add_argument("--driver-memory", default="6g")
+    parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args(argv)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-features-"))
@@ -246,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.workdir is None and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0 if result.get("agree") else 1
 
 
