@@ -109,6 +109,8 @@ def run(spark, tmp_path_factory, shared_dir):
         "full": by_learner_id(curated["learner_outcomes_full"]),
         "linkedin": by_learner_id(curated["learner_outcomes_linkedin"]),
         "report": report,
+        "config": config,
+        "references": references,
         "cached": cached,
         "executed_plans": executed_plans,
         "truth": pd.read_parquet(truth_dir / "learners_truth.parquet").set_index("learner_id").sort_index(),
@@ -144,6 +146,27 @@ def test_the_full_tables_keys_are_hashed_once_before_it_is_cached(run, table):
     """Both tables read the keys from the cached full table: no pandas UDF (the keyed hash) runs in their plans."""
     nodes = run["executed_plans"][table]
     assert "InMemoryTableScan" in nodes and "ArrowEvalPython" not in nodes
+
+
+def test_the_feature_job_releases_the_full_table_it_cached(run, spark, monkeypatch, tmp_path):
+    from pyspark import StorageLevel
+
+    from credsignal.core import privacy
+    from jobs.features import job
+
+    built = []
+    derive = job.build_tables
+
+    def build_tables(*args, **kwargs):  # the real derivation; its tables are kept to look at after the run
+        built.append(derive(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(job, "build_tables", build_tables)
+    monkeypatch.setenv(privacy.KEY_ENV, PSEUDONYM_KEY.decode())
+    summary = job.run(spark, run["config"], as_of=AS_OF, write_to=tmp_path / "staged",
+                      cwur_path=run["references"].cwur_path)
+    assert summary["rows"] == {name: len(run["curated"][name]) for name in contracts.OUTPUT_TABLES}
+    assert built[0][features.PERSISTED_FULL].storageLevel == StorageLevel.NONE
 
 
 def test_one_row_per_randomized_learner(run):
