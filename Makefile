@@ -14,6 +14,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(VENV)/bin/credsignal jvm-filesystem || echo "warning: no local file system jar (credsignal jvm-filesystem failed): Spark writes start a chmod process per file and folder, nothing else changes" >&2
 	$(VENV)/bin/credsignal jvm-archive || echo "warning: no JVM class archive (credsignal jvm-archive failed): Spark drivers start about 4 s slower, nothing else changes" >&2
 	touch $@
 

@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                            help="also every complete day of every source, one ingest_source call per source")
     arguments.add_argument("--no-duckdb", action="store_true")
     arguments.add_argument("--json", type=Path, help="also write the results as JSON here")
+    arguments.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                           help="a Spark setting for this run (Config.extra_spark_conf), to time a setting")
     options = arguments.parse_args(argv)
 
     temporary: list[Path] = []
@@ -252,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     from credsignal.core.spark import spark_session
     from jobs.ingest import ingest_source
 
-    config = Config(landing=landing, lake=lake_root, spark_master=options.master, driver_memory=options.driver_memory)
+    config = Config(landing=landing, lake=lake_root, spark_master=options.master, driver_memory=options.driver_memory,
+                    extra_spark_conf=dict(setting.split("=", 1) for setting in options.conf))
     memory = ChildMemory()
     load_before = load_average()
     with memory:
@@ -302,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     if load_rows:
         results.append(initial_load_total(load_rows))
     summary = {
-        "landing": str(landing), "master": options.master, "startup_s": round(startup, 2),
+        "landing": str(landing), "master": options.master, "conf": options.conf, "startup_s": round(startup, 2),
         "load_before": load_before, "load_after": load_average(), "versions": versions,
         "driver_peak_rss_mib": round(driver_peak_mib()), "cases": results,
     }

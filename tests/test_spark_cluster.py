@@ -22,6 +22,7 @@ import pytest
 
 from credsignal.core import lake
 from credsignal.core.config import Config, SourceFreshness, parse_source_freshness
+from credsignal.core.spark import LOCAL_FILE_SYSTEM_CLASS
 from credsignal.core.spark_submit import (
     CONN_ID,
     ENTRY_FILE_NAME,
@@ -172,10 +173,17 @@ def test_submitted_job_reads_the_config_of_the_run_that_submitted_it(tmp_path, m
 def test_connection_forms(tmp_path, monkeypatch, value, master, local):
     monkeypatch.delenv("SPARK_LOCAL_IP", raising=False)
     monkeypatch.setenv(CONN_VAR, value)
+    jar = tmp_path / "local-file-system.jar"
+    jar.write_bytes(b"built")
+    monkeypatch.setattr("credsignal.core.spark.local_file_system_jar", lambda: jar)
     assert spark_connection_defined()
     prepared = prepare_submit("jobs.parse", [], config=Config(), artifacts_dir=tmp_path)
     assert prepared.master == master
     assert ("SPARK_LOCAL_IP" in prepared.env) is local
+    # The file system's jar is on this machine: a master elsewhere keeps Hadoop's own.
+    conf = dict(item.split("=", 1) for item in _arguments(prepared.command(), "--conf"))
+    assert (conf.get("spark.hadoop.fs.file.impl") == LOCAL_FILE_SYSTEM_CLASS) is local
+    assert (conf.get("spark.executor.extraClassPath") == str(jar)) is local
 
 
 def test_undefined_or_unreadable_connection(monkeypatch):

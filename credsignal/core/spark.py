@@ -6,9 +6,12 @@ import hashlib
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import zipfile
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,7 +105,8 @@ def spark_session(config: Config, app_name: str = "credsignal", *,
         # with a distributed job, which on one machine's disk costs seconds per table (16 s for the six tables at
         # full scale, 2 s listed on the driver). On a cluster reading object storage the parallel listing pays off.
         builder = builder.config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
-    for key, value in config.extra_spark_conf.items():
+    for key, value in {**local_file_system_conf(config.spark_master, config.extra_spark_conf),
+                       **config.extra_spark_conf}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
@@ -133,6 +137,71 @@ def stop_session_and_jvm(spark: "SparkSession", timeout_s: float = 60.0) -> None
             process.wait()
     SparkContext._gateway = None
     SparkContext._jvm = None
+
+
+def is_local_master(master: str) -> bool:
+    """A master whose driver and executors all run on this machine (local[N], or a cluster on the loopback)."""
+    if master.startswith("local"):
+        return True
+    host = master.split("://", 1)[-1].split(":", 1)[0]
+    return master.startswith("spark://") and host in ("127.0.0.1", "localhost")
+
+
+# ------------------------------------------------------------------------------------------ local file system
+
+LOCAL_FILE_SYSTEM_CLASS = "credsignal.hadoop.NioLocalFileSystem"
+_LOCAL_FILE_SYSTEM_SOURCE = Path(__file__).parent / "jvm" / "NioLocalFileSystem.java"
+_LOCAL_FILE_SYSTEM_KEYS = ("spark.hadoop.fs.file.impl", "spark.driver.extraClassPath", "spark.executor.extraClassPath")
+
+
+def _pyspark_jars() -> Path:
+    import pyspark
+
+    return (Path(pyspark.__file__).parent / "jars").resolve()
+
+
+def local_file_system_jar() -> Path | None:
+    """Where `credsignal jvm-filesystem` builds the jar of NioLocalFileSystem: in the venv, named after its source
+    and pyspark's jars, so a changed source or another Spark gets a jar of its own. None where the source is not
+    on disk: a driver that spark-submit started from the zipped project, whose settings spark-submit passed."""
+    if not _LOCAL_FILE_SYSTEM_SOURCE.is_file():
+        return None
+    key = hashlib.sha256(_LOCAL_FILE_SYSTEM_SOURCE.read_bytes() + str(_pyspark_jars()).encode()).hexdigest()[:16]
+    return Path(sys.prefix) / "var" / "credsignal" / f"local-file-system-{key}.jar"
+
+
+def local_file_system_conf(master: str, settings: Mapping[str, str]) -> dict[str, str]:
+    """The Spark settings that make Hadoop's file:// file system NioLocalFileSystem (its source says why): when
+    its jar is built and the driver and executors run on this machine, where the jar is. None when `settings`
+    (a deployment's own) set any of them: the class must be on the class path the file system is named with."""
+    jar = local_file_system_jar()
+    if (jar is None or not jar.is_file() or not is_local_master(master)
+            or any(key in settings for key in _LOCAL_FILE_SYSTEM_KEYS)):
+        return {}
+    return dict(zip(_LOCAL_FILE_SYSTEM_KEYS, (LOCAL_FILE_SYSTEM_CLASS, str(jar), str(jar))))
+
+
+def build_local_file_system_jar(*, timeout_s: float = 300.0) -> Path:
+    """Compile NioLocalFileSystem against pyspark's jars and write its jar (local_file_system_jar()), atomically."""
+    java_home = os.environ.get("JAVA_HOME")
+    javac = str(Path(java_home) / "bin" / "javac") if java_home else shutil.which("javac")
+    if not javac or not Path(javac).is_file():
+        raise RuntimeError("no javac found (JAVA_HOME or PATH): cannot build the local file system's jar")
+    jar = local_file_system_jar()
+    if jar is None:
+        raise RuntimeError(f"the local file system's source is not on disk: {_LOCAL_FILE_SYSTEM_SOURCE}")
+    jar.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="credsignal-jvm-") as folder:
+        classes = Path(folder) / "classes"
+        subprocess.run([javac, "--release", "17", "-nowarn", "-cp", f"{_pyspark_jars()}/*", "-d", str(classes),
+                        str(_LOCAL_FILE_SYSTEM_SOURCE)], check=True, timeout=timeout_s)
+        temporary = jar.with_name(f".{jar.name}.{os.getpid()}.tmp")
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(classes.rglob("*.class")):
+                archive.write(path, path.relative_to(classes).as_posix())
+        os.replace(temporary, jar)
+    log.info("local file system jar %s", jar)
+    return jar
 
 
 # ------------------------------------------------------------------------------------------------ class archive

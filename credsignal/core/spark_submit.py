@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from credsignal.core.config import CWUR_PATH_ENV_VAR, Config, default_cwur_path
-from credsignal.core.spark import driver_java_options
+from credsignal.core.spark import driver_java_options, is_local_master, local_file_system_conf
 
 CONN_ID = "credsignal_spark"
 # The project's importable packages, shipped whole (credsignal/reference/data, synth/data...).
@@ -196,14 +196,6 @@ def _connection_extras(conn_id: str) -> dict[str, Any]:
     return {**extra, CONF_EXTRA: {str(k): str(v) for k, v in conf.items()}}
 
 
-def is_local_master(master: str) -> bool:
-    """A master whose driver and executors all run on this machine (local[N], or a cluster on the loopback)."""
-    if master.startswith("local"):
-        return True
-    host = master.split("://", 1)[-1].split(":", 1)[0]
-    return master.startswith("spark://") and host in ("127.0.0.1", "localhost")
-
-
 # ------------------------------------------------------------------------------------------------ submitting
 
 def spark_conf(config: Config, connection_conf: Mapping[str, str] | None = None,
@@ -313,7 +305,10 @@ def prepare_submit(module: str, argv: Sequence[str], *, conn_id: str = CONN_ID, 
         application_args=[module, *(str(arg) for arg in argv)],
         **resources,
     )
-    env = _submit_environment(hook._connection["master"], hook._connection["spark_binary"], config)
+    master = hook._connection["master"]
+    # Only the connection knows the master, and the file system's jar is on this machine alone.
+    hook._conf.update(local_file_system_conf(master, hook._conf))
+    env = _submit_environment(master, hook._connection["spark_binary"], config)
     return PreparedSubmit(hook=hook, application=application, py_files=py_files, env=env)
 
 

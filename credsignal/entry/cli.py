@@ -107,6 +107,13 @@ def _cmd_jvm_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_jvm_filesystem(args: argparse.Namespace) -> int:
+    from credsignal.core.spark import build_local_file_system_jar
+
+    print(build_local_file_system_jar())
+    return 0
+
+
 def _cmd_classify(args: argparse.Namespace) -> int:
     from credsignal.reference import audit
 
@@ -169,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "4 s faster per driver; `make install` runs it)")
     jvm_archive.add_argument("--to", type=Path, help="where (default: CREDSIGNAL_JVM_CLASS_ARCHIVE, else in the venv)")
     jvm_archive.set_defaults(handler=_cmd_jvm_archive)
+
+    jvm_filesystem = commands.add_parser("jvm-filesystem", help="build the jar of the local file system Spark "
+                                         "writes through (no chmod process per file; `make install` runs it)")
+    jvm_filesystem.set_defaults(handler=_cmd_jvm_filesystem)
 
     classify = commands.add_parser("classify", help="classify job or degree titles read from stdin, CSV to stdout")
     classify.add_argument("kind", choices=["titles", "degrees"])
