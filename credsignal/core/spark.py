@@ -66,6 +66,22 @@ def driver_java_options(config: Config, *, dump_class_archive_to: Path | None = 
     return " ".join(options)
 
 
+def common_settings(config: Config, *, dump_class_archive_to: Path | None = None) -> dict[str, str]:
+    """The Spark settings of the Config that an in-process session and a spark-submitted job share."""
+    return {
+        "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
+        "spark.default.parallelism": str(max(2, config.shuffle_partitions)),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.memory": config.driver_memory,
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.sql.parquet.compression.codec": "zstd",
+        # A client-mode driver, like an in-process one, starts on this machine: it can map the class archive.
+        "spark.driver.extraJavaOptions": driver_java_options(config, dump_class_archive_to=dump_class_archive_to),
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    }
+
+
 def spark_session(config: Config, app_name: str = "credsignal", *,
                   dump_class_archive_to: Path | None = None) -> "SparkSession":
     """Return the process's SparkSession, creating it from the config if there is none yet.
@@ -81,21 +97,10 @@ def spark_session(config: Config, app_name: str = "credsignal", *,
 
     from pyspark.sql import SparkSession
 
-    builder = (
-        SparkSession.builder.appName(app_name)
-        .master(config.spark_master)
-        .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
-        .config("spark.default.parallelism", str(max(2, config.shuffle_partitions)))
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", config.driver_memory)
-        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        .config("spark.sql.parquet.compression.codec", "zstd")
-        .config("spark.driver.extraJavaOptions",
-                driver_java_options(config, dump_class_archive_to=dump_class_archive_to))
-        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
-    )
+    builder = SparkSession.builder.appName(app_name).master(config.spark_master)
+    for key, value in common_settings(config, dump_class_archive_to=dump_class_archive_to).items():
+        builder = builder.config(key, value)
+    builder = builder.config("spark.ui.enabled", "false")
     # Each Python worker already has a core of its own: numpy's OpenBLAS starting a thread per core in every worker
     # made the readout's matrix products 20x slower on 2 cores (threads spinning against each other and the JVM).
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from credsignal.core.config import CWUR_PATH_ENV_VAR, Config, default_cwur_path
-from credsignal.core.spark import driver_java_options, is_local_master, local_file_system_conf
+from credsignal.core.spark import common_settings, is_local_master, local_file_system_conf
 
 CONN_ID = "credsignal_spark"
 # The project's importable packages, shipped whole (credsignal/reference/data, synth/data...).
@@ -205,15 +205,7 @@ def spark_conf(config: Config, connection_conf: Mapping[str, str] | None = None,
     connection's ``spark-conf`` extra, then ``Config.extra_spark_conf``: as in the provider's injection, OpenLineage
     properties a deployment set itself win."""
     conf = {
-        "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
-        "spark.default.parallelism": str(max(2, config.shuffle_partitions)),
-        "spark.driver.memory": config.driver_memory,
-        "spark.sql.session.timeZone": "UTC",
-        "spark.driver.extraJavaOptions": driver_java_options(config),  # a client-mode driver starts on this machine
-        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.sources.partitionOverwriteMode": "dynamic",
-        "spark.sql.parquet.compression.codec": "zstd",
+        **common_settings(config),
         # The venv's interpreter, or the executors miss pandas/pyarrow/rapidfuzz; a cluster whose nodes keep
         # Python elsewhere sets spark.pyspark.python in the connection's spark-conf extra.
         "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON") or sys.executable,
