@@ -27,11 +27,17 @@ log = logging.getLogger(__name__)
 _QUIET_CLASS_ARCHIVE = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off")
 
 
-def _java_binary() -> Path | None:
-    """The java that pyspark's launcher runs: $JAVA_HOME/bin/java, else the one on PATH."""
+def _jdk_tool(name: str) -> Path | None:
+    """A JDK program as pyspark's launcher finds java: $JAVA_HOME/bin/<name>, else the one on PATH."""
     java_home = os.environ.get("JAVA_HOME")
-    found = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    found = str(Path(java_home) / "bin" / name) if java_home else shutil.which(name)
     return Path(found).resolve() if found and Path(found).is_file() else None
+
+
+def _pyspark_jars() -> Path:
+    import pyspark
+
+    return (Path(pyspark.__file__).parent / "jars").resolve()
 
 
 def class_archive(config: Config) -> Path | None:
@@ -39,13 +45,12 @@ def class_archive(config: Config) -> Path | None:
     pyspark version and the java binary (path and mtime), so another Spark or JDK gets an archive of its own."""
     if config.jvm_class_archive is not None:
         return Path(config.jvm_class_archive)
-    java = _java_binary()
+    java = _jdk_tool("java")
     if java is None:
         return None
     import pyspark
 
-    jars = Path(pyspark.__file__).parent / "jars"
-    key = hashlib.sha256(f"{java}|{java.stat().st_mtime_ns}|{jars.resolve()}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{java}|{java.stat().st_mtime_ns}|{_pyspark_jars()}".encode()).hexdigest()[:16]
     return Path(sys.prefix) / "var" / "credsignal" / f"spark-{pyspark.__version__}-{key}.jsa"
 
 
@@ -159,12 +164,6 @@ _LOCAL_FILE_SYSTEM_SOURCE = Path(__file__).parent / "jvm" / "NioLocalFileSystem.
 _LOCAL_FILE_SYSTEM_KEYS = ("spark.hadoop.fs.file.impl", "spark.driver.extraClassPath", "spark.executor.extraClassPath")
 
 
-def _pyspark_jars() -> Path:
-    import pyspark
-
-    return (Path(pyspark.__file__).parent / "jars").resolve()
-
-
 def local_file_system_jar() -> Path | None:
     """Where `credsignal jvm-filesystem` builds the jar of NioLocalFileSystem: in the venv, named after its source
     and pyspark's jars, so a changed source or another Spark gets a jar of its own. None where the source is not
@@ -188,9 +187,8 @@ def local_file_system_conf(master: str, settings: Mapping[str, str]) -> dict[str
 
 def build_local_file_system_jar(*, timeout_s: float = 300.0) -> Path:
     """Compile NioLocalFileSystem against pyspark's jars and write its jar (local_file_system_jar()), atomically."""
-    java_home = os.environ.get("JAVA_HOME")
-    javac = str(Path(java_home) / "bin" / "javac") if java_home else shutil.which("javac")
-    if not javac or not Path(javac).is_file():
+    javac = _jdk_tool("javac")
+    if javac is None:
         raise RuntimeError("no javac found (JAVA_HOME or PATH): cannot build the local file system's jar")
     jar = local_file_system_jar()
     if jar is None:
@@ -198,7 +196,7 @@ def build_local_file_system_jar(*, timeout_s: float = 300.0) -> Path:
     jar.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="credsignal-jvm-") as folder:
         classes = Path(folder) / "classes"
-        subprocess.run([javac, "--release", "17", "-nowarn", "-cp", f"{_pyspark_jars()}/*", "-d", str(classes),
+        subprocess.run([str(javac), "--release", "17", "-nowarn", "-cp", f"{_pyspark_jars()}/*", "-d", str(classes),
                         str(_LOCAL_FILE_SYSTEM_SOURCE)], check=True, timeout=timeout_s)
         temporary = jar.with_name(f".{jar.name}.{os.getpid()}.tmp")
         with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
