@@ -15,8 +15,9 @@ the live table's folder, where a crashed job leaves its scratch, instead of in t
 The line validator is strict where Spark's reader is lenient: `json_field_kinds` (pure Python) checks that a
 line is exactly one JSON object and gives each field's JSON type, so `"true"` is not a boolean nor `"2"` an
 integer. It runs in the reader's Python worker, on each line as it is decompressed, reading it with msgspec
-and leaving what msgspec refuses to the standard library's json, whose reading is the contract's; Spark's JSON
-reader (from_json, PERMISSIVE) then gives each field's text. Neither Spark's reader alone (it reads `{...}}` and
+and leaving what msgspec refuses to the standard library's json, whose reading is the contract's; a typical
+line (the source's fields and no other, each of a kind its type accepts) is read in one msgspec decoding into a
+Struct of those kinds. Spark's JSON reader (from_json, PERMISSIVE) then gives each field's text. Neither Spark's reader alone (it reads `{...}}` and
 `"true"` as valid) nor a fast parser alone (msgspec and orjson reject a whole line for a 1e999 in any field,
 where the contract says bad_type of that field) keeps every quarantine reason. Files are read only when they
 are regular files inside the landing root (lake.refused_landing_file).
@@ -33,6 +34,7 @@ import math
 import os
 import shutil
 import stat
+import typing
 import uuid
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -152,24 +154,37 @@ class IngestResult:
 # ---------------------------------------------------------------------------------------------- reading
 
 
+def file_line_bytes(task: tuple[Any, str, str, str]) -> tuple[list[int], list[bytes]] | str:
+    """A file task of file_tasks -> (line numbers, lines) of its non-blank lines, as bytes without their line
+    breaks, or the error as text for a file refused or unreadable."""
+    partition, relative_name, path, landing = task
+    refusal = lake.refused_landing_file(Path(landing), Path(path))
+    if refusal is not None:
+        return f"refused: {refusal}"
+    try:
+        data = _read_gzip(path)
+    except (OSError, EOFError, zlib.error) as error:
+        return f"{type(error).__name__}: {error}"
+    lines = data.split(b"\n")
+    numbers = [number for number, line in enumerate(lines, start=1) if line.strip()]
+    if len(numbers) < len(lines):
+        lines = [lines[number - 1] for number in numbers]
+    if b"\r" in data:
+        lines = [line.rstrip(b"\r") for line in lines]
+    return numbers, lines
+
+
 def read_file_line_bytes(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
     """A file task of file_tasks -> (partition, source_file, line_number, line) per non-blank line, as bytes
     without its line break, or one row with line number UNREADABLE_FILE_LINE and the error as text for a file
     refused or unreadable."""
-    partition, relative_name, path, landing = task
-    refusal = lake.refused_landing_file(Path(landing), Path(path))
-    if refusal is not None:
-        yield (partition, relative_name, UNREADABLE_FILE_LINE, f"refused: {refusal}")
+    partition, relative_name = task[0], task[1]
+    read = file_line_bytes(task)
+    if isinstance(read, str):
+        yield (partition, relative_name, UNREADABLE_FILE_LINE, read)
         return
-    try:
-        lines = _read_gzip(path).split(b"\n")
-    except (OSError, EOFError, zlib.error) as error:
-        yield (partition, relative_name, UNREADABLE_FILE_LINE, f"{type(error).__name__}: {error}")
-        return
-    for number, line in enumerate(lines, start=1):
-        line = line.rstrip(b"\r")
-        if line.strip():
-            yield (partition, relative_name, number, line)
+    for number, line in zip(*read):
+        yield (partition, relative_name, number, line)
 
 
 def read_file_lines(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
@@ -179,10 +194,26 @@ def read_file_lines(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
         if number == UNREADABLE_FILE_LINE:
             yield (partition, relative_name, number, line, False)
             continue
-        try:
-            yield (partition, relative_name, number, line.decode("utf-8"), True)
-        except UnicodeDecodeError:
-            yield (partition, relative_name, number, line.decode("utf-8", errors="replace"), False)
+        yield (partition, relative_name, number, *_text_of(line))
+
+
+def _texts_of(lines: list[bytes]) -> tuple[list[str], list[bool]]:
+    """_text_of each line, with one decoding of them all: a line break is never part of a UTF-8 sequence, so
+    each line decodes alone as it does among the others. Only a line whose text holds the replacement character
+    (from a lossy decoding, or its own) is decoded again, alone, to learn whether its bytes were valid."""
+    texts = b"\n".join(lines).decode("utf-8", errors="replace").split("\n")
+    utf8_valid = [True] * len(texts)
+    for index in [index for index, text in enumerate(texts) if "\ufffd" in text]:
+        texts[index], utf8_valid[index] = _text_of(lines[index])
+    return texts, utf8_valid
+
+
+def _text_of(line: bytes) -> tuple[str, bool]:
+    """The line as text and whether its bytes were valid UTF-8 (if not, the text is a lossy decoding)."""
+    try:
+        return line.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return line.decode("utf-8", errors="replace"), False
 
 
 def _read_gzip(path: str) -> bytes:
@@ -223,7 +254,8 @@ def _lines_of_files(schema: StructType, kinds_of: ExportSource | None):
 
     With `kinds_of`, each line also gets its JSON kind bits (json_kind_bits) for that source's fields, computed here
     while the line is in Python anyway, so validation needs no second round trip of every line through a Python
-    worker."""
+    worker. The batch is built column by column: a file's day and name once, its lines as one array of bytes
+    checked as UTF-8 by Arrow, and Python's decoding only for a file with a line that is not UTF-8."""
 
     def read(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
@@ -233,14 +265,35 @@ def _lines_of_files(schema: StructType, kinds_of: ExportSource | None):
         kind_bits = None if kinds_of is None else _kind_bits_of(kinds_of)
         for batch in batches:
             for task in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns))):
-                columns = list(zip(*read_file_lines(task))) or [()] * 5
-                arrays = [pa.array(values, type=f.type) for values, f in zip(columns, arrow_schema)]
-                if kind_bits is not None:
-                    arrays.append(pa.array([None if number == UNREADABLE_FILE_LINE else kind_bits(text)
-                                            for number, text in zip(columns[2], columns[3])], pa.int32()))
-                yield pa.RecordBatch.from_arrays(arrays, schema=arrow_schema)
+                yield _file_batch(task, arrow_schema, kind_bits)
 
     return read
+
+
+def _file_batch(task: tuple[Any, str, str, str], arrow_schema: Any,
+                kind_bits: Callable[[str | bytes | None], int] | None) -> Any:
+    """One file task's Arrow batch for _lines_of_files: a row per non-blank line, or the error row."""
+    import pyarrow as pa
+
+    partition, relative_name = task[0], task[1]
+    read = file_line_bytes(task)
+    if isinstance(read, str):
+        numbers, texts, utf8_valid, kinds = [UNREADABLE_FILE_LINE], [read], [False], [None]
+    else:
+        numbers, lines = read
+        try:
+            texts = pa.array(lines, pa.binary()).cast(pa.string())
+            utf8_valid = pa.repeat(True, len(lines))
+        except pa.ArrowInvalid:  # a line that is not UTF-8
+            texts, utf8_valid = _texts_of(lines)
+        kinds = None if kind_bits is None else [kind_bits(line) for line in lines]
+    count = len(numbers)
+    columns = [pa.repeat(pa.scalar(partition, arrow_schema[0].type), count),
+               pa.repeat(pa.scalar(relative_name, arrow_schema[1].type), count),
+               pa.array(numbers, arrow_schema[2].type), pa.array(texts, pa.string()), pa.array(utf8_valid, pa.bool_())]
+    if kind_bits is not None:
+        columns.append(pa.array(kinds, pa.int32()))
+    return pa.RecordBatch.from_arrays(columns, schema=arrow_schema)
 
 
 def read_jsonl_lines(
@@ -431,20 +484,57 @@ def _field_bit(index: int) -> int:
     return 2 << index
 
 
-def json_kind_bits(text: str | None, source: ExportSource) -> int:
+def json_kind_bits(line: str | bytes | None, source: ExportSource) -> int:
     """A line's JSON kinds as the rules need them, in one integer (a struct of a kind's name per field costs the
     JVM more to take in than the rest of the line): bit 0 set when the line is exactly one JSON object
-    (json_field_kinds), bit i + 1 when the kind of the source's field i is one its contract type accepts
-    (_ACCEPTED_KINDS). 0 for a line that is not one JSON object."""
-    return _kind_bits_of(source)(text)
+    (json_field_kinds), bit i + 1 unless the source's field i holds a kind its contract type refuses
+    (_ACCEPTED_KINDS; a null or absent field refuses nothing, the missing_field rule decides it). 0 for a line
+    that is not one JSON object. Bytes are read as UTF-8, a lossy decoding where they are not."""
+    return _kind_bits_of(source)(line)
 
 
-def _kind_bits_of(source: ExportSource) -> Callable[[str | None], int]:
-    """json_kind_bits for one source, with what it needs of the contract looked up once, not once a line."""
+# The fast path of _kind_bits_of reads lines up to this length. A longer line may hold an integer of more digits
+# than json reads (4,300), which msgspec reads; the standard way decides such a line.
+_TYPICAL_LINE_MAX_LENGTH = 4096
+_PYTHON_TYPE_OF_KIND = {STRING: str, INTEGER: int, NUMBER: float, BOOLEAN: bool}
+
+
+def _typical_line_type(source: ExportSource) -> type:
+    """A msgspec Struct that decodes exactly the typical line: one JSON object of the source's fields and no
+    other, each absent, null or of a kind its type accepts. msgspec refuses any other line (an unknown field, a
+    kind refused, anything that is not strict JSON, a lone surrogate), so a line it reads has every kind bit."""
+    fields = []
+    for f in source.schema.fields:
+        kinds = sorted(_ACCEPTED_KINDS[type(f.dataType)])
+        python_types = tuple(_PYTHON_TYPE_OF_KIND[kind] for kind in kinds)
+        fields.append((f.name, typing.Union[(*python_types, None)], None))
+    return msgspec.defstruct(f"Typical{source.name.title().replace('_', '')}Line", fields, forbid_unknown_fields=True)
+
+
+def _kind_bits_of(source: ExportSource) -> Callable[[str | bytes | None], int]:
+    """json_kind_bits for one source, with what it needs of the contract looked up once, not once a line.
+
+    A typical line is read once, by msgspec into _typical_line_type, in a fraction of the time json_field_kinds
+    takes; every other line is decided by json_field_kinds (tests/test_ingest_fuzz.py holds the two to the same
+    bits on any line)."""
     names = tuple(source.schema.names)
-    accepted = [(_field_bit(index), _ACCEPTED_KINDS[type(f.dataType)]) for index, f in enumerate(source.schema.fields)]
+    accepted = [(_field_bit(index), _ACCEPTED_KINDS[type(f.dataType)] | {NULL, ABSENT})
+                for index, f in enumerate(source.schema.fields)]
+    every_kind_accepted = _ONE_OBJECT_BIT
+    for bit, _ in accepted:
+        every_kind_accepted |= bit
+    typical_line = msgspec.json.Decoder(_typical_line_type(source))
 
-    def kind_bits(text: str | None) -> int:
+    def kind_bits(line: str | bytes | None) -> int:
+        if line is None:
+            return 0
+        if len(line) <= _TYPICAL_LINE_MAX_LENGTH:
+            try:
+                typical_line.decode(line)
+                return every_kind_accepted
+            except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec.ValidationError is a DecodeError
+                pass
+        text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
         kinds = json_field_kinds(text, names)
         if kinds is None:
             return 0

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credsignal.core.contracts import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
-from jobs.ingest import ABSENT, ARRAY, BOOLEAN, INTEGER, NON_FINITE, NULL, NUMBER, OBJECT, STRING, \
+from jobs.ingest import _ACCEPTED_KINDS, ABSENT, ARRAY, BOOLEAN, INTEGER, NON_FINITE, NULL, NUMBER, OBJECT, STRING, \
     UNREADABLE_FILE_LINE, gunzip, read_file_lines, json_field_kinds, json_field_kinds_by_json, json_kind_bits, \
     validate_export_lines
 
@@ -146,20 +146,86 @@ def test_a_crawl_line_nested_past_jsons_limit_is_malformed_though_msgspec_reads_
         assert read_crawl_line(line)[1] == _crawl_line_by_json_one_frame_down(line)[1], depth
 
 
-@pytest.mark.parametrize("line, accepted", [
+@pytest.mark.parametrize("line, not_refused", [
     # certificate_views: view_id, certificate_id (strings), viewed_at (timestamp), referrer (string), by_owner (boolean)
     ('{"view_id": "v", "certificate_id": 7, "viewed_at": "2022-10-31T10:00:00Z", "referrer": 1.5, "by_owner": true}',
      {"view_id", "certificate_id", "viewed_at", "referrer", "by_owner"}),   # a number is read as a string's text
-    ('{"view_id": null, "viewed_at": 1667210400, "by_owner": "true", "referrer": ["x"]}', set()),
+    ('{"view_id": null, "viewed_at": 1667210400, "by_owner": "true", "referrer": ["x"]}',
+     {"view_id", "certificate_id"}),   # null and absent refuse nothing: the missing_field rule decides them
     ('{"view_id": {"a": 1}, "certificate_id": "c", "viewed_at": "soon", "by_owner": false, "extra": 1}',
-     {"certificate_id", "viewed_at", "by_owner"}),   # the kind is right; the shape of "soon" is another rule's
-    ('{"referrer": 1e999, "by_owner": 1}', set()),
+     {"certificate_id", "viewed_at", "referrer", "by_owner"}),   # the kind is right; the shape of "soon" is another rule's
+    ('{"referrer": 1e999, "by_owner": 1}', {"view_id", "certificate_id", "viewed_at"}),
 ])
-def test_kind_bits_say_which_fields_hold_a_kind_their_type_accepts(line, accepted):
+def test_kind_bits_say_which_fields_hold_no_kind_their_type_refuses(line, not_refused):
     source = EXPORT_SOURCES["certificate_views"]
-    bits = json_kind_bits(line, source)
-    assert bits & 1  # one JSON object
-    assert {f.name for i, f in enumerate(source.schema.fields) if bits & (2 << i)} == accepted
+    for form in (line, line.encode("utf-8")):
+        bits = json_kind_bits(form, source)
+        assert bits & 1  # one JSON object
+        assert {f.name for i, f in enumerate(source.schema.fields) if bits & (2 << i)} == not_refused
+
+
+def _kind_bits_by_field_kinds(text: str, source) -> int:
+    """json_kind_bits as json_field_kinds (held to json above) and the contract's accepted kinds define it."""
+    kinds = json_field_kinds(text, tuple(source.schema.names))
+    if kinds is None:
+        return 0
+    bits = 1
+    for index, (kind, f) in enumerate(zip(kinds, source.schema.fields)):
+        if kind in (NULL, ABSENT) or kind in _ACCEPTED_KINDS[type(f.dataType)]:
+            bits |= 2 << index
+    return bits
+
+
+def _export_like_lines(source):
+    """Lines like an export's, and each way one may differ from the typical line: an unknown field, a kind
+    refused, a duplicate key, an escaped key, a huge integer, a byte that breaks UTF-8, whitespace, a BOM,
+    trailing text, nesting."""
+    names = list(source.schema.names)
+    records = st.dictionaries(st.sampled_from(names + ["extra"]), typed_values.map(lambda pair: pair[0]), max_size=len(names) + 1)
+    typical = st.dictionaries(st.sampled_from(names), st.one_of(
+        st.none(), st.text(max_size=12), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans()))
+
+    def dumped(record, ascii_only):
+        return json.dumps(record, ensure_ascii=ascii_only).encode("utf-8")
+
+    def damaged(raw, at, damage):
+        at %= len(raw) + 1
+        return raw[:at] + damage + raw[at:]
+
+    def key_escaped(raw):
+        return raw.replace(b'"' + names[0].encode() + b'"', b'"' + names[0][:-1].encode() + b'\\u%04x"' % ord(names[0][-1]), 1)
+
+    return st.one_of(
+        st.builds(dumped, typical, st.booleans()),
+        st.builds(dumped, records, st.booleans()),
+        st.builds(damaged, st.builds(dumped, typical, st.booleans()), st.integers(min_value=0),
+                  st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xef\xbb\xbf", b"\x00", b"\\", b" ", b"\r",
+                                   b"\t", b"x", b"}", b"]", b",", b'"', b"\xef\xbf\xbd"])),
+        st.builds(key_escaped, st.builds(dumped, typical, st.booleans())),
+        st.builds(lambda value, digits: b'{"%s":%s}' % (value.encode(), b"9" * digits),
+                  st.sampled_from(names + ["extra"]), st.integers(min_value=4080, max_value=4400)),
+        st.builds(lambda name, a, b: b'{"%s":%s,"%s":%s}' % (name.encode(), json.dumps(a).encode(), name.encode(),
+                                                          json.dumps(b).encode()),
+                  st.sampled_from(names), json_values, json_values),
+        st.builds(lambda name, depth: b'{"%s":' % name.encode() + b"[" * depth + b"1" + b"]" * depth + b"}",
+                  st.sampled_from(names), st.integers(min_value=1, max_value=1100)),
+        edge_lines.map(lambda text: text.replace('"a"', '"%s"' % names[0]).encode("utf-8")),
+        st.binary(max_size=80),
+    )
+
+
+@pytest.mark.parametrize("source_name", sorted(EXPORT_SOURCES))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_typical_line_read_fast_gets_the_kind_bits_of_its_field_kinds(source_name, data):
+    """_kind_bits_of reads a typical line with one msgspec decoding into a Struct: on any line, as bytes or as
+    text, it must give the bits json_field_kinds and the contract's accepted kinds give."""
+    source = EXPORT_SOURCES[source_name]
+    line = data.draw(_export_like_lines(source))
+    text = line.decode("utf-8", errors="replace")
+    expected = _kind_bits_by_field_kinds(text, source)
+    assert json_kind_bits(line, source) == expected
+    assert json_kind_bits(text, source) == expected
 
 
 @pytest.mark.parametrize("line", ['[1]', '{"view_id": "v"} x', '{"by_owner": NaN}', "", '{"view_id": "\\ud800"}'])
@@ -203,7 +269,8 @@ def test_lone_surrogate_escapes_in_a_field_make_the_line_malformed():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.binary(max_size=60), max_size=12), st.booleans())
+@given(st.lists(st.builds(bytes.__add__, st.binary(max_size=60), st.sampled_from([b"", b"\r", b"\r\r"])), max_size=12),
+       st.booleans())
 def test_the_reader_gives_one_row_per_non_blank_line_and_flags_invalid_utf8(lines, compressed):
     data = b"\n".join(lines)
     with tempfile.TemporaryDirectory() as landing:
@@ -375,3 +442,30 @@ def test_skill_score_lines_get_the_planted_reason(spark, lines):
             assert float(got[number].score) == float(parsed["score"]), raw
             when = datetime.fromisoformat(got[number].measured_at)
             assert datetime(2000, 1, 1) <= when < datetime(2022, 11, 2), raw
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), compressed=st.booleans())
+def test_a_files_arrow_batch_holds_each_lines_text_validity_and_kind_bits(data, compressed):
+    """The reader builds a file's batch column by column (Arrow's UTF-8 check, one lossy decoding of all lines):
+    row for row, it must hold what reading the file line by line gives, and the kind bits of each line's text."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.types import IntegerType, StructField, StructType
+
+    from jobs.ingest import KINDS, _file_batch, _kind_bits_of
+
+    source = EXPORT_SOURCES[data.draw(st.sampled_from(sorted(EXPORT_SOURCES)))]
+    lines = data.draw(st.lists(st.one_of(_export_like_lines(source), st.sampled_from([b"", b" ", b"\r", b"\t \x0c"])),
+                               max_size=12))
+    ending = data.draw(st.sampled_from([b"\n", b"\r\n"]))
+    payload = b"".join(line + ending for line in lines)
+    arrow_schema = to_arrow_schema(StructType([*EXPORT_LINE_SCHEMA.fields, StructField(KINDS, IntegerType())]))
+    with tempfile.TemporaryDirectory() as landing:
+        path = Path(landing) / "part-00000.jsonl.gz"
+        path.write_bytes(gzip.compress(payload, mtime=0) if compressed else payload)
+        task = (DAY, path.name, str(path), landing)
+        batch = _file_batch(task, arrow_schema, _kind_bits_of(source))
+        expected = [(*row, None if row[2] == UNREADABLE_FILE_LINE else _kind_bits_by_field_kinds(row[3], source))
+                    for row in read_file_lines(task)]
+    assert batch.schema == arrow_schema
+    assert [tuple(row.values()) for row in batch.to_pylist()] == expected
