@@ -252,32 +252,33 @@ _TASK_FIELDS = ("source_file", "path", "landing")
 def _lines_of_files(schema: StructType, kinds_of: ExportSource | None):
     """The mapInArrow function of read_jsonl_lines: each file task -> one Arrow batch of its lines (`schema`).
 
-    With `kinds_of`, each line also gets its JSON kind bits (json_kind_bits) for that source's fields and, for a
-    typical line, its fields' texts (FIELD_TEXTS; see SourceLines), computed here while the line is in Python
-    anyway, so validation needs no second round trip of every line through a Python worker. The batch is built
-    column by column: a file's day and name once, its lines as one array of bytes checked as UTF-8 by Arrow, and
-    Python's decoding only for a file with a line that is not UTF-8."""
+    With `kinds_of`, each line also gets its JSON kind bits (json_kind_bits) for that source's fields, computed here
+    while the line is in Python anyway, so validation needs no second round trip of every line through a Python
+    worker. The batch is built column by column: a file's day and name once, its lines as one array of bytes
+    checked as UTF-8 by Arrow, and Python's decoding only for a file with a line that is not UTF-8."""
 
     def read(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
         from pyspark.sql.pandas.types import to_arrow_schema
 
         arrow_schema = to_arrow_schema(schema)
-        source_lines = None if kinds_of is None else SourceLines(kinds_of)
+        kind_bits = None if kinds_of is None else _kind_bits_of(kinds_of)
         for batch in batches:
             for task in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns))):
-                yield _file_batch(task, arrow_schema, source_lines)
+                yield _file_batch(task, arrow_schema, kind_bits)
 
     return read
 
 
-def _file_batch(task: tuple[Any, str, str, str], arrow_schema: Any, source_lines: "SourceLines | None") -> Any:
+def _file_batch(task: tuple[Any, str, str, str], arrow_schema: Any,
+                kind_bits: Callable[[str | bytes | None], int] | None) -> Any:
     """One file task's Arrow batch for _lines_of_files: a row per non-blank line, or the error row."""
     import pyarrow as pa
 
     partition, relative_name = task[0], task[1]
     read = file_line_bytes(task)
     if isinstance(read, str):
-        numbers, lines, texts, utf8_valid = [UNREADABLE_FILE_LINE], [None], [read], [False]
+        numbers, texts, utf8_valid, kinds = [UNREADABLE_FILE_LINE], [read], [False], [None]
     else:
         numbers, lines = read
         try:
@@ -285,19 +286,13 @@ def _file_batch(task: tuple[Any, str, str, str], arrow_schema: Any, source_lines
             utf8_valid = pa.repeat(True, len(lines))
         except pa.ArrowInvalid:  # a line that is not UTF-8
             texts, utf8_valid = _texts_of(lines)
+        kinds = None if kind_bits is None else [kind_bits(line) for line in lines]
     count = len(numbers)
     columns = [pa.repeat(pa.scalar(partition, arrow_schema[0].type), count),
                pa.repeat(pa.scalar(relative_name, arrow_schema[1].type), count),
                pa.array(numbers, arrow_schema[2].type), pa.array(texts, pa.string()), pa.array(utf8_valid, pa.bool_())]
-    if source_lines is not None:
-        typicals = [source_lines.typical(line) for line in lines]
-        columns.append(pa.array([
-            None if line is None else source_lines.every_kind_accepted if typical is not None
-            else source_lines.kind_bits_of_atypical(line) for line, typical in zip(lines, typicals)], pa.int32()))
-        texts_type = arrow_schema.field(FIELD_TEXTS).type
-        columns.append(pa.StructArray.from_arrays(
-            [pa.array(values, pa.string()) for values in source_lines.field_texts(typicals)], fields=list(texts_type),
-            mask=pa.array([typical is None for typical in typicals], pa.bool_())))
+    if kind_bits is not None:
+        columns.append(pa.array(kinds, pa.int32()))
     return pa.RecordBatch.from_arrays(columns, schema=arrow_schema)
 
 
@@ -308,26 +303,18 @@ def read_jsonl_lines(
     """One row per non-blank line of the given gzipped JSON-lines files, decompressed on the executors.
 
     `files` pairs each file with its partition value; `schema` is (partition, source_file, line_number, raw,
-    utf8_valid), e.g. EXPORT_LINE_SCHEMA. With `kinds_of` (a source), a column KINDS holds each line's
-    json_kind_bits for the source's fields and a column FIELD_TEXTS, for a typical line, its fields' texts. A
-    file that cannot be decompressed, or that is refused (it resolves outside the landing root or is not a regular
-    file, see lake.refused_landing_file), yields one row with line number UNREADABLE_FILE_LINE and the error in
-    `raw` (see `unreadable_files`); it is never opened.
+    utf8_valid), e.g. EXPORT_LINE_SCHEMA. With `kinds_of` (a source), a sixth column KINDS holds each line's
+    json_kind_bits for the source's fields. A file that cannot be decompressed, or that is refused (it resolves
+    outside the landing root or is not a regular file, see lake.refused_landing_file), yields one row with line
+    number UNREADABLE_FILE_LINE and the error in `raw` (see `unreadable_files`); it is never opened.
     """
-    schema = lines_schema(schema, kinds_of)
+    if kinds_of is not None:
+        schema = StructType([*schema.fields, StructField(KINDS, IntegerType())])
     if not files:
         return spark.createDataFrame([], schema)
     slices = max(1, min(len(files), spark.sparkContext.defaultParallelism * 4))
     # Lines cross from the Python workers to the JVM as Arrow batches, not as pickled rows.
     return file_tasks(spark, landing, files, schema.fields[0], slices).mapInArrow(_lines_of_files(schema, kinds_of), schema)
-
-
-def lines_schema(schema: StructType, kinds_of: ExportSource | None = None) -> StructType:
-    """The schema of read_jsonl_lines' rows: `schema`, and with `kinds_of` the columns KINDS and FIELD_TEXTS."""
-    if kinds_of is None:
-        return schema
-    texts = StructType([StructField(name, StringType()) for name in kinds_of.schema.names])
-    return StructType([*schema.fields, StructField(KINDS, IntegerType()), StructField(FIELD_TEXTS, texts)])
 
 
 def file_tasks(spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Path]], partition: StructField,
@@ -343,7 +330,7 @@ def file_tasks(spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Pa
 
 def read_export_lines(spark: SparkSession, landing: Path, source: str, days: Sequence[date]) -> DataFrame:
     """One row per non-blank line of the source's export files for `days` (EXPORT_LINE_SCHEMA), with the JSON
-    kind bits of the source's fields (KINDS) and a typical line's field texts (FIELD_TEXTS)."""
+    kind bits of the source's fields (KINDS)."""
     files = [(day, path) for day in days for path in lake.export_files(landing, source, day)]
     return read_jsonl_lines(spark, landing, files, EXPORT_LINE_SCHEMA, kinds_of=EXPORT_SOURCES[source])
 
@@ -405,9 +392,6 @@ _ACCEPTED_KINDS: dict[type, frozenset[str]] = {
 }
 # The column in which read_export_lines gives each line's json_kind_bits.
 KINDS = "json_kind_bits"
-# The column in which read_export_lines gives a typical line's field texts (SourceLines.field_texts), null for
-# any other line.
-FIELD_TEXTS = "field_texts"
 _ONE_OBJECT_BIT = 1
 
 
@@ -506,108 +490,68 @@ def json_kind_bits(line: str | bytes | None, source: ExportSource) -> int:
     (json_field_kinds), bit i + 1 unless the source's field i holds a kind its contract type refuses
     (_ACCEPTED_KINDS; a null or absent field refuses nothing, the missing_field rule decides it). 0 for a line
     that is not one JSON object. Bytes are read as UTF-8, a lossy decoding where they are not."""
-    return SourceLines(source).kind_bits(line)
+    return _kind_bits_of(source)(line)
 
 
-# SourceLines.typical reads lines up to this length. A longer line may hold a number of more digits than Spark's
-# reader reads (Jackson's limit of 1,000 makes the line a corrupt record) or than json reads (4,300), which
-# msgspec reads; the standard way and Spark's reader decide such a line.
-_TYPICAL_LINE_MAX_LENGTH = 1000
+# The fast path of _kind_bits_of reads lines up to this length. A longer line may hold an integer of more digits
+# than json reads (4,300), which msgspec reads; the standard way decides such a line.
+_TYPICAL_LINE_MAX_LENGTH = 4096
 _PYTHON_TYPE_OF_KIND = {STRING: str, INTEGER: int, NUMBER: float, BOOLEAN: bool}
-
-
-def _typical_kinds(data_type) -> frozenset[str]:
-    """The kinds a typical line holds in a field of this type: those the type accepts, but a number with a
-    fraction or an exponent only where a number is expected. Where text is expected Spark rewrites such a number
-    (1.50 becomes "1.5", 1E5 "100000.0"), and a line that holds one is left to Spark's reader."""
-    accepted = _ACCEPTED_KINDS[type(data_type)]
-    return accepted if isinstance(data_type, DoubleType) else accepted - {NUMBER}
 
 
 def _typical_line_type(source: ExportSource) -> type:
     """A msgspec Struct that decodes exactly the typical line: one JSON object of the source's fields and no
-    other, each absent, null or of a _typical_kinds kind. msgspec refuses any other line (an unknown field, another
-    kind, anything that is not strict JSON, a lone surrogate), so a line it reads has every kind bit."""
+    other, each absent, null or of a kind its type accepts. msgspec refuses any other line (an unknown field, a
+    kind refused, anything that is not strict JSON, a lone surrogate), so a line it reads has every kind bit."""
     fields = []
     for f in source.schema.fields:
-        python_types = tuple(_PYTHON_TYPE_OF_KIND[kind] for kind in sorted(_typical_kinds(f.dataType)))
+        kinds = sorted(_ACCEPTED_KINDS[type(f.dataType)])
+        python_types = tuple(_PYTHON_TYPE_OF_KIND[kind] for kind in kinds)
         fields.append((f.name, typing.Union[(*python_types, None)], None))
     return msgspec.defstruct(f"Typical{source.name.title().replace('_', '')}Line", fields, forbid_unknown_fields=True)
 
 
-def _json_text(value: Any) -> str | None:
-    """A typical line's field value as Spark's reader gives its text: a string as it is, a boolean as JSON writes
-    it, an integer in its digits (Spark reads -0 as 0, as Python does). A number with a fraction (only in a field of
-    DoubleType) by Python's repr: Spark's text would differ (1e+16 against 1.0E16), but it has the same shape and
-    casts to the same double, and a double's text is not kept."""
-    if value is None or type(value) is str:
-        return value
-    if type(value) is bool:
-        return "true" if value else "false"
-    return repr(value) if type(value) is float else str(value)
-
-
-class SourceLines:
-    """A source's export lines as the reader reads them, with what that needs of the contract looked up once,
-    not once a line.
+def _kind_bits_of(source: ExportSource) -> Callable[[str | bytes | None], int]:
+    """json_kind_bits for one source, with what it needs of the contract looked up once, not once a line.
 
     A typical line is read once, by msgspec into _typical_line_type, in a fraction of the time json_field_kinds
-    takes, and its fields' texts come from that reading (field_texts), so Spark need not read it again; every
-    other line's kinds are decided by json_field_kinds, and Spark's reader gives its texts. tests/test_ingest_fuzz.py
-    holds the kind bits to json_field_kinds' on any line, and the validated rows to those from Spark's reader."""
+    takes; every other line is decided by json_field_kinds (tests/test_ingest_fuzz.py holds the two to the same
+    bits on any line)."""
+    names = tuple(source.schema.names)
+    accepted = [(_field_bit(index), _ACCEPTED_KINDS[type(f.dataType)] | {NULL, ABSENT})
+                for index, f in enumerate(source.schema.fields)]
+    every_kind_accepted = _ONE_OBJECT_BIT
+    for bit, _ in accepted:
+        every_kind_accepted |= bit
+    typical_line = msgspec.json.Decoder(_typical_line_type(source))
 
-    def __init__(self, source: ExportSource) -> None:
-        self.names = tuple(source.schema.names)
-        self._accepted = [(_field_bit(index), _ACCEPTED_KINDS[type(f.dataType)] | {NULL, ABSENT})
-                          for index, f in enumerate(source.schema.fields)]
-        self.every_kind_accepted = _ONE_OBJECT_BIT
-        for bit, _ in self._accepted:
-            self.every_kind_accepted |= bit
-        self._typical_line = msgspec.json.Decoder(_typical_line_type(source))
-        self._text_only = [_typical_kinds(f.dataType) == {STRING} for f in source.schema.fields]
-
-    def typical(self, line: str | bytes | None) -> Any:
-        """The line read into _typical_line_type, or None for a line that is not typical."""
-        if line is None or len(line) > _TYPICAL_LINE_MAX_LENGTH:
-            return None
-        try:
-            return self._typical_line.decode(line)
-        except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec.ValidationError is a DecodeError
-            return None
-
-    def kind_bits(self, line: str | bytes | None) -> int:
-        """json_kind_bits of the line."""
-        return self.every_kind_accepted if self.typical(line) is not None else self.kind_bits_of_atypical(line)
-
-    def kind_bits_of_atypical(self, line: str | bytes | None) -> int:
-        """json_kind_bits of a line that `typical` does not read, by json_field_kinds."""
+    def kind_bits(line: str | bytes | None) -> int:
         if line is None:
             return 0
+        if len(line) <= _TYPICAL_LINE_MAX_LENGTH:
+            try:
+                typical_line.decode(line)
+                return every_kind_accepted
+            except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec.ValidationError is a DecodeError
+                pass
         text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
-        kinds = json_field_kinds(text, self.names)
+        kinds = json_field_kinds(text, names)
         if kinds is None:
             return 0
         bits = _ONE_OBJECT_BIT
-        for kind, (bit, kinds_accepted) in zip(kinds, self._accepted):
+        for kind, (bit, kinds_accepted) in zip(kinds, accepted):
             if kind in kinds_accepted:
                 bits |= bit
         return bits
 
-    def field_texts(self, typicals: Sequence[Any]) -> list[list[str | None]]:
-        """Per field, each typical line's text of it as Spark's reader gives it (_json_text); None for a line that
-        is not typical."""
-        columns = []
-        for name, text_only in zip(self.names, self._text_only):
-            values = [None if typical is None else getattr(typical, name) for typical in typicals]
-            columns.append(values if text_only else [_json_text(value) for value in values])
-        return columns
+    return kind_bits
 
 
 def json_kind_bits_udf(raw: Column, source: ExportSource) -> Column:
     """json_kind_bits of each line, by a pandas UDF (for lines that did not come from read_export_lines)."""
 
     def kind_bits_of_lines(raw: pd.Series) -> pd.Series:
-        kind_bits = SourceLines(source).kind_bits
+        kind_bits = _kind_bits_of(source)
         return pd.Series([kind_bits(text) for text in raw], index=raw.index, dtype="int32")
 
     return F.pandas_udf(kind_bits_of_lines, IntegerType())(raw)
@@ -677,19 +621,13 @@ def validate_export_lines(lines: DataFrame, source: ExportSource, plausible: Pla
     """Type every line against the source schema and give each rejected line its quarantine `reason`.
 
     Output: the schema's typed fields, lineage (source_file, line_number), raw, reason, dt. The JSON kind bits
-    come from the KINDS column when the reader gave it (read_export_lines), else from json_kind_bits_udf; each
-    field's text from FIELD_TEXTS where the reader gave them, else from Spark's JSON reader. The row
+    come from the KINDS column when the reader gave it (read_export_lines), else from json_kind_bits_udf. The row
     the reader gives for a file it could not read keeps its error in `raw` and has reason UNREADABLE_FILE, so the
     job learns of broken files from the same aggregation that counts the lines (its day is not written).
     """
     parsed = F.from_json(
         "raw", _text_schema(source), {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT_RECORD}
     )
-    if FIELD_TEXTS in lines.columns:
-        # Spark reads only the lines the reader did not: CASE evaluates the branch a row takes, no other.
-        from_reader = F.struct(*[F.col(FIELD_TEXTS)[name].alias(name) for name in source.schema.names],
-                               F.lit(None).cast(StringType()).alias(_CORRUPT_RECORD))
-        parsed = F.when(F.col(FIELD_TEXTS).isNotNull(), from_reader).otherwise(parsed)
     with_json = (
         lines.withColumn("_json", parsed)
         .withColumn("_kinds", F.col(KINDS) if KINDS in lines.columns else json_kind_bits_udf(F.col("raw"), source))

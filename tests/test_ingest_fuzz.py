@@ -450,99 +450,22 @@ def test_a_files_arrow_batch_holds_each_lines_text_validity_and_kind_bits(data, 
     """The reader builds a file's batch column by column (Arrow's UTF-8 check, one lossy decoding of all lines):
     row for row, it must hold what reading the file line by line gives, and the kind bits of each line's text."""
     from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.types import IntegerType, StructField, StructType
 
-    from jobs.ingest import SourceLines, _file_batch, lines_schema
+    from jobs.ingest import KINDS, _file_batch, _kind_bits_of
 
     source = EXPORT_SOURCES[data.draw(st.sampled_from(sorted(EXPORT_SOURCES)))]
     lines = data.draw(st.lists(st.one_of(_export_like_lines(source), st.sampled_from([b"", b" ", b"\r", b"\t \x0c"])),
                                max_size=12))
     ending = data.draw(st.sampled_from([b"\n", b"\r\n"]))
     payload = b"".join(line + ending for line in lines)
-    arrow_schema = to_arrow_schema(lines_schema(EXPORT_LINE_SCHEMA, source))
+    arrow_schema = to_arrow_schema(StructType([*EXPORT_LINE_SCHEMA.fields, StructField(KINDS, IntegerType())]))
     with tempfile.TemporaryDirectory() as landing:
         path = Path(landing) / "part-00000.jsonl.gz"
         path.write_bytes(gzip.compress(payload, mtime=0) if compressed else payload)
         task = (DAY, path.name, str(path), landing)
-        batch = _file_batch(task, arrow_schema, SourceLines(source))
+        batch = _file_batch(task, arrow_schema, _kind_bits_of(source))
         expected = [(*row, None if row[2] == UNREADABLE_FILE_LINE else _kind_bits_by_field_kinds(row[3], source))
                     for row in read_file_lines(task)]
     assert batch.schema == arrow_schema
-    assert [tuple(row.values())[:len(arrow_schema) - 1] for row in batch.to_pylist()] == expected
-
-
-def _valid_values(f):
-    """Values a field of this contract type may hold: mostly valid ones (on a valid line Spark keeps the typed
-    values, which the field texts decide), and some that are not."""
-    kind = type(f.dataType).__name__
-    if kind == "TimestampType":
-        valid = st.sampled_from(["2022-10-31T10:00:00Z", "2022-10-31T10:00Z", "2022-10-30T23:59:59.123456+02:00",
-                                 "2022-10-15T08:30:00-05:00"])
-        return st.one_of(valid, valid, valid, st.sampled_from(["2022-10-31 10:00:00", "1999-01-01T00:00:00Z", ""]))
-    if kind == "DateType":
-        valid = st.sampled_from(["2022-10-31", "2022-10-01"])
-        return st.one_of(valid, valid, valid, st.sampled_from(["2022-9-1", "31/10/2022", ""]))
-    if kind == "IntegerType":
-        return st.integers(min_value=-9, max_value=9) | st.integers(min_value=-2**33, max_value=2**33)
-    if kind == "DoubleType":
-        return st.floats(allow_nan=False, allow_infinity=False) | st.integers(min_value=-2**70, max_value=2**70)
-    if kind == "BooleanType":
-        return st.booleans()
-    allowed = f.metadata.get("allowed")
-    text = st.text(max_size=10) | st.integers(min_value=-2**70, max_value=2**70)
-    if allowed:
-        return st.one_of(*[st.sampled_from(sorted(allowed))] * 3, text)
-    return text
-
-
-# Number tokens whose text Spark's reader rewrites, or might: in any field, in a line otherwise valid.
-NUMBER_TOKENS = ["-0", "0", "1.50", "1E5", "-0.0", "1e-7", "1e+16", "12345678901234567890", "2147483648", "007"]
-
-
-def _valid_export_lines(source):
-    fields = source.schema.fields
-    record = st.fixed_dictionaries({f.name: _valid_values(f) for f in fields})
-
-    def with_token(values, name, token):
-        rest = json.dumps({k: v for k, v in values.items() if k != name})[1:-1]
-        return ('{"%s":%s%s}' % (name, token, "," + rest if rest else "")).encode("utf-8")
-
-    with_a_token = st.builds(with_token, record, st.sampled_from(source.schema.names), st.sampled_from(NUMBER_TOKENS))
-    return st.one_of(
-        st.builds(lambda values, ascii_only: json.dumps(values, ensure_ascii=ascii_only).encode("utf-8"),
-                  record, st.booleans()),
-        with_a_token, with_a_token,
-    )
-
-
-@pytest.mark.parametrize("source_name", sorted(EXPORT_SOURCES))
-@settings(max_examples=8, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_the_field_texts_the_reader_gives_validate_as_sparks_own_reading_does(spark, source_name, data):
-    """The reader gives a typical line's field texts, and Spark reads only the other lines: the validated rows
-    must be those Spark's reader gives when it reads every line, each line's reason and a valid line's typed
-    values (a quarantined line keeps only its raw text and reason)."""
-    from pyspark.sql import functions as F
-    from pyspark.testing import assertDataFrameEqual
-
-    from jobs.ingest import FIELD_TEXTS, read_jsonl_lines
-
-    source = EXPORT_SOURCES[source_name]
-    lines = data.draw(st.lists(st.one_of(_valid_export_lines(source), _valid_export_lines(source),
-                                         _export_like_lines(source)), min_size=20, max_size=80))
-    payload = b"\n".join(lines)
-    with tempfile.TemporaryDirectory() as landing:
-        path = Path(landing) / "part-00000.jsonl.gz"
-        path.write_bytes(gzip.compress(payload, mtime=0))
-        read = read_jsonl_lines(spark, Path(landing), [(DAY, path)], EXPORT_LINE_SCHEMA, kinds_of=source).cache()
-        try:
-            def kept_values(validated):
-                return validated.select(*[F.when(F.col("reason").isNull(), F.col(name)).alias(name)
-                                          for name in source.schema.names], "line_number", "raw", "reason")
-
-            by_reader = kept_values(validate_export_lines(read, source))
-            by_spark = kept_values(validate_export_lines(read.drop(FIELD_TEXTS), source))
-            assert by_reader.count() == len([line for line in payload.split(b"\n") if line.strip()])
-            assertDataFrameEqual(by_reader, by_spark)
-        finally:
-            read.unpersist()
+    assert [tuple(row.values()) for row in batch.to_pylist()] == expected
