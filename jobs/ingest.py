@@ -17,10 +17,10 @@ line is exactly one JSON object and gives each field's JSON type, so `"true"` is
 integer. It runs in the reader's Python worker, on each line as it is decompressed, reading it with msgspec
 and leaving what msgspec refuses to the standard library's json, whose reading is the contract's; a typical
 line (the source's fields and no other, each of a kind its type accepts) is read in one msgspec decoding into a
-Struct of those kinds. Spark's JSON reader (from_json, PERMISSIVE) then gives each field's text. Neither Spark's reader alone (it reads `{...}}` and
-`"true"` as valid) nor a fast parser alone (msgspec and orjson reject a whole line for a 1e999 in any field,
-where the contract says bad_type of that field) keeps every quarantine reason. Files are read only when they
-are regular files inside the landing root (lake.refused_landing_file).
+Struct of those kinds. Spark's JSON reader (from_json, PERMISSIVE) then gives each field's text. Neither Spark's
+reader alone (it reads `{...}}` and `"true"` as valid) nor a fast parser alone (msgspec and orjson reject a
+whole line for a 1e999 in any field, where the contract says bad_type of that field) keeps every quarantine
+reason. Files are read only when they are regular files inside the landing root (lake.refused_landing_file).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class IngestResult:
 def file_line_bytes(task: tuple[Any, str, str, str]) -> tuple[list[int], list[bytes]] | str:
     """A file task of file_tasks -> (line numbers, lines) of its non-blank lines, as bytes without their line
     breaks, or the error as text for a file refused or unreadable."""
-    partition, relative_name, path, landing = task
+    _, _, path, landing = task
     refusal = lake.refused_landing_file(Path(landing), Path(path))
     if refusal is not None:
         return f"refused: {refusal}"
@@ -185,16 +185,6 @@ def read_file_line_bytes(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
         return
     for number, line in zip(*read):
         yield (partition, relative_name, number, line)
-
-
-def read_file_lines(task: tuple[Any, str, str, str]) -> Iterator[tuple]:
-    """A file task of file_tasks -> (partition, source_file, line_number, text, utf8_valid) per non-blank line, or
-    one row with line number UNREADABLE_FILE_LINE and the error as text for a file refused or unreadable."""
-    for partition, relative_name, number, line in read_file_line_bytes(task):
-        if number == UNREADABLE_FILE_LINE:
-            yield (partition, relative_name, number, line, False)
-            continue
-        yield (partition, relative_name, number, *_text_of(line))
 
 
 def _texts_of(lines: list[bytes]) -> tuple[list[str], list[bool]]:
@@ -308,8 +298,7 @@ def read_jsonl_lines(
     outside the landing root or is not a regular file, see lake.refused_landing_file), yields one row with line
     number UNREADABLE_FILE_LINE and the error in `raw` (see `unreadable_files`); it is never opened.
     """
-    if kinds_of is not None:
-        schema = StructType([*schema.fields, StructField(KINDS, IntegerType())])
+    schema = lines_schema(schema, kinds_of)
     if not files:
         return spark.createDataFrame([], schema)
     slices = max(1, min(len(files), spark.sparkContext.defaultParallelism * 4))
@@ -317,10 +306,15 @@ def read_jsonl_lines(
     return file_tasks(spark, landing, files, schema.fields[0], slices).mapInArrow(_lines_of_files(schema, kinds_of), schema)
 
 
+def lines_schema(schema: StructType, kinds_of: ExportSource | None = None) -> StructType:
+    """The schema of read_jsonl_lines' rows: `schema`, and with `kinds_of` the column KINDS."""
+    return schema if kinds_of is None else StructType([*schema.fields, StructField(KINDS, IntegerType())])
+
+
 def file_tasks(spark: SparkSession, landing: Path, files: Sequence[tuple[Any, Path]], partition: StructField,
                slices: int) -> DataFrame:
     """One row per file, (partition, source_file, path, landing), in `slices` Spark partitions: the input of a
-    mapInArrow that reads the files on the executors with read_file_lines (which refuses what it must)."""
+    mapInArrow that reads the files on the executors with file_line_bytes (which refuses what it must)."""
     # Absolute but not resolved: the executor checks where each file really leads (lake.refused_landing_file).
     tasks = [(value, str(path.relative_to(landing)), os.path.abspath(path), os.path.abspath(landing))
              for value, path in files]

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from credsignal.core.contracts import EXPORT_LINE_SCHEMA, EXPORT_SOURCES
 from jobs.ingest import _ACCEPTED_KINDS, ABSENT, ARRAY, BOOLEAN, INTEGER, NON_FINITE, NULL, NUMBER, OBJECT, STRING, \
-    UNREADABLE_FILE_LINE, gunzip, read_file_lines, json_field_kinds, json_field_kinds_by_json, json_kind_bits, \
+    UNREADABLE_FILE_LINE, gunzip, json_field_kinds, json_field_kinds_by_json, json_kind_bits, \
     validate_export_lines
 
 DAY = date(2022, 10, 31)
@@ -268,6 +268,18 @@ def test_lone_surrogate_escapes_in_a_field_make_the_line_malformed():
     assert json_field_kinds('{"a":"\\ud83d\\ude00"}', FIELDS) == (STRING, ABSENT)
 
 
+def _rows_line_by_line(task):
+    """The reader's rows of a file task, line by line: (partition, source_file, line_number, text, utf8_valid), or
+    the error row. The reference the reader's batch, built column by column, is held to."""
+    from jobs.ingest import _text_of, read_file_line_bytes
+
+    for partition, relative_name, number, line in read_file_line_bytes(task):
+        if number == UNREADABLE_FILE_LINE:
+            yield (partition, relative_name, number, line, False)
+        else:
+            yield (partition, relative_name, number, *_text_of(line))
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.builds(bytes.__add__, st.binary(max_size=60), st.sampled_from([b"", b"\r", b"\r\r"])), max_size=12),
        st.booleans())
@@ -276,7 +288,7 @@ def test_the_reader_gives_one_row_per_non_blank_line_and_flags_invalid_utf8(line
     with tempfile.TemporaryDirectory() as landing:
         path = Path(landing) / "part-00000.jsonl.gz"
         path.write_bytes(gzip.compress(data, mtime=0) if compressed else data)
-        rows = list(read_file_lines((DAY, path.name, str(path), landing)))
+        rows = list(_rows_line_by_line((DAY, path.name, str(path), landing)))
     if not compressed and data[:2] != b"\x1f\x8b":
         assert [row[2] for row in rows] == [UNREADABLE_FILE_LINE]  # not gzip (or empty): one row naming the error
         return
@@ -450,22 +462,21 @@ def test_a_files_arrow_batch_holds_each_lines_text_validity_and_kind_bits(data, 
     """The reader builds a file's batch column by column (Arrow's UTF-8 check, one lossy decoding of all lines):
     row for row, it must hold what reading the file line by line gives, and the kind bits of each line's text."""
     from pyspark.sql.pandas.types import to_arrow_schema
-    from pyspark.sql.types import IntegerType, StructField, StructType
 
-    from jobs.ingest import KINDS, _file_batch, _kind_bits_of
+    from jobs.ingest import _file_batch, _kind_bits_of, lines_schema
 
     source = EXPORT_SOURCES[data.draw(st.sampled_from(sorted(EXPORT_SOURCES)))]
     lines = data.draw(st.lists(st.one_of(_export_like_lines(source), st.sampled_from([b"", b" ", b"\r", b"\t \x0c"])),
                                max_size=12))
     ending = data.draw(st.sampled_from([b"\n", b"\r\n"]))
     payload = b"".join(line + ending for line in lines)
-    arrow_schema = to_arrow_schema(StructType([*EXPORT_LINE_SCHEMA.fields, StructField(KINDS, IntegerType())]))
+    arrow_schema = to_arrow_schema(lines_schema(EXPORT_LINE_SCHEMA, source))
     with tempfile.TemporaryDirectory() as landing:
         path = Path(landing) / "part-00000.jsonl.gz"
         path.write_bytes(gzip.compress(payload, mtime=0) if compressed else payload)
         task = (DAY, path.name, str(path), landing)
         batch = _file_batch(task, arrow_schema, _kind_bits_of(source))
         expected = [(*row, None if row[2] == UNREADABLE_FILE_LINE else _kind_bits_by_field_kinds(row[3], source))
-                    for row in read_file_lines(task)]
+                    for row in _rows_line_by_line(task)]
     assert batch.schema == arrow_schema
     assert [tuple(row.values()) for row in batch.to_pylist()] == expected
