@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,9 +15,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 
 
+AIRFLOW_HOME_KEY = pytest.StashKey[Path]()
+
+
 def pytest_configure(config):
-    """A throw-away AIRFLOW_HOME for the run, set before anything imports Airflow."""
+    """A throw-away AIRFLOW_HOME for the run, set before anything imports Airflow (removed when the run ends)."""
     home = Path(tempfile.mkdtemp(prefix="credsignal-airflow-"))
+    config.stash[AIRFLOW_HOME_KEY] = home
     os.environ["AIRFLOW_HOME"] = str(home)
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -27,6 +32,13 @@ def pytest_configure(config):
     for name in list(os.environ):
         if name.startswith(("CREDSIGNAL_", "AIRFLOW_VAR_CREDSIGNAL_")):
             del os.environ[name]
+
+
+def pytest_unconfigure(config):
+    # Each run made its own home (metadata database, task logs): left behind, they pile up in the temp folder.
+    home = config.stash.get(AIRFLOW_HOME_KEY, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
