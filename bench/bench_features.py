@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                 "platform": platform.platform()}}
     try:
-        from credsignal.core.spark import spark_session
+        from credsignal.core.spark import spark_session, stop_session_and_jvm
 
         started = time.perf_counter()
         spark = spark_session(config, app_name="bench-features")
@@ -229,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         full.write.mode("overwrite").parquet(str(out / "spark"))
         result["spark_job_s"] = round(time.perf_counter() - started, 2)
         result["spark_total_s"] = round(result["spark_job_s"] + result["spark_startup_s"], 2)
-        spark.stop()
+        # DuckDB runs in this process next: spark.stop() alone leaves the gateway JVM and its heap alive beside it,
+        # and at 10x the two together ran the machine out of memory (the kernel killed this process).
+        stop_session_and_jvm(spark)
 
         result["duckdb_s"] = round(run_duckdb(bronze, out / "duckdb.parquet", config.experiment_id, AS_OF), 2)
         result["ratio_spark_job_to_duckdb"] = round(result["spark_job_s"] / result["duckdb_s"], 1)
