@@ -189,6 +189,22 @@ def tile_staged(spark, staged: Path, copies: int) -> dict[str, int]:
     return rows
 
 
+def generate_in_child(landing: Path, *, n_learners: int, seed: int):
+    """synth.platform.generate in a child process, and the child's peak RSS in MiB. Run here, the generator's
+    memory (one shard's world: 7 GiB at 10x) stays with this process, since Python keeps what it frees, and would
+    count as the driver's in every later stage."""
+    import multiprocessing
+    import resource
+    from concurrent.futures import ProcessPoolExecutor
+
+    from synth.platform import generate
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        summary = pool.submit(generate, landing, n_learners=n_learners, seed=seed).result()
+    # The largest RSS of any child waited for so far: the generator is the first child of this script.
+    return summary, round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--landing", type=Path, required=True)
@@ -217,11 +233,10 @@ def main(argv: list[str] | None = None) -> int:
 
     stages = Stages()
     if args.scale:
-        from synth.platform import generate
-
         shutil.rmtree(args.landing, ignore_errors=True)
         with stages.stage("synth", learners=args.scale) as record:
-            summary = generate(args.landing, n_learners=args.scale, seed=args.seed)
+            summary, record["generator_peak_mib"] = generate_in_child(args.landing, n_learners=args.scale,
+                                                                      seed=args.seed)
             record["rows"] = sum(summary.clean_rows.values())
     crawl_folder = args.landing / "linkedin" / f"crawl={args.crawl_id}"
     # A crawl has no _SUCCESS marker; write_crawl renames its expected-records truth file into place last.
