@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -57,6 +58,18 @@ def spark():
                             app_name="credsignal-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def bench_script():
+    """Loads a script of bench/ (not a package) as a module, by its name, for testing its functions."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "bench" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

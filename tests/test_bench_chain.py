@@ -1,19 +1,11 @@
 """bench/bench_chain.py: the generator runs in a child process, so its memory is never counted as the driver's."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "bench_chain.py"
 
 
 @pytest.fixture(scope="module")
-def bench_chain():
-    spec = importlib.util.spec_from_file_location("bench_chain", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench_chain(bench_script):
+    return bench_script("bench_chain")
 
 
 def test_the_generator_runs_in_a_child_and_writes_what_it_writes_in_process(tmp_path, bench_chain):

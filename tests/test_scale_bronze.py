@@ -1,21 +1,14 @@
 """bench/scale_bronze.py: the tiling behind the 10x feature benchmark keeps each copy's rows and makes keys distinct."""
 
-import importlib.util
 from datetime import date
-from pathlib import Path
 
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "scale_bronze.py"
-
 
 @pytest.fixture(scope="module")
-def scale_bronze():
-    spec = importlib.util.spec_from_file_location("scale_bronze", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def scale_bronze(bench_script):
+    return bench_script("scale_bronze")
 
 
 def test_copies_keep_rows_and_suffix_every_key(spark, scale_bronze):
