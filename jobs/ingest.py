@@ -72,10 +72,12 @@ UNREADABLE_FILE_LINE = 0
 UNREADABLE_FILE = "unreadable_file"
 KEPT, DUPLICATE = "kept", "duplicate"
 
-_TIMESTAMP_SHAPE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$"
-_DATE_SHAPE = r"^\d{4}-\d{2}-\d{2}$"
-_INTEGER_SHAPE = r"^-?\d+$"
-_NUMBER_SHAPE = r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$"
+# Anchored with \z, not $: Java's $ also matches before a line terminator that ends the text, and Spark's casts
+# trim it, so "2022-10-31\n" would pass as a date.
+_TIMESTAMP_SHAPE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})\z"
+_DATE_SHAPE = r"^\d{4}-\d{2}-\d{2}\z"
+_INTEGER_SHAPE = r"^-?\d+\z"
+_NUMBER_SHAPE = r"^-?\d+(\.\d+)?([eE][+-]?\d+)?\z"
 _CORRUPT_RECORD = "_corrupt_record"
 
 
@@ -346,7 +348,7 @@ def _text_schema(source: ExportSource) -> StructType:
 
 def _with_seconds(text: Column) -> Column:
     """ISO-8601 allows "2022-10-31T14:05Z"; Spark's cast does not, so give minute-only times their ":00"."""
-    return F.regexp_replace(text, r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(Z|[+-]\d{2}:\d{2})$", "$1:00$2")
+    return F.regexp_replace(text, r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(Z|[+-]\d{2}:\d{2})\z", "$1:00$2")
 
 
 def _typed(text: Column, data_type) -> Column:

@@ -53,6 +53,8 @@ ASSIGNMENT = '"learner_id":"L1","experiment_id":"E","batch":2,"arm":"treatment",
         ("{" + ASSIGNMENT.replace('"L1"', "null") + "}", "missing_field:learner_id"),
         ("{" + ASSIGNMENT.replace('"2022-10-31"', '"31/10/2022"') + "}", "bad_timestamp:randomized_at"),
         ("{" + ASSIGNMENT.replace('"2022-10-31"', '"2022-02-30"') + "}", "bad_timestamp:randomized_at"),
+        # A line terminator at the end is another shape, though Spark's cast trims it.
+        ("{" + ASSIGNMENT.replace('"2022-10-31"', '"2022-10-31\\n"') + "}", "bad_timestamp:randomized_at"),
         ("{" + ASSIGNMENT.replace('"batch":2', '"batch":"three"') + "}", "bad_type:batch"),
         ("{" + ASSIGNMENT.replace('"batch":2', '"batch":2.5') + "}", "bad_type:batch"),
         # The contract's types are strict: a number in a string is not a number.
@@ -80,6 +82,11 @@ def test_assignment_line_reason(spark, raw, reason):
         ("2022-13-45T10:00:00Z", "bad_timestamp:viewed_at"),
         ("2022-10-31", "bad_timestamp:viewed_at"),
         ("yesterday", "bad_timestamp:viewed_at"),
+        # A line terminator at the end is another shape, though Spark's cast trims it (JSON escapes here).
+        ("2022-10-31T14:05:09Z\\n", "bad_timestamp:viewed_at"),
+        ("2022-10-31T14:05Z\\r\\n", "bad_timestamp:viewed_at"),
+        ("2022-10-31T14:05:09+05:30\\u2028", "bad_timestamp:viewed_at"),
+        ("2022-10-31T14:05:09Z\\u0085", "bad_timestamp:viewed_at"),
     ],
 )
 def test_timestamp_shapes(spark, viewed_at, reason):
