@@ -62,7 +62,7 @@ from credsignal.core.storage import lake_lock, write_json_atomically
 
 log = logging.getLogger(__name__)
 
-_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _TMP_PREFIX = ".tmp-"
 _DELETE_PREFIX = ".delete-"
 _SNAPSHOT_ID_MAX = 100
@@ -300,7 +300,7 @@ def _write_id(folder: Path, files: Sequence[Path]) -> str:
 def check_staged(table: str, path: Path) -> StagedTable:
     """Check a staged table from its Parquet footers (a finished write, readable footers, one schema for all its
     files) and name each file as the snapshot will. Raises PublishError naming the table and path."""
-    if not _TABLE_NAME.match(table):
+    if not _TABLE_NAME.fullmatch(table):
         raise PublishError(f"table name {table!r} is not a lowercase identifier")
     folder = Path(path)
     files = _staged_files(table, folder)

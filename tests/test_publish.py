@@ -590,3 +590,9 @@ def test_status_shows_the_live_snapshot_with_stable_paths_and_rates_by_arm(tmp_p
     assert f"  {LINKEDIN:<28}{20:>9} rows  {lake.resolve() / 'curated' / LINKEDIN}" in lines
     assert f"  {FULL}: share by arm (n control 20, treatment 20)" in lines
     assert f"    {'views_all':<28} control  25.00%   treatment  25.00%" in lines
+
+
+@pytest.mark.parametrize("name", ["../escape", "Learners", "outcomes\n", "outcomes\nx", "", "1st"])
+def test_a_table_name_that_is_not_a_lowercase_identifier_is_refused(tmp_path, name):
+    with pytest.raises(P.PublishError, match="is not a lowercase identifier"):
+        P.check_staged(name, staged_tables(tmp_path, 2)[FULL])
