@@ -478,6 +478,32 @@ def test_randomized_learners_are_joined_by_a_shuffle_never_broadcast(platform, b
     assertDataFrameEqual(rows, derive(tables, platform["randomized"]))
 
 
+def _key_length(key: str | None) -> tuple:
+    return (None if key is None else len(key),)
+
+
+def _keys(spark):
+    """Five rows with keys "0", null, "222", null, "44444": from spark.range, so no row starts on the driver."""
+    return spark.range(5).selectExpr("id", "CASE WHEN id % 2 = 0 THEN repeat(string(id), int(id) + 1) END AS key")
+
+
+@pytest.mark.parametrize("max_broadcast_rows, broadcast", [(100, True), (2, False)])
+def test_lookup_classifies_each_distinct_key_on_the_executors(spark, monkeypatch, max_broadcast_rows, broadcast):
+    from pyspark.sql.types import IntegerType, StructField, StructType
+
+    from jobs.features import columns
+
+    monkeypatch.setattr(columns, "LOOKUP_BROADCAST_MAX_ROWS", max_broadcast_rows)
+    looked_up = columns.lookup(_keys(spark), ["key"], _key_length, StructType([StructField("length", IntegerType())]))
+    assertDataFrameEqual(looked_up, spark.createDataFrame(
+        [(0, "0", 1), (1, None, None), (2, "222", 3), (3, None, None), (4, "44444", 5)], "id long, key string, length int"))
+    analyzed = looked_up._jdf.queryExecution().analyzed().toString()
+    # The keys' results come from a checkpoint the executors wrote, not from rows the driver sent (a local relation).
+    assert "LocalRelation" not in analyzed and "LogicalRDD" in analyzed
+    # Three distinct keys (null is one): broadcast only under the limit.
+    assert ("strategy=broadcast" in analyzed) == broadcast
+
+
 # ------------------------------------------------------------------------------------------------ LinkedIn cases
 # One learner per case, each with a profile (unless said otherwise). Defaults: randomized R (2023-01-31), country
 # Brazil, study certificate S_<learner> named "Python for Everybody".

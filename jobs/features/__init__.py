@@ -14,7 +14,7 @@ with ``spark.sql.session.timeZone=UTC``, so ``to_date``/``month`` of a timestamp
 
 The reference classifiers (countries, job titles, degrees, universities) and the credential-ID / profile-URL
 normalisations are called, never re-implemented: each runs once per *distinct* input value (:func:`lookup`, on the
-driver) and the small result is broadcast-joined back.
+executors) and the result is joined back, by a broadcast when it is small.
 
 Pre-treatment means as of randomization: covariates come from the learner version in force at the end of the
 randomization day (UTC), skill measurements up to then and profile facts dated up to the randomization month; each

@@ -1,6 +1,6 @@
 """Column helpers every feature definition shares: calendar months, 0/1 flags, the latest delivery of a key,
 conforming to a table's contract, and the reference classifiers applied through :func:`lookup` (each runs once per
-distinct input value, on the driver, and the small result is broadcast-joined back)."""
+distinct input value, on the executors, and the result is joined back)."""
 
 from __future__ import annotations
 
@@ -56,36 +56,54 @@ def latest_delivery(frame: DataFrame, key: Sequence[str], order: Sequence[Column
     return frame.withColumn("_rank", F.row_number().over(window)).where("_rank = 1").drop("_rank")
 
 
+# Above this many distinct keys a lookup's result is joined back by a shuffle, not broadcast: a broadcast is
+# collected by the driver first, and key sets such as the learners' profile URLs grow with the study (56,443
+# distinct (country, URL) pairs at full scale, 563,666 at 10x).
+LOOKUP_BROADCAST_MAX_ROWS = 100_000
+
+
 def lookup(frame: DataFrame, keys: Sequence[str], compute: Callable[..., tuple], result: StructType) -> DataFrame:
     """`frame` with `result`'s columns added, computed by the Python function `compute(*key_values)` once per
-    distinct combination of `keys` (nulls included), then broadcast-joined back.
+    distinct combination of `keys` (nulls included), then joined back.
 
     This is how the reference classifiers are applied: thousands of distinct titles instead of millions of rows.
-    The distinct keys are collected and classified on the driver (an eager Spark job), and the small result goes
-    back as a local relation. Classifying on the executors instead (mapInArrow over the distinct keys) puts
-    `frame`'s plan into the query twice per lookup, so chained lookups double the plan each time and the analyzer
-    alone took minutes; the driver round trip keeps the plan linear, and the key sets are small (countries,
-    profile URLs, titles, schools, credential IDs: at most tens of thousands at full scale). Both ways across go
-    through Arrow: row-by-row collect and createDataFrame of 37k profile URLs took 3 s each way at full scale.
-    Because the collect is eager, call it on a frame whose plan is cheap (bronze before deduplication, not after):
+    The distinct keys are classified on the executors (mapInArrow) and the result is materialised there
+    (localCheckpoint, an eager Spark job), so the driver never holds the keys, and a chain of lookups keeps a
+    linear plan: without the checkpoint, each lookup would put `frame`'s plan into the query twice, and chained
+    lookups doubled the plan each time until the analyzer alone took minutes. A result of at most
+    LOOKUP_BROADCAST_MAX_ROWS rows is broadcast; a larger one is joined by a shuffle.
+    Because the lookup is eager, call it on a frame whose plan is cheap (bronze before deduplication, not after):
     a superset of the keys costs nothing in a left join.
     """
-    import pyarrow as pa
-    from pyspark.sql.pandas.types import to_arrow_schema
-
     keys = list(keys)
     key_fields = [StructField(f"_key_{i}", frame.schema[name].dataType, nullable=True) for i, name in enumerate(keys)]
     schema = StructType([*key_fields, *(StructField(f.name, f.dataType, nullable=True) for f in result.fields)])
-    distinct = frame.select(*keys).distinct().toArrow()
-    key_columns = [distinct.column(i).to_pylist() for i in range(len(keys))]
-    rows = [(*values, *compute(*values)) for values in zip(*key_columns)]
-    columns = list(zip(*rows)) if rows else [() for _ in schema.fields]
-    arrow_schema = to_arrow_schema(schema)
-    table = frame.sparkSession.createDataFrame(
-        pa.Table.from_arrays([pa.array(column, type=field.type) for column, field in zip(columns, arrow_schema)],
-                             schema=arrow_schema), schema)
-    condition = [frame[name].eqNullSafe(table[f"_key_{i}"]) for i, name in enumerate(keys)]
-    return frame.join(F.broadcast(table), condition, "left").drop(*(f"_key_{i}" for i in range(len(keys))))
+    distinct = frame.select(*(F.col(name).alias(field.name) for name, field in zip(keys, key_fields))).distinct()
+    classified = distinct.mapInArrow(_classify_batches(compute, len(keys), schema), schema).localCheckpoint()
+    if classified.count() <= LOOKUP_BROADCAST_MAX_ROWS:
+        classified = F.broadcast(classified)
+    condition = [frame[name].eqNullSafe(classified[f"_key_{i}"]) for i, name in enumerate(keys)]
+    return frame.join(classified, condition, "left").drop(*(f"_key_{i}" for i in range(len(keys))))
+
+
+def _classify_batches(compute: Callable[..., tuple], key_count: int, schema: StructType):
+    """The mapInArrow function of `lookup`: each batch of distinct keys with `compute`'s result columns."""
+
+    def classify(batches):
+        import pyarrow as pa
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        arrow_schema = to_arrow_schema(schema)
+        result_types = [field.type for field in arrow_schema][key_count:]
+        for batch in batches:
+            key_columns = [batch.column(i) for i in range(key_count)]
+            rows = [compute(*values) for values in zip(*(column.to_pylist() for column in key_columns))]
+            results = list(zip(*rows)) if rows else [() for _ in result_types]
+            yield pa.RecordBatch.from_arrays(
+                [*key_columns, *(pa.array(column, type=kind) for column, kind in zip(results, result_types))],
+                schema=arrow_schema)
+
+    return classify
 
 
 # The reference classifiers as `lookup` computes them: one result row (a tuple, in the result schema's order) per
