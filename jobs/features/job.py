@@ -116,10 +116,14 @@ def experiment_ids_in_bronze(lake_root: Path, *, as_of: date) -> dict[str, int]:
     path = lake.bronze_table(lake_root, "experiment_assignments")
     if not path.is_dir() or not any(path.glob("dt=*")):
         return {}
-    dataset = ds.dataset(path, format="parquet", exclude_invalid_files=True,
+    # The ids read as a dictionary and one batch at a time: read as strings, with the scanner's read-ahead, the
+    # driver peaked 380 MiB higher at 10x (8.8M assignments), against 90 MiB this way.
+    dictionary = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=["experiment_id"]))
+    dataset = ds.dataset(path, format=dictionary, exclude_invalid_files=True,
                          partitioning=ds.partitioning(pa.schema([("dt", pa.string())]), flavor="hive"))
     counts: dict[str, int] = {}
-    for batch in dataset.to_batches(columns=["experiment_id"], filter=ds.field("dt") <= as_of.isoformat()):
+    for batch in dataset.to_batches(columns=["experiment_id"], filter=ds.field("dt") <= as_of.isoformat(),
+                                    batch_readahead=0, fragment_readahead=0):
         for item in pc.value_counts(batch.column("experiment_id")).to_pylist():
             counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
     return counts
