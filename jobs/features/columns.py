@@ -68,10 +68,11 @@ def lookup(frame: DataFrame, keys: Sequence[str], compute: Callable[..., tuple],
 
     This is how the reference classifiers are applied: thousands of distinct titles instead of millions of rows.
     The distinct keys are classified on the executors (mapInArrow) and the result is materialised there
-    (localCheckpoint, an eager Spark job), so the driver never holds the keys, and a chain of lookups keeps a
-    linear plan: without the checkpoint, each lookup would put `frame`'s plan into the query twice, and chained
-    lookups doubled the plan each time until the analyzer alone took minutes. A result of at most
-    LOOKUP_BROADCAST_MAX_ROWS rows is broadcast; a larger one is joined by a shuffle.
+    (localCheckpoint, an eager Spark job), so the driver's Python process never holds the keys, and a chain of
+    lookups keeps a linear plan: without the checkpoint, each lookup would put `frame`'s plan into the query
+    twice, and chained lookups doubled the plan each time until the analyzer alone took minutes. A result of at
+    most LOOKUP_BROADCAST_MAX_ROWS rows is broadcast (Spark collects it in the driver's JVM to ship it); a larger
+    one is joined by a shuffle, so no key set that grows with the study passes through the driver.
     Because the lookup is eager, call it on a frame whose plan is cheap (bronze before deduplication, not after):
     a superset of the keys costs nothing in a left join.
     """
